@@ -1,0 +1,306 @@
+"""The configuration: pydantic models over `config.toml`, plus environment overrides.
+
+Read from `$AGENTBOX_CONFIG`, else `$AGENTBOX_HOME/config.toml`; a missing file means
+defaults. Every error names the file, the key path and the problem (`ConfigError`).
+Environment variables override the file: `AIMLAPI_API_KEY`, `AIMLAPI_BASE_URL`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from agentbox import paths
+
+DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
+# gpt-4o-mini: cheap, and the AI/ML API docs show it with both tool calling and image input.
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RetryConfig(Section):
+    attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    max_total_seconds: Annotated[float, Field(gt=0)] = 60.0
+    initial_delay: Annotated[float, Field(ge=0)] = 1.0
+    max_delay: Annotated[float, Field(gt=0)] = 20.0
+
+
+class AimlapiConfig(Section):
+    api_key: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    timeout: Annotated[float, Field(gt=0)] = 120.0
+    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    retry: RetryConfig = RetryConfig()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class MemoryConfig(Section):
+    token_budget: Annotated[int, Field(ge=500)] = 12_000
+    keep_recent_messages: Annotated[int, Field(ge=2)] = 8
+    summary_model: str | None = None  # default: the agent's model
+
+
+class AgentConfig(Section):
+    model: str = DEFAULT_MODEL
+    instructions: str | None = None
+    instructions_file: str | None = None  # relative to the workspace; default workspace/AGENTS.md
+    timezone: str | None = None  # IANA name; default: the machine's
+    max_tokens: Annotated[int, Field(ge=1)] = 4096
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    skills: list[str] | None = None  # None: every ready skill; a list: only these
+    disabled_skills: list[str] = []
+    allow_exec: bool = False  # lets the model run scripts inside skill folders
+    memory: MemoryConfig = MemoryConfig()
+
+
+class VisionConfig(Section):
+    max_image_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    allowed_types: list[str] = ["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+
+DmPolicy = Literal["pairing", "allowlist", "open", "disabled"]
+GroupPolicy = Literal["mention", "open", "disabled"]
+
+
+class ChannelConfig(Section):
+    enabled: bool = False
+    dm_policy: DmPolicy = "pairing"
+    allow_from: list[str] = []
+    group_policy: GroupPolicy = "mention"
+    groups: list[str] | None = None  # None: any group; a list: only these chat ids
+    agent: str = "main"
+
+    @field_validator("allow_from", "groups", mode="before")
+    @classmethod
+    def _ids_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(item) for item in value]
+        return value
+
+
+class TelegramConfig(ChannelConfig):
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    api_base_url: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8443
+    streaming: Literal["edit", "off"] = "edit"
+    poll_timeout: Annotated[int, Field(ge=0, le=50)] = 30
+
+
+class SlackConfig(ChannelConfig):
+    mode: Literal["socket", "http"] = "socket"
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    app_token_env: str = "SLACK_APP_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    api_base_url: str = "https://slack.com/api/"
+    http_host: str = "127.0.0.1"
+    http_port: Annotated[int, Field(ge=1, le=65535)] = 3000
+    http_path: str = "/slack/events"
+    working_reaction: str = "eyes"
+
+
+class DiscordConfig(ChannelConfig):
+    token_env: str = "DISCORD_BOT_TOKEN"
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str | None = None  # tests only: a fake gateway websocket
+    guilds: list[str] | None = None
+    channels: list[str] | None = None
+    slash_commands: bool = True
+
+    @field_validator("guilds", "channels", mode="before")
+    @classmethod
+    def _discord_ids_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(item) for item in value]
+        return value
+
+
+class ChannelsConfig(Section):
+    telegram: TelegramConfig = TelegramConfig()
+    slack: SlackConfig = SlackConfig()
+    discord: DiscordConfig = DiscordConfig()
+
+
+class Binding(Section):
+    """Route a channel (optionally one chat) to an agent other than the channel's default."""
+
+    channel: str
+    agent: str
+    chat: str | None = None
+
+
+class GatewayConfig(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 18789
+    allow_non_loopback: bool = False
+    grace_period: Annotated[float, Field(ge=0)] = 20.0
+    max_message_chars: Annotated[int, Field(ge=100)] = 20_000
+    long_message: Literal["truncate", "refuse"] = "truncate"
+    batch_queued: bool = True  # answer messages queued behind a busy session together
+
+
+class SkillsConfig(Section):
+    workspace_dir: str | None = None  # default: AGENTBOX_HOME/workspace
+    extra_dirs: list[str] = []
+    exec_timeout: Annotated[float, Field(gt=0)] = 60.0
+    exec_output_limit: Annotated[int, Field(ge=1024)] = 64 * 1024
+    image_model: str = "flux/schnell"
+    image_edit_model: str = "openai/gpt-image-1"
+    video_model: str = "google/veo-3.1-t2v"
+    video_poll_interval: Annotated[float, Field(gt=0)] = 10.0
+    video_timeout: Annotated[float, Field(gt=0)] = 900.0
+    search_model: str = "perplexity/sonar-pro"
+    vision_model: str | None = None  # default: the agent's model
+    allow_private_urls: bool = False
+    chromium_path: str | None = None
+    config: dict[str, dict[str, Any]] = {}  # per-skill settings, read by `requires.config`
+
+
+class ModelPrice(Section):
+    input_per_mtok: Annotated[float, Field(ge=0)]
+    output_per_mtok: Annotated[float, Field(ge=0)]
+
+
+class LimitsConfig(Section):
+    usd_per_day: Annotated[float, Field(gt=0)] | None = None
+    usd_per_sender_per_day: Annotated[float, Field(gt=0)] | None = None
+    tokens_per_turn: Annotated[int, Field(gt=0)] | None = None
+    default_price: ModelPrice = ModelPrice(input_per_mtok=1.0, output_per_mtok=4.0)
+    prices: dict[str, ModelPrice] = {}
+
+
+class LoggingConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file_max_bytes: Annotated[int, Field(ge=10_000)] = 5 * 1024 * 1024
+    file_backups: Annotated[int, Field(ge=0)] = 5
+
+
+class Config(Section):
+    aimlapi: AimlapiConfig = AimlapiConfig()
+    agents: dict[str, AgentConfig] = {"main": AgentConfig()}
+    vision: VisionConfig = VisionConfig()
+    channels: ChannelsConfig = ChannelsConfig()
+    bindings: list[Binding] = []
+    gateway: GatewayConfig = GatewayConfig()
+    skills: SkillsConfig = SkillsConfig()
+    limits: LimitsConfig = LimitsConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    # Set by `load_config`, not by the file.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("agents")
+    @classmethod
+    def _has_main(cls, agents: dict[str, AgentConfig]) -> dict[str, AgentConfig]:
+        agents.setdefault("main", AgentConfig())
+        return agents
+
+    # -- derived ---------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return paths.home()
+
+    @property
+    def database_path(self) -> Path:
+        return self.home / "agentbox.db"
+
+    @property
+    def workspace(self) -> Path:
+        raw = self.skills.workspace_dir
+        return Path(raw).expanduser() if raw else self.home / "workspace"
+
+    def agent(self, agent_id: str = "main") -> AgentConfig:
+        return self.agents.get(agent_id) or self.agents["main"]
+
+    def api_key(self) -> str | None:
+        secret = self.aimlapi.api_key
+        return secret.get_secret_value() if secret else None
+
+
+class ConfigError(Exception):
+    """A config problem, phrased for the user: file, key path, what is wrong."""
+
+
+class MissingApiKey(ConfigError):
+    def __init__(self) -> None:
+        super().__init__(
+            "No AI/ML API key: set it with `export AIMLAPI_API_KEY=...` "
+            "(get one at https://aimlapi.com/app/keys) or `api_key` under [aimlapi] in config.toml."
+        )
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = _key_path(item["loc"])
+        if item["type"] == "extra_forbidden":
+            problem = "unknown key"
+        else:
+            problem = item["msg"]
+            if "input" in item and item["type"] not in ("missing",) and not key.endswith("api_key"):
+                problem += f" (got {item['input']!r})"
+        lines.append(f"{path}: {key}: {problem}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, *, source: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: TOML syntax error: {exc}") from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from None
+    config.source = source
+    return config
+
+
+def load_config(path: Path | None = None, *, env: dict[str, str] | None = None) -> Config:
+    """Load and validate the config file (defaults if it does not exist), then apply env overrides."""
+    env = dict(os.environ) if env is None else env
+    path = path or paths.config_path()
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+        config = parse_config(text, source=path)
+    elif os.environ.get("AGENTBOX_CONFIG") and path == paths.config_path():
+        raise ConfigError(f"{path}: file not found (named by AGENTBOX_CONFIG)")
+    else:
+        config = Config()
+    if key := env.get("AIMLAPI_API_KEY"):
+        config.aimlapi.api_key = SecretStr(key)
+    if base := env.get("AIMLAPI_BASE_URL"):
+        try:
+            config.aimlapi.base_url = base
+        except ValidationError as exc:
+            raise ConfigError(f"AIMLAPI_BASE_URL: {exc.errors()[0]['msg']} (got {base!r})") from None
+    return config
+
+
+def require_api_key(config: Config) -> str:
+    key = config.api_key()
+    if not key:
+        raise MissingApiKey()
+    return key

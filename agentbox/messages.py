@@ -1,0 +1,123 @@
+"""Channel-neutral value types and the `Connector` seam.
+
+A connector translates platform objects to `Inbound` and `Outbound` back to the
+platform, and nothing else: no access policy, no agent calls, no SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+AttachmentKind = Literal["image", "video", "audio", "file"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A piece of media: bytes, a local file path or a URL, never more than one needed."""
+
+    kind: AttachmentKind
+    data: bytes | None = None
+    url: str | None = None
+    path: str | None = None
+    media_type: str | None = None
+    filename: str | None = None
+    caption: str | None = None
+
+    def describe(self) -> str:
+        """Where the media is, for text output (CLI, logs): a path or URL, never bytes."""
+        return self.path or self.url or f"<{self.kind} {len(self.data or b'')} bytes>"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a reply goes: a chat on a channel, optionally a thread/topic and a message to reply to."""
+
+    channel: str
+    chat_id: str
+    thread_id: str | None = None
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a platform, already translated by its connector."""
+
+    channel: str
+    chat_id: str
+    message_id: str
+    sender_id: str
+    text: str
+    is_direct: bool
+    sender_name: str = ""
+    mentioned: bool = False  # the bot was @mentioned or replied to (groups)
+    thread_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    unsupported: str | None = None  # e.g. "voice", "sticker": the gateway answers politely
+    bot_authored: bool = False  # from this bot or another bot: the gateway ignores it
+
+    @property
+    def address(self) -> Address:
+        return Address(self.channel, self.chat_id, self.thread_id, self.message_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A reply: text (Markdown as the model wrote it) and media attachments."""
+
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorLimits:
+    max_text: int = 4000
+    max_upload_bytes: int = 50 * 1024 * 1024
+    media_kinds: frozenset[AttachmentKind] = field(
+        default_factory=lambda: frozenset({"image", "video", "audio", "file"})
+    )
+
+
+Deliver = Callable[[Inbound], Awaitable[None]]
+"""Called by a connector for each inbound message. It returns once the message is
+durably stored, so the connector may acknowledge it to the platform afterwards."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    name: str
+    limits: ConnectorLimits
+
+    async def start(self, deliver: Deliver) -> None:
+        """Connect and start delivering messages; return once ready (run polling in a task)."""
+
+    async def stop(self) -> None:
+        """Stop receiving and close network resources."""
+
+    async def send(self, address: Address, outbound: Outbound) -> list[str]:
+        """Send text (split under the platform limit) and attachments; return platform message ids."""
+
+    async def typing(self, address: Address) -> None:
+        """Show a short-lived 'working' signal (best effort)."""
+
+
+class ReplyStream(Protocol):
+    """Optional: a reply that grows in place while the model streams (e.g. Telegram message edits)."""
+
+    async def update(self, text_so_far: str) -> None: ...
+
+    async def finish(self, final_text: str) -> list[str]: ...
+
+
+@runtime_checkable
+class StreamingConnector(Connector, Protocol):
+    async def open_stream(self, address: Address) -> ReplyStream: ...
+
+
+class ConnectorError(Exception):
+    """A connector could not reach its platform; `fatal` means retrying will not help (bad token)."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal

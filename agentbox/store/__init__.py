@@ -1,0 +1,36 @@
+"""`Store`: one SQLite database (aiosqlite, WAL) with one repository per concern.
+
+Kept free of pydantic-ai and connector imports so quick CLI commands stay quick.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+
+from agentbox.store.db import connect
+from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
+
+__all__ = ["SessionInfo", "Store", "StoredTurn", "TurnRecord"]
+
+
+class Store:
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.sessions = SessionRepo(conn)
+        self.media = MediaRepo(conn)
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        return cls(await connect(path), path)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,112 @@
+"""Numbered schema migrations. Append new ones; never edit one that has shipped."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: sessions, turns (history + usage), media, summaries, pairing, inbox, jobs
+    """
+    CREATE TABLE sessions (
+        key          TEXT PRIMARY KEY,
+        channel      TEXT NOT NULL DEFAULT '',
+        chat_id      TEXT NOT NULL DEFAULT '',
+        thread_id    TEXT,
+        agent        TEXT NOT NULL DEFAULT 'main',
+        model        TEXT,                       -- per-session override (/model)
+        epoch        INTEGER NOT NULL DEFAULT 0, -- bumped by /new: older turns leave the prompt
+        created_at   REAL NOT NULL,
+        updated_at   REAL NOT NULL
+    );
+    CREATE TABLE turns (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_key   TEXT NOT NULL REFERENCES sessions(key) ON DELETE CASCADE,
+        epoch         INTEGER NOT NULL,
+        started_at    REAL NOT NULL,
+        finished_at   REAL,
+        status        TEXT NOT NULL,             -- ok | failed | capped
+        model         TEXT NOT NULL,
+        sender_id     TEXT,
+        user_text     TEXT NOT NULL DEFAULT '',
+        reply         TEXT NOT NULL DEFAULT '',
+        error         TEXT,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        usd           REAL,                      -- meta.usage.usd_spent, or an estimate
+        usd_estimated INTEGER NOT NULL DEFAULT 0,
+        credits       REAL,
+        tool_calls    TEXT NOT NULL DEFAULT '[]',
+        attachments   TEXT NOT NULL DEFAULT '[]',
+        messages      BLOB                       -- pydantic-ai ModelMessage JSON, media as references
+    );
+    CREATE INDEX turns_session ON turns(session_key, epoch, id);
+    CREATE INDEX turns_started ON turns(started_at);
+    CREATE TABLE media (
+        sha256      TEXT PRIMARY KEY,
+        media_type  TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        data        BLOB NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    CREATE TABLE summaries (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_key  TEXT NOT NULL REFERENCES sessions(key) ON DELETE CASCADE,
+        epoch        INTEGER NOT NULL,
+        upto_turn_id INTEGER NOT NULL,           -- turns with id <= this are summarised
+        text         TEXT NOT NULL,
+        created_at   REAL NOT NULL
+    );
+    CREATE TABLE pairing_requests (
+        channel      TEXT NOT NULL,
+        sender_id    TEXT NOT NULL,
+        sender_name  TEXT NOT NULL DEFAULT '',
+        code         TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        expires_at   REAL NOT NULL,
+        PRIMARY KEY (channel, sender_id)
+    );
+    CREATE TABLE pairing_overflow (
+        channel      TEXT PRIMARY KEY,
+        count        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE allowed_senders (
+        channel      TEXT NOT NULL,
+        sender_id    TEXT NOT NULL,
+        sender_name  TEXT NOT NULL DEFAULT '',
+        approved_at  REAL NOT NULL,
+        notified     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (channel, sender_id)
+    );
+    CREATE TABLE inbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel      TEXT NOT NULL,
+        chat_id      TEXT NOT NULL,
+        message_id   TEXT NOT NULL,
+        sender_id    TEXT NOT NULL,
+        payload      TEXT NOT NULL,              -- the Inbound as JSON, media as references
+        status       TEXT NOT NULL DEFAULT 'pending', -- pending | done | ignored | failed
+        session_key  TEXT,
+        received_at  REAL NOT NULL,
+        done_at      REAL,
+        error        TEXT,
+        UNIQUE (channel, chat_id, message_id)
+    );
+    CREATE INDEX inbox_pending ON inbox(status, id);
+    CREATE TABLE jobs (
+        id           TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL,              -- e.g. video
+        session_key  TEXT NOT NULL,
+        address      TEXT NOT NULL,              -- JSON Address to deliver to
+        status       TEXT NOT NULL,              -- queued | generating | completed | error | delivered
+        remote_id    TEXT,
+        request      TEXT NOT NULL DEFAULT '{}',
+        result       TEXT,
+        error        TEXT,
+        created_at   REAL NOT NULL,
+        updated_at   REAL NOT NULL,
+        next_poll_at REAL,
+        last_progress_at REAL
+    );
+    CREATE INDEX jobs_status ON jobs(status);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

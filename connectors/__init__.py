@@ -1,0 +1,1 @@
+"""Platform connectors, one module each, installed as `agentbox.connectors`."""

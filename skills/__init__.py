@@ -1,0 +1,1 @@
+"""Bundled skill folders, installed as `agentbox.bundled_skills` package data."""

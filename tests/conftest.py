@@ -1,0 +1,79 @@
+"""Shared fixtures: fake platform servers on 127.0.0.1, an isolated AGENTBOX_HOME, a real store."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach the internet: refuse connections to anything but loopback."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in ("127.0.0.1", "::1", "localhost"):
+            raise OSError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty AGENTBOX_HOME; no config file, no stray env from the developer's shell."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("AGENTBOX_HOME", str(path))
+    for name in list(os.environ):
+        if name.startswith(("AIMLAPI_", "TELEGRAM_", "SLACK_", "DISCORD_")) or name == "AGENTBOX_CONFIG":
+            monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture
+async def store(home: Path) -> AsyncIterator[object]:
+    from agentbox.store import Store
+
+    db = await Store.open(home / "agentbox.db")
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def fake_aimlapi() -> Iterator[object]:
+    from tests.fakes.aimlapi import FakeAimlapi
+
+    with FakeAimlapi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[object]:
+    from tests.fakes.telegram import FakeTelegram
+
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[object]:
+    from tests.fakes.slack import FakeSlack
+
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_discord() -> Iterator[object]:
+    from tests.fakes.discord import FakeDiscord
+
+    with FakeDiscord() as fake:
+        yield fake
