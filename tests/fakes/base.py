@@ -40,6 +40,7 @@ class FakeServer:
 
     host: str = "127.0.0.1"
     port: int = 0
+    backlog: int = 4096  # benchmarks open ~1,000 connections at once
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -99,7 +100,7 @@ class FakeServer:
         self.setup_routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=self.backlog)
         await site.start()
         sockets = site._server.sockets  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1]
