@@ -44,7 +44,9 @@ class Outbox:
     ) -> Attachment:
         if data is None and url is None and path is None:
             raise ValueError("an attachment needs data, a url or a path")
-        item = Attachment(kind, data=data, url=url, path=path, media_type=media_type, filename=filename, caption=caption)
+        item = Attachment(
+            kind, data=data, url=url, path=path, media_type=media_type, filename=filename, caption=caption
+        )
         self.items.append(item)
         return item
 

@@ -1,0 +1,92 @@
+"""Builds the pydantic-ai `Agent` for an agent config: instructions, built-in tools, skills.
+
+Imported only by commands that talk to a model (it pulls in pydantic-ai).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
+
+from agentbox.config import AgentConfig, Config
+from agentbox.deps import TurnDeps
+
+DEFAULT_INSTRUCTIONS = (
+    "You are agentbox, a helpful personal assistant reached through chat apps. "
+    "Answer concisely and accurately; use Markdown sparingly. "
+    "Use your tools when they help, and say plainly when you cannot do something."
+)
+
+ExtraInstructions = Callable[[str], str]
+"""agent id -> extra instruction text (e.g. the skills list)."""
+ExtraToolsets = Callable[[str], Sequence[AbstractToolset[TurnDeps]]]
+
+
+def persona(config: Config, agent: AgentConfig) -> str:
+    """The agent's instructions: config text, else a workspace file, else the default."""
+    if agent.instructions:
+        return agent.instructions
+    candidates = [Path(agent.instructions_file)] if agent.instructions_file else [Path("AGENTS.md")]
+    for candidate in candidates:
+        path = candidate if candidate.is_absolute() else config.workspace / candidate
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    return DEFAULT_INSTRUCTIONS
+
+
+def user_timezone(name: str | None) -> dt.tzinfo:
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return dt.datetime.now().astimezone().tzinfo or dt.UTC
+
+
+def builtin_toolset() -> FunctionToolset[TurnDeps]:
+    toolset: FunctionToolset[TurnDeps] = FunctionToolset()
+
+    @toolset.tool
+    async def current_time(ctx: RunContext[TurnDeps], timezone: str | None = None) -> str:
+        """Current date and time. `timezone` is an IANA name such as "Europe/Paris"; default: the user's."""
+        if timezone:
+            try:
+                tz: dt.tzinfo = ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ModelRetry(f"unknown timezone {timezone!r}; use an IANA name like 'Europe/Paris'") from None
+        else:
+            tz = user_timezone(ctx.deps.config.agent(ctx.deps.session.agent_id).timezone)
+        now = dt.datetime.now(tz)
+        return now.strftime("%A %Y-%m-%d %H:%M:%S %Z (UTC%z)")
+
+    return toolset
+
+
+def build_agent(
+    config: Config,
+    agent_id: str,
+    *,
+    extra_instructions: ExtraInstructions | None = None,
+    extra_toolsets: ExtraToolsets | None = None,
+) -> Agent[TurnDeps, str]:
+    agent_config = config.agent(agent_id)
+    parts = [persona(config, agent_config)]
+    if extra_instructions is not None and (extra := extra_instructions(agent_id)):
+        parts.append(extra)
+    toolsets: list[AbstractToolset[TurnDeps]] = [builtin_toolset()]
+    if extra_toolsets is not None:
+        toolsets.extend(extra_toolsets(agent_id))
+    # retries=2: malformed tool arguments go back to the model twice before the turn fails.
+    return Agent(
+        deps_type=TurnDeps,
+        output_type=str,
+        instructions="\n\n".join(parts),
+        toolsets=toolsets,
+        retries=2,
+        name=agent_id,
+    )

@@ -1,0 +1,1 @@
+"""The `agentbox` command line (Typer). Command modules import heavy dependencies lazily."""

@@ -1,0 +1,99 @@
+"""`agentbox sessions list|show|reset`: quick, no pydantic-ai import."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async
+
+app = typer.Typer(help="Inspect and reset conversation sessions.", no_args_is_help=True)
+
+
+async def _with_store(fn):  # type: ignore[no-untyped-def]
+    from agentbox.store import Store
+
+    config = config_or_exit()
+    store = await Store.open(config.database_path)
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+@app.command("list")
+def list_sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Sessions, most recent first: key, channel, chat, model, turns, tokens."""
+    sessions = run_async(_with_store(lambda store: store.sessions.list()))
+    if as_json:
+        print_json(
+            [
+                {
+                    "key": s.key,
+                    "channel": s.channel,
+                    "chat": s.chat_id,
+                    "thread": s.thread_id,
+                    "agent": s.agent,
+                    "model": s.model,
+                    "turns": s.turns,
+                    "input_tokens": s.input_tokens,
+                    "output_tokens": s.output_tokens,
+                    "usd": round(s.usd, 6),
+                    "updated_at": s.updated_at,
+                }
+                for s in sessions
+            ]
+        )
+        return
+    if not sessions:
+        typer.echo("No sessions yet.")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("session", "channel", "chat", "model", "turns", "tokens", "updated")
+    now = time.time()
+    for s in sessions:
+        table.add_row(
+            s.key,
+            s.channel or "-",
+            s.chat_id or "-",
+            s.model or "(default)",
+            str(s.turns),
+            str(s.input_tokens + s.output_tokens),
+            ago(now - s.updated_at) + " ago",
+        )
+    Console().print(table)
+
+
+@app.command("show")
+def show(key: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The full transcript of a session (compaction and /new never delete it)."""
+
+    async def load(store):  # type: ignore[no-untyped-def]
+        return await store.sessions.get(key), await store.sessions.transcript(key)
+
+    info, turns = run_async(_with_store(load))
+    if info is None:
+        fail(f"no session {key!r} (see `agentbox sessions list`)")
+    if as_json:
+        print_json({"key": key, "turns": turns})
+        return
+    typer.echo(
+        f"session {key} · channel {info.channel or '-'} · chat {info.chat_id or '-'} · model {info.model or '(default)'}"
+    )
+    for turn in turns:
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(turn["started_at"]))
+        typer.echo(f"\n[{stamp}] user: {turn['user_text']}")
+        tools = f" (tools: {', '.join(turn['tool_calls'])})" if turn["tool_calls"] else ""
+        typer.echo(f"[{turn['status']}] {turn['model']}{tools}: {turn['reply']}")
+
+
+@app.command("reset")
+def reset(key: str) -> None:
+    """Start the session afresh: the model no longer sees earlier turns; the transcript is kept."""
+    if not run_async(_with_store(lambda store: store.sessions.reset(key))):
+        fail(f"no session {key!r} (see `agentbox sessions list`)")
+    typer.echo(f"Session {key} reset.")

@@ -1,0 +1,35 @@
+"""The composition root: config → store → model clients → skills → turn runner.
+
+The CLI's one-shot commands and the gateway build their pipeline here, so both run
+turns exactly the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from agentbox.config import Config, require_api_key
+from agentbox.store import Store
+from agentbox.turns import TurnRunner
+
+
+@dataclass(slots=True)
+class Runtime:
+    config: Config
+    store: Store
+    runner: TurnRunner
+
+
+@asynccontextmanager
+async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
+    require_api_key(config)
+    config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = await Store.open(config.database_path)
+    runner = TurnRunner(config, store)
+    try:
+        yield Runtime(config, store, runner)
+    finally:
+        await runner.aclose()
+        await store.close()

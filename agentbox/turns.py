@@ -1,0 +1,448 @@
+"""One turn through the pipeline the CLI and the gateway share.
+
+lane (per-session order) → guards (e.g. spending caps) → history (+ compaction) →
+pydantic-ai run, streamed → persist messages and usage → `TurnResult`.
+A failed turn never raises: the user gets one short honest sentence and the turn is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import mimetypes
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelHTTPError,
+    ModelRateLimitError,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+)
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    BinaryContent,
+    FunctionToolCallEvent,
+    ImageUrl,
+    ModelMessage,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ToolCallPart,
+    UserContent,
+)
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import UsageLimits
+
+from agentbox.agent import ExtraInstructions, ExtraToolsets, build_agent
+from agentbox.aimlapi import AimlapiClient, ModelFactory, UsageMeter, current_meter, normalize_model_id
+from agentbox.compaction import prompt_history
+from agentbox.config import Config
+from agentbox.deps import Outbox, Progress, SessionContext, TurnDeps, _no_progress
+from agentbox.history import dump_messages
+from agentbox.lanes import Lanes
+from agentbox.messages import Address, Attachment
+from agentbox.pricing import turn_cost
+from agentbox.store import Store, TurnRecord
+
+log = logging.getLogger("agentbox.turns")
+
+OnDelta = Callable[[str], Awaitable[None]]
+Guard = Callable[["TurnRequest"], Awaitable[str | None]]
+"""Runs before a turn; a returned string refuses the turn with that message (no model call)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    session_key: str
+    text: str
+    images: tuple[Attachment, ...] = ()
+    model: str | None = None  # a one-off override (CLI --model)
+    agent_id: str = "main"
+    sender_id: str | None = None
+    channel: str = "cli"
+    chat_id: str = ""
+    thread_id: str | None = None
+    address: Address | None = None
+
+
+@dataclass(slots=True)
+class TurnUsage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usd: float | None = None
+    usd_estimated: bool = False
+    credits: float | None = None
+
+
+@dataclass(slots=True)
+class TurnResult:
+    session_key: str
+    reply: str
+    model: str
+    ok: bool
+    usage: TurnUsage = field(default_factory=TurnUsage)
+    tool_calls: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    error: str | None = None
+    status: str = "ok"  # ok | failed | refused
+    turn_id: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "session": self.session_key,
+            "reply": self.reply,
+            "model": self.model,
+            "ok": self.ok,
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "usd": self.usage.usd,
+            },
+            "tool_calls": self.tool_calls,
+            "attachments": [item.describe() for item in self.attachments],
+            "error": self.error,
+        }
+
+
+def friendly_error(exc: BaseException) -> str:
+    """One short honest sentence for the user; details go to the log."""
+    status = exc.status_code if isinstance(exc, ModelHTTPError) else None
+    if status == 401:
+        return "I can't answer: the AI/ML API key was rejected. The owner needs to check AIMLAPI_API_KEY."
+    if status == 403:
+        return "I can't answer: the AI/ML API refused the request (out of credits or a key limit)."
+    if status == 404:
+        return "I can't answer: the model service does not know this model. Try /model with another id."
+    if status == 400:
+        return "I can't answer: the model service rejected the request as invalid."
+    if isinstance(exc, ModelRateLimitError) or status == 429:
+        return "The model service is rate-limiting me right now; please try again in a minute."
+    if isinstance(exc, UsageLimitExceeded):
+        return "I stopped: this turn reached its token limit."
+    if isinstance(exc, ModelAPIError):
+        return "Sorry, I couldn't reach the model service (it kept failing); please try again shortly."
+    if isinstance(exc, UnexpectedModelBehavior):
+        return "Sorry, the model sent an answer I couldn't use; please try again."
+    return "Sorry, something went wrong on my side and I couldn't answer; the error is logged."
+
+
+def user_content(text: str, images: Sequence[Attachment]) -> str | list[UserContent]:
+    if not images:
+        return text
+    parts: list[UserContent] = [text] if text else []
+    for image in images:
+        if image.data is not None:
+            parts.append(BinaryContent(image.data, media_type=image.media_type or "image/png"))
+        elif image.url:
+            parts.append(ImageUrl(image.url))
+    return parts
+
+
+def save_media(directory: Path, item: Attachment) -> Attachment:
+    """Give produced bytes a file path (the CLI prints paths; connectors may upload from disk)."""
+    if item.data is None or item.path:
+        return item
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ext = mimetypes.guess_extension(item.media_type or "") or ".bin"
+    if item.filename and "." in item.filename:
+        ext = "." + item.filename.rsplit(".", 1)[1]
+    path = directory / (hashlib.sha256(item.data).hexdigest()[:16] + ext)
+    if not path.exists():
+        path.write_bytes(item.data)
+    return replace(item, path=str(path))
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        models: ModelFactory | None = None,
+        aimlapi: AimlapiClient | None = None,
+        lanes: Lanes | None = None,
+        extra_instructions: ExtraInstructions | None = None,
+        extra_toolsets: ExtraToolsets | None = None,
+        guards: Sequence[Guard] = (),
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.models = models or ModelFactory(config)
+        self.aimlapi = aimlapi or AimlapiClient(config)
+        self.lanes = lanes or Lanes()
+        self.guards = list(guards)
+        self._extra_instructions = extra_instructions
+        self._extra_toolsets = extra_toolsets
+        self._agents: dict[str, Agent[TurnDeps, str]] = {}
+        self.deps_extras: dict[str, Any] = {}  # shared services for tools (e.g. the job runner)
+
+    def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
+        if agent_id not in self._agents:
+            self._agents[agent_id] = build_agent(
+                self.config,
+                agent_id,
+                extra_instructions=self._extra_instructions,
+                extra_toolsets=self._extra_toolsets,
+            )
+        return self._agents[agent_id]
+
+    def reload_agents(self) -> None:
+        self._agents.clear()
+
+    async def model_for(self, request: TurnRequest) -> str:
+        if request.model:
+            return normalize_model_id(request.model)
+        info = await self.store.sessions.get(request.session_key)
+        if info is not None and info.model:
+            return normalize_model_id(info.model)
+        return normalize_model_id(self.config.agent(request.agent_id).model)
+
+    async def run(
+        self,
+        request: TurnRequest,
+        *,
+        on_delta: OnDelta | None = None,
+        progress: Progress | None = None,
+    ) -> TurnResult:
+        """Run one turn in its session's lane. Never raises for model or tool failures."""
+        async with self.lanes.hold(request.session_key):
+            return await self._run_locked(request, on_delta=on_delta, progress=progress)
+
+    def stream(self, request: TurnRequest, *, progress: Progress | None = None) -> TurnStream:
+        return TurnStream(self, request, progress=progress)
+
+    async def _run_locked(
+        self, request: TurnRequest, *, on_delta: OnDelta | None, progress: Progress | None
+    ) -> TurnResult:
+        started = time.time()
+        await self.store.sessions.ensure(
+            request.session_key,
+            channel=request.channel,
+            chat_id=request.chat_id,
+            thread_id=request.thread_id,
+            agent=request.agent_id,
+        )
+        model_id = await self.model_for(request)
+        for guard in self.guards:
+            refusal = await guard(request)
+            if refusal:
+                await self._record(request, model_id, started, status="capped", reply=refusal, error="refused")
+                return TurnResult(request.session_key, refusal, model_id, ok=False, error="refused", status="refused")
+
+        deps = TurnDeps(
+            session=SessionContext(
+                key=request.session_key,
+                agent_id=request.agent_id,
+                channel=request.channel,
+                sender_id=request.sender_id,
+                address=request.address,
+            ),
+            config=self.config,
+            aimlapi=self.aimlapi,
+            store=self.store,
+            outbox=Outbox(),
+            progress=progress or _no_progress,
+            images=list(request.images),
+            extras=self.deps_extras,
+        )
+        meter = UsageMeter()
+        token = current_meter.set(meter)
+        tool_calls: list[str] = []
+        try:
+            history = await prompt_history(
+                self.store,
+                request.session_key,
+                budget=self.config.agent(request.agent_id).memory.token_budget,
+                summarise=lambda text: self._summarise(request.agent_id, model_id, text),
+            )
+            result = await self.agent(request.agent_id).run(
+                user_content(request.text, request.images),
+                message_history=history.messages,
+                deps=deps,
+                model=self.models.model(model_id),
+                model_settings=self._settings(request.agent_id),
+                usage_limits=UsageLimits(
+                    request_limit=25,
+                    total_tokens_limit=self.config.limits.tokens_per_turn,
+                ),
+                event_stream_handler=_event_handler(on_delta, tool_calls),
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            message = friendly_error(exc)
+            log.warning("turn failed in session %s: %s: %s", request.session_key, type(exc).__name__, exc)
+            turn_id = await self._record(
+                request, model_id, started, status="failed", reply=message, error=f"{type(exc).__name__}: {exc}"
+            )
+            return TurnResult(
+                request.session_key,
+                message,
+                model_id,
+                ok=False,
+                error=type(exc).__name__,
+                status="failed",
+                tool_calls=tool_calls,
+                turn_id=turn_id,
+            )
+        finally:
+            current_meter.reset(token)
+
+        reply = result.output or ""
+        usage = result.usage
+        usage_obj = usage() if callable(usage) else usage
+        input_tokens = int(getattr(usage_obj, "input_tokens", 0) or 0)
+        output_tokens = int(getattr(usage_obj, "output_tokens", 0) or 0)
+        usd, estimated = turn_cost(
+            self.config.limits,
+            model_id,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            reported_usd=meter.usd,
+            reported_credits=meter.credits,
+        )
+        new_messages = result.new_messages()
+        tool_calls = _tool_names(new_messages)
+        attachments = [save_media(self.config.home / "media", item) for item in deps.outbox.items]
+        turn_usage = TurnUsage(input_tokens, output_tokens, usd, estimated, meter.credits)
+        turn_id = await self.store.sessions.add_turn(
+            TurnRecord(
+                session_key=request.session_key,
+                model=model_id,
+                status="ok",
+                user_text=request.text,
+                reply=reply,
+                sender_id=request.sender_id,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                usd=usd,
+                usd_estimated=estimated,
+                credits=meter.credits,
+                tool_calls=tool_calls,
+                attachments=[item.describe() for item in attachments],
+                messages=await dump_messages(self.store, new_messages),
+                started_at=started,
+                finished_at=time.time(),
+            )
+        )
+        if not reply.strip() and not attachments:
+            reply = "(The model returned an empty answer.)"
+        return TurnResult(
+            request.session_key,
+            reply,
+            model_id,
+            ok=True,
+            usage=turn_usage,
+            tool_calls=tool_calls,
+            attachments=attachments,
+            turn_id=turn_id,
+        )
+
+    def _settings(self, agent_id: str) -> ModelSettings:
+        agent = self.config.agent(agent_id)
+        settings: ModelSettings = {"max_tokens": agent.max_tokens}
+        if agent.temperature is not None:
+            settings["temperature"] = agent.temperature
+        return settings
+
+    async def _summarise(self, agent_id: str, model_id: str, text: str) -> str:
+        memory = self.config.agent(agent_id).memory
+        summariser: Agent[None, str] = Agent(
+            output_type=str,
+            instructions=(
+                "Summarise this conversation for your own later reference. Keep facts about the user, names, "
+                "numbers, decisions and open tasks; drop pleasantries. At most 250 words."
+            ),
+        )
+        result = await summariser.run(
+            text, model=self.models.model(memory.summary_model or model_id), model_settings={"max_tokens": 800}
+        )
+        return result.output
+
+    async def _record(
+        self, request: TurnRequest, model_id: str, started: float, *, status: str, reply: str, error: str
+    ) -> int:
+        return await self.store.sessions.add_turn(
+            TurnRecord(
+                session_key=request.session_key,
+                model=model_id,
+                status=status,
+                user_text=request.text,
+                reply=reply,
+                error=error,
+                sender_id=request.sender_id,
+                started_at=started,
+                finished_at=time.time(),
+            )
+        )
+
+    async def aclose(self) -> None:
+        await self.models.aclose()
+        await self.aimlapi.aclose()
+
+
+def _tool_names(messages: list[ModelMessage]) -> list[str]:
+    return [part.tool_name for message in messages for part in message.parts if isinstance(part, ToolCallPart)]
+
+
+def _event_handler(
+    on_delta: OnDelta | None, tool_calls: list[str]
+) -> Callable[[RunContext[TurnDeps], AsyncIterable[AgentStreamEvent]], Awaitable[None]]:
+    async def handle(_: RunContext[TurnDeps], events: AsyncIterable[AgentStreamEvent]) -> None:
+        async for event in events:
+            if on_delta is None:
+                if isinstance(event, FunctionToolCallEvent):
+                    tool_calls.append(event.part.tool_name)
+                continue
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart) and event.part.content:
+                await on_delta(event.part.content)
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                if event.delta.content_delta:
+                    await on_delta(event.delta.content_delta)
+            elif isinstance(event, FunctionToolCallEvent):
+                tool_calls.append(event.part.tool_name)
+
+    return handle
+
+
+class TurnStream:
+    """`async for delta in stream` yields text as the model writes it; `await stream.result()` ends it."""
+
+    _END = object()
+
+    def __init__(self, runner: TurnRunner, request: TurnRequest, *, progress: Progress | None) -> None:
+        self._runner = runner
+        self._request = request
+        self._progress = progress
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._task: asyncio.Task[TurnResult] | None = None
+
+    def _start(self) -> asyncio.Task[TurnResult]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        return self._task
+
+    async def _run(self) -> TurnResult:
+        try:
+            return await self._runner.run(self._request, on_delta=self._queue.put, progress=self._progress)
+        finally:
+            self._queue.put_nowait(self._END)
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        self._start()
+        return self._deltas()
+
+    async def _deltas(self) -> AsyncIterator[str]:
+        while (item := await self._queue.get()) is not self._END:
+            yield str(item)
+
+    async def result(self) -> TurnResult:
+        return await self._start()
