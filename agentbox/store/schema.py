@@ -107,6 +107,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_status ON jobs(status);
     """,
+    # 2: gateway durability and pairing notices. `turn_id` is set as soon as a turn has answered an
+    # inbox row, so a restart re-sends the stored reply instead of asking the model twice;
+    # `chat_id` on pairing rows says where to tell a sender they were approved (Slack/Discord DMs
+    # are not addressed by user id).
+    """
+    ALTER TABLE inbox ADD COLUMN turn_id INTEGER;
+    ALTER TABLE inbox ADD COLUMN replied_at REAL;
+    ALTER TABLE inbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pairing_requests ADD COLUMN chat_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE allowed_senders ADD COLUMN chat_id TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
