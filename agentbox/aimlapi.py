@@ -110,6 +110,9 @@ class _SseMeterStream:
 
 
 def _metering_transport(inner: Any, module: Any) -> Any:
+    class SseMeterStream(_SseMeterStream, module.AsyncByteStream):  # type: ignore[name-defined,misc]
+        pass
+
     class MeteringTransport(module.AsyncBaseTransport):  # type: ignore[name-defined,misc]
         async def handle_async_request(self, request: Any) -> Any:
             response = await inner.handle_async_request(request)
@@ -120,7 +123,7 @@ def _metering_transport(inner: Any, module: Any) -> Any:
                 return module.Response(
                     200,
                     headers=response.headers,
-                    stream=_SseMeterStream(response.stream),
+                    stream=SseMeterStream(response.stream),
                     request=request,
                     extensions=response.extensions,
                 )

@@ -279,7 +279,13 @@ class TurnRunner:
             raise
         except Exception as exc:
             message = friendly_error(exc)
-            log.warning("turn failed in session %s: %s: %s", request.session_key, type(exc).__name__, exc)
+            log.warning(
+                "turn failed in session %s: %s: %s",
+                request.session_key,
+                type(exc).__name__,
+                exc,
+                exc_info=not isinstance(exc, ModelAPIError),
+            )
             turn_id = await self._record(
                 request, model_id, started, status="failed", reply=message, error=f"{type(exc).__name__}: {exc}"
             )
@@ -297,10 +303,9 @@ class TurnRunner:
             current_meter.reset(token)
 
         reply = result.output or ""
-        usage = result.usage
-        usage_obj = usage() if callable(usage) else usage
-        input_tokens = int(getattr(usage_obj, "input_tokens", 0) or 0)
-        output_tokens = int(getattr(usage_obj, "output_tokens", 0) or 0)
+        run_usage = result.usage
+        input_tokens = int(run_usage.input_tokens or 0)
+        output_tokens = int(run_usage.output_tokens or 0)
         usd, estimated = turn_cost(
             self.config.limits,
             model_id,

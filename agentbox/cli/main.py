@@ -40,3 +40,7 @@ app.add_typer(sessions_cmd.app, name="sessions")
 
 def run() -> None:
     app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,3 @@
+from agentbox.cli.main import run
+
+run()

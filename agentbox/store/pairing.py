@@ -1,0 +1,159 @@
+"""Pairing requests, the overflow counter and approved senders (tables of migration 1 and 2).
+
+Plain storage only: code generation, expiry policy and limits live in `agentbox.access`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from agentbox.store.db import now
+
+
+@dataclass(frozen=True, slots=True)
+class PairingRequest:
+    channel: str
+    sender_id: str
+    sender_name: str
+    chat_id: str
+    code: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedSender:
+    channel: str
+    sender_id: str
+    sender_name: str
+    chat_id: str
+    approved_at: float
+    notified: bool
+
+
+def _request(row: aiosqlite.Row) -> PairingRequest:
+    return PairingRequest(
+        row["channel"],
+        row["sender_id"],
+        row["sender_name"],
+        row["chat_id"],
+        row["code"],
+        row["created_at"],
+        row["expires_at"],
+    )
+
+
+def _allowed(row: aiosqlite.Row) -> AllowedSender:
+    return AllowedSender(
+        row["channel"], row["sender_id"], row["sender_name"], row["chat_id"], row["approved_at"], bool(row["notified"])
+    )
+
+
+class PairingRepo:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    # -- pending requests --------------------------------------------------------
+    async def delete_expired(self, at: float | None = None) -> int:
+        cursor = await self._conn.execute("DELETE FROM pairing_requests WHERE expires_at <= ?", (at or now(),))
+        return cursor.rowcount
+
+    async def pending(self, channel: str | None = None, *, at: float | None = None) -> list[PairingRequest]:
+        """Unexpired requests, oldest first."""
+        sql = "SELECT * FROM pairing_requests WHERE expires_at > ?"
+        args: list[object] = [at or now()]
+        if channel:
+            sql += " AND channel = ?"
+            args.append(channel)
+        async with self._conn.execute(sql + " ORDER BY created_at", args) as cursor:
+            return [_request(row) for row in await cursor.fetchall()]
+
+    async def pending_for(self, channel: str, sender_id: str) -> PairingRequest | None:
+        async with self._conn.execute(
+            "SELECT * FROM pairing_requests WHERE channel = ? AND sender_id = ?", (channel, sender_id)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _request(row) if row else None
+
+    async def by_code(self, channel: str, code: str) -> PairingRequest | None:
+        """The request with this code, expired or not (callers tell the two apart)."""
+        async with self._conn.execute(
+            "SELECT * FROM pairing_requests WHERE channel = ? AND code = ?", (channel, code)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _request(row) if row else None
+
+    async def add_request(self, request: PairingRequest) -> bool:
+        """Insert unless the sender already has a row; False when it had one (keep its code)."""
+        cursor = await self._conn.execute(
+            "INSERT INTO pairing_requests(channel, sender_id, sender_name, chat_id, code, created_at, expires_at)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(channel, sender_id) DO NOTHING",
+            (
+                request.channel,
+                request.sender_id,
+                request.sender_name,
+                request.chat_id,
+                request.code,
+                request.created_at,
+                request.expires_at,
+            ),
+        )
+        return cursor.rowcount > 0
+
+    async def delete_request(self, channel: str, sender_id: str) -> None:
+        await self._conn.execute(
+            "DELETE FROM pairing_requests WHERE channel = ? AND sender_id = ?", (channel, sender_id)
+        )
+
+    async def bump_overflow(self, channel: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO pairing_overflow(channel, count) VALUES (?, 1)"
+            " ON CONFLICT(channel) DO UPDATE SET count = count + 1",
+            (channel,),
+        )
+
+    async def overflow(self, channel: str) -> int:
+        async with self._conn.execute("SELECT count FROM pairing_overflow WHERE channel = ?", (channel,)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- approved senders --------------------------------------------------------
+    async def allow(self, channel: str, sender_id: str, *, sender_name: str = "", chat_id: str = "") -> None:
+        await self._conn.execute(
+            "INSERT INTO allowed_senders(channel, sender_id, sender_name, chat_id, approved_at, notified)"
+            " VALUES (?,?,?,?,?,0) ON CONFLICT(channel, sender_id) DO UPDATE SET"
+            " sender_name = excluded.sender_name, chat_id = excluded.chat_id",
+            (channel, sender_id, sender_name, chat_id, now()),
+        )
+
+    async def revoke(self, channel: str, sender_id: str) -> bool:
+        cursor = await self._conn.execute(
+            "DELETE FROM allowed_senders WHERE channel = ? AND sender_id = ?", (channel, sender_id)
+        )
+        return cursor.rowcount > 0
+
+    async def is_allowed(self, channel: str, sender_id: str) -> bool:
+        async with self._conn.execute(
+            "SELECT 1 FROM allowed_senders WHERE channel = ? AND sender_id = ?", (channel, sender_id)
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    async def allowed(self, channel: str | None = None) -> list[AllowedSender]:
+        sql, args = "SELECT * FROM allowed_senders", ()
+        if channel:
+            sql, args = sql + " WHERE channel = ?", (channel,)
+        async with self._conn.execute(sql + " ORDER BY approved_at", args) as cursor:
+            return [_allowed(row) for row in await cursor.fetchall()]
+
+    async def unnotified(self) -> list[AllowedSender]:
+        async with self._conn.execute(
+            "SELECT * FROM allowed_senders WHERE notified = 0 AND chat_id != '' ORDER BY approved_at"
+        ) as cursor:
+            return [_allowed(row) for row in await cursor.fetchall()]
+
+    async def mark_notified(self, channel: str, sender_id: str) -> None:
+        await self._conn.execute(
+            "UPDATE allowed_senders SET notified = 1 WHERE channel = ? AND sender_id = ?", (channel, sender_id)
+        )

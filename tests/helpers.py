@@ -1,0 +1,74 @@
+"""Shared test helpers: run the real `agentbox` CLI as a subprocess, build a runtime on the fakes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+API_KEY = "sk-aimlapi-test-key-0123456789"
+
+
+def cli_env(home: Path, fake_aimlapi: Any | None = None, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIMLAPI_", "AGENTBOX_", "TELEGRAM_", "SLACK_", "DISCORD_"))
+    }
+    env["AGENTBOX_HOME"] = str(home)
+    env["AIMLAPI_API_KEY"] = API_KEY
+    if fake_aimlapi is not None:
+        env["AIMLAPI_BASE_URL"] = fake_aimlapi.url + "/v1"
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str], input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentbox.cli.main", *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_config(home: Path, text: str) -> Path:
+    path = home / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@asynccontextmanager
+async def runtime_on(fake_aimlapi: Any, home: Path, config_text: str = "") -> AsyncIterator[Any]:
+    """A real Runtime (store, runner, model client) pointed at the fake AI/ML API."""
+    from agentbox.config import load_config
+    from agentbox.runtime import open_runtime
+
+    if config_text:
+        write_config(home, config_text)
+    config = load_config(
+        home / "config.toml", env={"AIMLAPI_API_KEY": API_KEY, "AIMLAPI_BASE_URL": fake_aimlapi.url + "/v1"}
+    )
+    async with open_runtime(config) as rt:
+        yield rt
+
+
+def png_bytes(width: int = 2, height: int = 2) -> bytes:
+    """A valid PNG (no Pillow needed)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
