@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -15,12 +16,11 @@ class SchemaTooNew(Exception):
 
 
 async def connect(path: Path, *, busy_timeout_ms: int = 30_000) -> aiosqlite.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new_file = not path.exists()
+    new_file = await asyncio.to_thread(_prepare, path)
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = aiosqlite.Row
     if new_file:
-        path.chmod(0o600)
+        await asyncio.to_thread(path.chmod, 0o600)  # history is private: owner-only
     # busy_timeout first: WAL and migrations must wait out another process's writer.
     await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
     await conn.execute("PRAGMA journal_mode = WAL")
@@ -61,6 +61,11 @@ async def _run_script(conn: aiosqlite.Connection, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             await conn.execute(statement)
+
+
+def _prepare(path: Path) -> bool:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return not path.exists()
 
 
 def now() -> float:
