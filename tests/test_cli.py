@@ -143,11 +143,11 @@ def test_quick_commands_do_not_import_heavy_libraries(home: Path, args: list[str
     import sys
 
     code = (
-        "import sys, runpy; sys.argv = ['agentbox', *%r]\n"
+        f"import sys, runpy; sys.argv = ['agentbox', *{args!r}]\n"
         "try:\n    runpy.run_module('agentbox.cli.main', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "heavy = [m for m in ('pydantic_ai', 'openai', 'telegram', 'slack_bolt', 'discord') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n" % (args,)
+        "print('HEAVY', heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], env=cli_env(home), capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
