@@ -58,6 +58,11 @@ def split_markdown(text: str, limit: int) -> list[str]:
     while len(rest) > limit:
         prefix_len = 0
         cut = _cut_point(rest, limit - reserve)
+        line_start = rest.rfind("\n", 0, cut) + 1
+        if rest.startswith("```", line_start) and "\n" not in rest[line_start:cut] and line_start > 0:
+            cut = line_start  # never cut through a fence line: move it whole to the next chunk
+        while cut > 1 and rest[cut] == "`" and rest[cut - 1] != "\n":
+            cut -= 1  # a chunk must not start with backticks that were mid-line (they would open a block)
         head, tail = rest[:cut], rest[cut:]
         fence = _open_fence(head)
         if fence is not None:
