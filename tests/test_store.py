@@ -1,0 +1,58 @@
+"""The SQLite store: WAL, foreign keys, migrations, private file, sessions and media."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import aiosqlite
+
+from agentbox.store import Store, TurnRecord
+from agentbox.store.schema import SCHEMA_VERSION
+
+
+async def test_open_applies_migrations_with_wal_and_foreign_keys(home: Path) -> None:
+    path = home / "agentbox.db"
+    async with await Store.open(path) as store:
+        async with store.conn.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+        async with store.conn.execute("PRAGMA foreign_keys") as cur:
+            assert (await cur.fetchone())[0] == 1
+        async with store.conn.execute("PRAGMA user_version") as cur:
+            assert (await cur.fetchone())[0] == SCHEMA_VERSION
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    async with await Store.open(path) as again:  # reopening is a no-op migration
+        assert await again.sessions.list() == []
+
+
+async def test_newer_schema_is_refused(home: Path) -> None:
+    import pytest
+
+    from agentbox.store.db import SchemaTooNew
+
+    path = home / "agentbox.db"
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        await conn.commit()
+    with pytest.raises(SchemaTooNew, match="upgrade agentbox"):
+        await Store.open(path)
+
+
+async def test_reset_hides_history_but_keeps_transcript(store: Store) -> None:
+    await store.sessions.ensure("s", channel="telegram", chat_id="42")
+    await store.sessions.add_turn(TurnRecord("s", "m", "ok", user_text="a", messages=b"[]"))
+    assert len(await store.sessions.history_turns("s")) == 1
+    assert await store.sessions.reset("s")
+    await store.sessions.add_turn(TurnRecord("s", "m", "ok", user_text="b", messages=b"[]"))
+    assert len(await store.sessions.history_turns("s")) == 1
+    assert [t["user_text"] for t in await store.sessions.transcript("s")] == ["a", "b"]
+    info = await store.sessions.get("s")
+    assert info is not None and (info.channel, info.chat_id, info.turns) == ("telegram", "42", 2)
+
+
+async def test_media_deduplicated_by_content(store: Store) -> None:
+    first = await store.media.put(b"abc", "image/png")
+    second = await store.media.put(b"abc", "image/png")
+    assert first == second and await store.media.get(first) == (b"abc", "image/png")
+    async with store.conn.execute("SELECT COUNT(*) FROM media") as cur:
+        assert (await cur.fetchone())[0] == 1
