@@ -163,6 +163,7 @@ def setup_logging(
     handlers[0].setLevel(err_level)
     if to_file:
         try:
+            paths.ensure_home()  # owner-only, before the logs dir would create it with the umask
             log_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
             fh = logging.handlers.RotatingFileHandler(
                 log_file(),

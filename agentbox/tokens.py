@@ -19,8 +19,8 @@ class TokenSpec:
 
 
 _TELEGRAM = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
-_SLACK_BOT = re.compile(r"^xoxb-[A-Za-z0-9-]+$")
-_SLACK_APP = re.compile(r"^xapp-[A-Za-z0-9-]+$")
+_SLACK_BOT = re.compile(r"^xoxb-[A-Za-z0-9-]{10,}$")
+_SLACK_APP = re.compile(r"^xapp-[A-Za-z0-9-]{10,}$")
 _SLACK_SECRET = re.compile(r"^[0-9a-f]{16,}$")
 _DISCORD = re.compile(r"^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
 
