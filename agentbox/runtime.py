@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from agentbox.caps import SpendingCaps
 from agentbox.config import Config, require_api_key
 from agentbox.store import Store
 from agentbox.turns import TurnRunner
@@ -20,6 +21,7 @@ class Runtime:
     config: Config
     store: Store
     runner: TurnRunner
+    caps: SpendingCaps | None = None  # today's spend vs. the caps, for /status
 
 
 @asynccontextmanager
@@ -27,9 +29,10 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     require_api_key(config)
     config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = await Store.open(config.database_path)
-    runner = TurnRunner(config, store)
+    caps = SpendingCaps(config.limits, store)
+    runner = TurnRunner(config, store, guards=[caps])
     try:
-        yield Runtime(config, store, runner)
+        yield Runtime(config, store, runner, caps=caps)
     finally:
         await runner.aclose()
         await store.close()

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from agentbox import __version__
-from agentbox.cli import agent_cmd, sessions_cmd
+from agentbox.cli import agent_cmd, daemon_cmd, doctor_cmd, logs_cmd, onboard_cmd, sessions_cmd, usage_cmd
 
 app = typer.Typer(
     name="agentbox",
@@ -29,13 +29,36 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logging on stderr and in the log file.")
+    ] = False,
 ) -> None:
     """agentbox command line."""
+    _start(verbose)
+
+
+def _start(verbose: bool) -> None:
+    """Every command: bot tokens from AGENTBOX_HOME/.env, then logging with secrets masked."""
+    from agentbox.config import ConfigError, load_config
+    from agentbox.envfile import load_env_file
+    from agentbox.logs import setup_logging
+
+    load_env_file()
+    try:
+        config = load_config()
+    except ConfigError:
+        config = None  # the command itself reports the error; logging still masks env secrets
+    setup_logging(config, verbose)
 
 
 app.command("agent")(agent_cmd.agent)
 app.command("chat")(agent_cmd.chat)
 app.add_typer(sessions_cmd.app, name="sessions")
+app.command("onboard")(onboard_cmd.onboard_command)
+app.command("doctor")(doctor_cmd.doctor_command)
+app.add_typer(daemon_cmd.app, name="daemon")
+app.command("logs")(logs_cmd.logs_command)
+app.command("usage")(usage_cmd.usage_command)
 
 
 def run() -> None:
