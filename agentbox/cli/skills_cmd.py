@@ -1,0 +1,161 @@
+"""`agentbox skills list|info|new|check`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agentbox.cli.common import config_or_exit, fail, print_json
+
+app = typer.Typer(help="List, inspect, create and validate skills.", no_args_is_help=True)
+
+AgentOption = Annotated[str, typer.Option("--agent", "-a", help="Agent whose enabled skills to show.")]
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    from agentbox.skills import SkillRegistry
+
+    return SkillRegistry(config_or_exit())
+
+
+@app.command("list")
+def list_skills(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    agent: AgentOption = "main",
+) -> None:
+    """Every skill found: name, source, status (ready / unavailable: reason / broken: error / disabled)."""
+    rows = _registry().listing(agent)
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": skill.name,
+                    "source": skill.source,
+                    "status": text.split(":", 1)[0],
+                    "detail": text.split(": ", 1)[1] if ": " in text else None,
+                    "description": skill.summary(),
+                    "path": str(skill.path),
+                }
+                for skill, text in rows
+            ]
+        )
+        return
+    if not rows:
+        typer.echo("No skills found.")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("skill", "source", "status", "description")
+    for skill, text in rows:
+        table.add_row(skill.name, skill.source, text, skill.summary(80))
+    Console(width=160).print(table)
+
+
+@app.command("info")
+def info(name: str, agent: AgentOption = "main") -> None:
+    """Everything about one skill: where it is, what it needs, its tools and instructions."""
+    registry = _registry()
+    statuses = {skill.name: text for skill, text in registry.listing(agent)}
+    skill = registry.get(name)
+    if skill is None:
+        fail(f"no skill named {name!r} (see `agentbox skills list`)", 1)
+    lines = [
+        f"name:        {skill.name}",
+        f"source:      {skill.source} ({skill.path})",
+        f"status:      {statuses.get(name, skill.status_text())}",
+        f"description: {skill.description}",
+    ]
+    req = skill.requires
+    for label, values in (("env", sorted(skill.declared_env)), ("bins", req.bins), ("any bins", req.any_bins)):
+        if values:
+            lines.append(f"needs {label + ':':<6} {', '.join(values)}")
+    for label, values in (("config", req.config), ("python", req.python), ("os", req.os)):
+        if values:
+            lines.append(f"needs {label + ':':<6} {', '.join(values)}")
+    for shadowed in skill.overrides:
+        lines.append(f"overrides:   {shadowed}")
+    typer.echo("\n".join(lines))
+    if skill.status == "ready" and skill.has_tools:
+        _print_tools(skill)
+    typer.echo("\n" + (skill.body or "(no instructions)"))
+
+
+def _print_tools(skill: Any) -> None:
+    from agentbox.skills.toolsets import ToolsImportError, build_function_toolset
+
+    try:
+        toolset = build_function_toolset(skill)
+    except ToolsImportError as exc:
+        typer.echo(f"tools:       broken: {exc}")
+        return
+    typer.echo("tools:")
+    for tool in toolset.tools.values():
+        definition = tool.tool_def
+        typer.echo(f"  {definition.name}: {(definition.description or '').splitlines()[0]}")
+        typer.echo(f"    parameters: {json.dumps(definition.parameters_json_schema)}")
+
+
+@app.command("new")
+def new(
+    name: str,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to create it (default: <workspace>/skills).")
+    ] = None,
+) -> None:
+    """Scaffold a working skill (SKILL.md, tools.py and a test) in the workspace."""
+    from agentbox.skills.scaffold import ScaffoldError, scaffold
+
+    root = directory or config_or_exit().workspace / "skills"
+    try:
+        folder = scaffold(root, name)
+    except ScaffoldError as exc:
+        fail(str(exc), 2)
+    typer.echo(f"Created {folder}/ (SKILL.md, tools.py, test_{name.replace('-', '_')}.py)")
+    typer.echo(f"Test it:  pytest {folder}")
+    typer.echo(f"Check it: agentbox skills check {folder}")
+
+
+@app.command("check")
+def check(
+    path: Annotated[Path, typer.Argument(help="A skill folder (default: the current directory).")] = Path("."),
+) -> None:
+    """Validate a skill folder and print exactly what the model would see."""
+    from agentbox.skills.gating import unmet_reason
+    from agentbox.skills.loader import load_skill
+    from agentbox.skills.registry import render_skill_list
+
+    folder = path.resolve()
+    if not (folder / "SKILL.md").is_file():
+        fail(f"{folder}: no SKILL.md here", 1)
+    skill = load_skill(folder, "path")
+    if skill.error:
+        fail(f"{folder / 'SKILL.md'}: {skill.error}", 1)
+    config = config_or_exit()
+    reason = unmet_reason(skill, config)
+    typer.echo(f"✓ SKILL.md: {skill.name}")
+    if reason:
+        typer.echo(f"! unavailable here: {reason}")
+    tools: list[dict[str, Any]] = []
+    if skill.has_tools:
+        from agentbox.skills.toolsets import ToolsImportError, build_function_toolset
+
+        try:
+            toolset = build_function_toolset(skill)
+        except ToolsImportError as exc:
+            fail(f"{skill.tools_py}: {exc}", 1)
+        for tool in toolset.tools.values():
+            d = tool.tool_def
+            tools.append({"name": d.name, "description": d.description, "parameters": d.parameters_json_schema})
+        typer.echo(f"✓ tools.py: {', '.join(t['name'] for t in tools) or '(no tools)'}")
+    typer.echo("\n--- in the system prompt ---")
+    typer.echo(render_skill_list([skill]))
+    typer.echo("\n--- tools sent to the model ---")
+    typer.echo(json.dumps(tools, indent=2) if tools else "(none)")
+    typer.echo(f"\n--- read_skill({skill.name!r}) returns ---")
+    from agentbox.skills.builtin import skill_instructions
+
+    typer.echo(skill_instructions(skill, [t["name"] for t in tools]))
