@@ -8,6 +8,8 @@ import typer
 
 from agentbox import __version__
 from agentbox.cli import agent_cmd, daemon_cmd, doctor_cmd, logs_cmd, onboard_cmd, sessions_cmd, usage_cmd
+from agentbox.cli.jobs_cmd import app as jobs_app
+from agentbox.cli.skills_cmd import app as skills_app
 
 app = typer.Typer(
     name="agentbox",
@@ -59,6 +61,9 @@ app.command("doctor")(doctor_cmd.doctor_command)
 app.add_typer(daemon_cmd.app, name="daemon")
 app.command("logs")(logs_cmd.logs_command)
 app.command("usage")(usage_cmd.usage_command)
+
+app.add_typer(skills_app, name="skills")
+app.add_typer(jobs_app, name="jobs")
 
 
 def run() -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 import aiosqlite
 
 from agentbox.store.db import connect
+from agentbox.store.jobs import Job, JobRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 
-__all__ = ["SessionInfo", "Store", "StoredTurn", "TurnRecord"]
+__all__ = ["Job", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
 
 
 class Store:
@@ -21,6 +22,7 @@ class Store:
         self.path = path
         self.sessions = SessionRepo(conn)
         self.media = MediaRepo(conn)
+        self.jobs = JobRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
