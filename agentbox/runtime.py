@@ -12,9 +12,13 @@ from dataclasses import dataclass
 
 from agentbox.caps import SpendingCaps
 from agentbox.config import Config, require_api_key
-from agentbox.skills import SkillRegistry
 from agentbox.store import Store
 from agentbox.turns import TurnRunner
+
+
+# Background services the gateway starts and stops with itself: "module:factory" entries, each
+# factory called with the Gateway and returning an object with `name`, `start()` and `stop()`.
+GATEWAY_SERVICES: list[str] = []
 
 
 @dataclass(slots=True)
@@ -22,7 +26,6 @@ class Runtime:
     config: Config
     store: Store
     runner: TurnRunner
-    skills: SkillRegistry
     caps: SpendingCaps | None = None  # today's spend vs. the caps, for /status
 
 
@@ -32,12 +35,9 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = await Store.open(config.database_path)
     caps = SpendingCaps(config.limits, store)
-    skills = SkillRegistry(config)
-    runner = TurnRunner(
-        config, store, guards=[caps], extra_instructions=skills.instructions, extra_toolsets=skills.toolsets
-    )
+    runner = TurnRunner(config, store, guards=[caps])
     try:
-        yield Runtime(config, store, runner, skills, caps=caps)
+        yield Runtime(config, store, runner, caps=caps)
     finally:
         await runner.aclose()
         await store.close()

@@ -7,9 +7,17 @@ from typing import Annotated
 import typer
 
 from agentbox import __version__
-from agentbox.cli import agent_cmd, daemon_cmd, doctor_cmd, logs_cmd, onboard_cmd, sessions_cmd, usage_cmd
-from agentbox.cli.jobs_cmd import app as jobs_app
-from agentbox.cli.skills_cmd import app as skills_app
+from agentbox.cli import (
+    agent_cmd,
+    daemon_cmd,
+    doctor_cmd,
+    gateway_cmd,
+    logs_cmd,
+    onboard_cmd,
+    pairing_cmd,
+    sessions_cmd,
+    usage_cmd,
+)
 
 app = typer.Typer(
     name="agentbox",
@@ -56,14 +64,14 @@ def _start(verbose: bool) -> None:
 app.command("agent")(agent_cmd.agent)
 app.command("chat")(agent_cmd.chat)
 app.add_typer(sessions_cmd.app, name="sessions")
+app.add_typer(gateway_cmd.app, name="gateway")
+app.command("status")(gateway_cmd.status)
+app.add_typer(pairing_cmd.app, name="pairing")
 app.command("onboard")(onboard_cmd.onboard_command)
 app.command("doctor")(doctor_cmd.doctor_command)
 app.add_typer(daemon_cmd.app, name="daemon")
 app.command("logs")(logs_cmd.logs_command)
 app.command("usage")(usage_cmd.usage_command)
-
-app.add_typer(skills_app, name="skills")
-app.add_typer(jobs_app, name="jobs")
 
 
 def run() -> None:

@@ -10,10 +10,11 @@ from pathlib import Path
 import aiosqlite
 
 from agentbox.store.db import connect
-from agentbox.store.jobs import Job, JobRepo
+from agentbox.store.inbox import InboxRepo
+from agentbox.store.pairing import PairingRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 
-__all__ = ["Job", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
+__all__ = ["SessionInfo", "Store", "StoredTurn", "TurnRecord"]
 
 
 class Store:
@@ -22,7 +23,8 @@ class Store:
         self.path = path
         self.sessions = SessionRepo(conn)
         self.media = MediaRepo(conn)
-        self.jobs = JobRepo(conn)
+        self.pairing = PairingRepo(conn)
+        self.inbox = InboxRepo(conn, self.media)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

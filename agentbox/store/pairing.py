@@ -141,7 +141,7 @@ class PairingRepo:
             return await cursor.fetchone() is not None
 
     async def allowed(self, channel: str | None = None) -> list[AllowedSender]:
-        sql, args = "SELECT * FROM allowed_senders", ()
+        sql, args = "SELECT * FROM allowed_senders", tuple[str, ...]()
         if channel:
             sql, args = sql + " WHERE channel = ?", (channel,)
         async with self._conn.execute(sql + " ORDER BY approved_at", args) as cursor:

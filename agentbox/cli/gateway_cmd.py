@@ -1,0 +1,145 @@
+"""`agentbox gateway run` (the daemon, foreground) and `agentbox status` (asks a running gateway).
+
+`status` stays import-light: urllib against the local endpoint, no pydantic-ai, no SDKs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from typing import Annotated, Any
+
+import typer
+
+from agentbox.cli.common import ago, config_or_exit, fail, print_json
+
+app = typer.Typer(help="Run the gateway daemon.", no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the gateway in the foreground: connectors, pairing, sessions, the local status endpoint.
+
+    Ctrl-C (or SIGTERM) lets running turns finish within [gateway] grace_period; a second one exits at once.
+    """
+    import asyncio
+    import logging
+
+    from agentbox.homelock import AlreadyRunning, acquire_home_lock
+    from agentbox.logs import setup_logging
+
+    config = config_or_exit()
+    setup_logging(config, verbose, stderr_level=logging.INFO)  # the journal should show gateway events
+    try:
+        lock = acquire_home_lock(config.home)
+    except AlreadyRunning as exc:
+        fail(str(exc), 1)
+    try:
+        code = asyncio.run(_serve(config))
+    finally:
+        lock.close()
+    raise typer.Exit(code)
+
+
+async def _serve(config: Any) -> int:
+    import asyncio
+    import logging
+
+    from agentbox.config import ConfigError
+    from agentbox.control import ControlError, read_token
+    from agentbox.gateway import Gateway, load_services
+    from agentbox.logs import redacting_filter
+    from agentbox.runtime import GATEWAY_SERVICES, open_runtime
+
+    log = logging.getLogger("agentbox.gateway")
+    stop = asyncio.Event()
+    signals = {"count": 0}
+
+    def on_signal(signum: int) -> None:
+        signals["count"] += 1
+        if signals["count"] == 1:
+            log.info("%s received: finishing running turns (send it again to exit now)", signal.Signals(signum).name)
+            stop.set()
+        else:
+            log.warning("second signal: exiting now; unfinished messages are resumed on the next start")
+            os._exit(130 if signum == signal.SIGINT else 143)
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        async with open_runtime(config) as runtime:
+            gateway = Gateway(config, runtime.store, runtime.runner)
+            load_services(gateway, GATEWAY_SERVICES)
+            try:
+                await gateway.run(stop)
+            except ControlError as exc:
+                log.error("%s", exc)
+                await gateway.shutdown()
+                return 1
+            finally:
+                if (token := read_token(config.home)) and (flt := redacting_filter()) is not None:
+                    flt.add_secret(token)
+    except ConfigError as exc:
+        typer.echo(f"agentbox: {exc}", err=True)
+        return 2
+    return 0
+
+
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print the raw status JSON.")] = False) -> None:
+    """Is a gateway running on this AGENTBOX_HOME, and what does it see?"""
+    from agentbox.control import ADDRESS_FILE, read_token
+
+    config = config_or_exit()
+    host, port = config.gateway.host, config.gateway.port
+    try:  # the address the running gateway actually bound (port 0 picks a free one)
+        bound = json.loads((config.home / ADDRESS_FILE).read_text(encoding="utf-8"))
+        host, port = bound["host"], int(bound["port"])
+    except (OSError, ValueError, KeyError):
+        pass
+    token = read_token(config.home)
+    if token is None:
+        fail(f"no gateway running (no token at {config.home / 'gateway.token'}; start one with `agentbox gateway run`)")
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    request = urllib.request.Request(f"http://{host}:{port}/status", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            data = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        fail(f"the gateway on {host}:{port} answered {exc.code}: {exc.reason}")
+    except (OSError, ValueError):
+        fail(f"no gateway running (nothing answers on {host}:{port}); start one with `agentbox gateway run`")
+    if as_json:
+        print_json(data)
+        return
+    _print_status(data)
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    echo = typer.echo
+    echo(
+        f"Gateway running · pid {data.get('pid')} · up {ago(data.get('uptime_s', 0))} · agentbox {data.get('version')}"
+    )
+    connectors = data.get("connectors") or {}
+    if not connectors:
+        echo("Connectors: none enabled")
+    for name, info in connectors.items():
+        restarts = f" ({info['restarts']} restarts)" if info.get("restarts") else ""
+        echo(f"  {name}: {info.get('state')}{restarts}")
+    lanes = data.get("lanes", {})
+    echo(
+        f"Turns running: {lanes.get('busy', 0)} · sessions active: {lanes.get('sessions_active', 0)}"
+        f" · queued: {lanes.get('queued', 0)}"
+    )
+    pairing = data.get("pairing", {})
+    echo(
+        f"Pending pairing requests: {pairing.get('pending', 0)}"
+        + (" (see `agentbox pairing list`)" if pairing.get("pending") else "")
+    )
+    sys.stdout.flush()

@@ -1,0 +1,131 @@
+"""The gateway's local HTTP endpoint: `GET /health` and `GET /status`, bearer token required.
+
+The token is generated into `AGENTBOX_HOME/gateway.token` (mode 0600) on first start and
+reused afterwards; `agentbox status` reads it from there. The address actually bound (port 0
+picks a free one) is written to `AGENTBOX_HOME/gateway.json` so the CLI finds the gateway.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from agentbox.paths import write_private
+
+log = logging.getLogger("agentbox.control")
+
+StatusProvider = Callable[[], Awaitable[dict[str, Any]]]
+
+TOKEN_FILE = "gateway.token"
+ADDRESS_FILE = "gateway.json"
+
+
+class ControlError(Exception):
+    """The endpoint cannot be served as configured (non-loopback without consent, port taken)."""
+
+
+def load_or_create_token(home: Path) -> str:
+    path = home / TOKEN_FILE
+    if path.exists():
+        token = path.read_text(encoding="utf-8").strip()
+        if token:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)  # someone loosened it; a readable token is a shell on the agent
+            return token
+    token = secrets.token_urlsafe(32)
+    write_private(path, token + "\n")
+    return token
+
+
+def read_token(home: Path) -> str | None:
+    try:
+        return (home / TOKEN_FILE).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a hostname could resolve anywhere
+
+
+def check_bind(host: str, allow_non_loopback: bool) -> None:
+    if is_loopback(host):
+        return
+    if not allow_non_loopback:
+        raise ControlError(
+            f"gateway.host = {host!r} is not a loopback address; the control endpoint would be reachable "
+            "from the network. Set gateway.allow_non_loopback = true to allow it."
+        )
+    log.warning("control endpoint binds %s (non-loopback): anyone who can reach it and has the token controls it", host)
+
+
+class ControlServer:
+    def __init__(self, *, home: Path, host: str, port: int, allow_non_loopback: bool, status: StatusProvider) -> None:
+        check_bind(host, allow_non_loopback)
+        self._home = home
+        self._host = host
+        self._port = port
+        self._status = status
+        self._token = load_or_create_token(home)
+        self._runner: Any = None
+        self.port = 0
+
+    async def start(self) -> None:
+        from aiohttp import web  # only the gateway needs aiohttp's server side
+
+        @web.middleware
+        async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+                return web.json_response(
+                    {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"}, status=401
+                )
+            response: web.StreamResponse = await handler(request)
+            return response
+
+        async def health(_: web.Request) -> web.Response:
+            return web.json_response({"ok": True})
+
+        async def status(_: web.Request) -> web.Response:
+            return web.json_response(await self._status())
+
+        app = web.Application(middlewares=[auth])
+        app.router.add_get("/health", health)
+        app.router.add_get("/status", status)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ControlError(f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc}") from None
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        write_private(
+            self._home / ADDRESS_FILE,
+            json.dumps({"host": self._host, "port": self.port, "pid": os.getpid()}) + "\n",
+        )
+        log.info("control endpoint on http://%s:%d (token in %s)", self._host, self.port, self._home / TOKEN_FILE)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        try:
+            (self._home / ADDRESS_FILE).unlink()
+        except OSError:
+            pass

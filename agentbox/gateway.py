@@ -1,0 +1,267 @@
+"""The gateway's lifecycle: connectors, the inbox, recovery, background services, shutdown.
+
+`Gateway.run(stop)` serves until `stop` is set, then drains: no new work starts, running
+turns get `gateway.grace_period` seconds, then services, connectors and the control endpoint
+close. Message handling itself lives in `agentbox.dispatch`; connector supervision in
+`agentbox.supervisor`.
+
+Extension points: `gateway.send(address, outbound)` for components that deliver later (video
+jobs), and `gateway.add_service(service)` for background services started and stopped with
+the gateway (also loadable by dotted path from `agentbox.runtime.GATEWAY_SERVICES`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from agentbox import __version__
+from agentbox.access import APPROVED_NOTICE, PairingService
+from agentbox.config import Config
+from agentbox.control import ControlServer
+from agentbox.dispatch import Dispatcher, Job
+from agentbox.messages import Address, Connector, ConnectorError, Inbound, Outbound
+from agentbox.routing import route
+from agentbox.store import Store
+from agentbox.supervisor import ConnectorSlot
+from agentbox.turns import TurnRunner
+
+log = logging.getLogger("agentbox.gateway")
+
+CHANNELS = ("telegram", "slack", "discord")
+
+
+@runtime_checkable
+class Service(Protocol):
+    """A background service run alongside the gateway (e.g. the video job poller)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+ServiceFactory = Callable[["Gateway"], Service]
+
+
+def enabled_connectors(config: Config, env: Mapping[str, str]) -> dict[str, Callable[[], Connector]]:
+    """Factories for the enabled channels; SDKs are imported only when a connector is created."""
+    factories: dict[str, Callable[[], Connector]] = {}
+    for name in CHANNELS:
+        section = getattr(config.channels, name)
+        if section.enabled:
+            factories[name] = _factory(name, section, env)
+    return factories
+
+
+def _factory(name: str, section: Any, env: Mapping[str, str]) -> Callable[[], Connector]:
+    def create() -> Connector:
+        module = importlib.import_module(f"agentbox.connectors.{name}")
+        connector: Connector = module.create(section, env)
+        return connector
+
+    return create
+
+
+class Gateway:
+    notify_interval = 2.0  # how often approvals made by the CLI are checked for a "you're approved" note
+    send_wait = 30.0  # how long a reply waits for a restarting connector
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        runner: TurnRunner,
+        *,
+        connectors: Mapping[str, Callable[[], Connector]] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.runner = runner
+        env = os.environ if env is None else env
+        factories = enabled_connectors(config, env) if connectors is None else connectors
+        self.slots = {name: ConnectorSlot(name, factory) for name, factory in factories.items()}
+        self.pairing = PairingService(store.pairing)
+        self.dispatcher = Dispatcher(config, store, runner, connector_for=self.connector, pairing=self.pairing)
+        self.control: ControlServer | None = None
+        self.services: list[Service] = []
+        self.started_at = time.time()
+        self._accepting = False
+        self._recovered: dict[str, list[Job] | None] = {name: [] for name in self.slots}  # None once recovered
+        self._recovery_upto = 0
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # -- extension points -------------------------------------------------------------
+    def add_service(self, service: Service) -> None:
+        """Register a background service; started after connectors, stopped before them."""
+        self.services.append(service)
+
+    async def send(self, address: Address, outbound: Outbound) -> list[str]:
+        """Send through the channel's connector (waits briefly for a restarting one); raises ConnectorError."""
+        connector = await self.connector(address.channel)
+        return await connector.send(address, outbound)
+
+    async def connector(self, channel: str) -> Connector:
+        slot = self.slots.get(channel)
+        if slot is None:
+            raise ConnectorError(f"no {channel} connector is enabled")
+        try:
+            await asyncio.wait_for(slot.ready.wait(), self.send_wait)
+        except TimeoutError:
+            raise ConnectorError(f"the {channel} connector is not ready ({slot.state})") from None
+        if slot.connector is None:
+            raise ConnectorError(f"the {channel} connector is not running ({slot.state})")
+        return slot.connector
+
+    # -- inbound ----------------------------------------------------------------------
+    async def deliver(self, inbound: Inbound) -> None:
+        """Connectors call this: the message is durable when it returns; handling happens in a task."""
+        row_id = await self.store.inbox.add(inbound)
+        if row_id is None:
+            log.debug(
+                "%s message %s in chat %s seen before: skipped", inbound.channel, inbound.message_id, inbound.chat_id
+            )
+            return
+        if not self._accepting:
+            return  # stored while shutting down: handled after the next start
+        job = Job([row_id], inbound, route(self.config, inbound))
+        held = self._recovered.get(inbound.channel)
+        if held is not None:
+            held.append(job)  # the crash backlog of this channel goes first
+        else:
+            self.dispatcher.submit(job)
+
+    async def _on_ready(self, slot: ConnectorSlot) -> None:
+        held = self._recovered.get(slot.name)
+        if held is None:
+            return
+        rows = [
+            row
+            for row in await self.store.inbox.unfinished(upto_id=self._recovery_upto)
+            if row.inbound.channel == slot.name
+        ]
+        by_turn: dict[int, Job] = {}
+        count = 0
+        for row in rows:
+            if row.turn_id is not None and row.turn_id in by_turn:
+                by_turn[row.turn_id].row_ids.append(row.id)  # one batched answer covered several rows
+                continue
+            job = Job([row.id], row.inbound, route(self.config, row.inbound), turn_id=row.turn_id)
+            if row.turn_id is not None:
+                by_turn[row.turn_id] = job
+            self.dispatcher.submit(job)
+            count += 1
+        if count:
+            log.info("%s: resuming %d message(s) left unfinished by the last run", slot.name, count)
+        self._recovered[slot.name] = None
+        for job in held:
+            self.dispatcher.submit(job)
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set, then shut down gracefully. Raises ControlError if the endpoint can't bind."""
+        gw = self.config.gateway
+        self._recovery_upto = await self.store.inbox.max_id()
+        self.control = ControlServer(
+            home=self.config.home,
+            host=gw.host,
+            port=gw.port,
+            allow_non_loopback=gw.allow_non_loopback,
+            status=self.status,
+        )
+        await self.control.start()
+        self._accepting = True
+        if not self.slots:
+            log.warning("no connector is enabled: set enabled = true under [channels.telegram] (or slack/discord)")
+        for slot in self.slots.values():
+            self._tasks.append(
+                asyncio.create_task(slot.run(self.deliver, self._on_ready), name=f"connector {slot.name}")
+            )
+        self._tasks.append(asyncio.create_task(self._notify_approvals(), name="approval notices"))
+        for service in self.services:
+            try:
+                await service.start()
+                log.info("service %s started", service.name)
+            except Exception:
+                log.exception("service %s failed to start", service.name)
+        log.info("gateway running (pid %d)", os.getpid())
+        await stop.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        self._accepting = False
+        log.info("shutting down: letting running turns finish (up to %.0fs)", self.config.gateway.grace_period)
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("service %s failed to stop", service.name)
+        if not await self.dispatcher.drain(self.config.gateway.grace_period):
+            log.warning("grace period over: unfinished turns will be resumed on the next start")
+        for slot in self.slots.values():
+            await slot.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.control is not None:
+            await self.control.stop()
+        log.info("gateway stopped")
+
+    async def _notify_approvals(self) -> None:
+        """Tell senders approved from the CLI (another process) that they can talk now."""
+        while True:
+            await asyncio.sleep(self.notify_interval)
+            with contextlib.suppress(Exception):
+                for sender in await self.store.pairing.unnotified():
+                    slot = self.slots.get(sender.channel)
+                    if slot is None or not slot.ready.is_set() or slot.connector is None:
+                        continue
+                    try:
+                        await slot.connector.send(Address(sender.channel, sender.chat_id), Outbound(APPROVED_NOTICE))
+                    except Exception as exc:
+                        log.warning(
+                            "could not tell %s sender %s they were approved: %s", sender.channel, sender.sender_id, exc
+                        )
+                    # Marked either way: one notice is a courtesy, not worth a retry loop.
+                    await self.store.pairing.mark_notified(sender.channel, sender.sender_id)
+
+    async def status(self) -> dict[str, Any]:
+        pending = await self.store.pairing.pending()
+        by_channel: dict[str, int] = {}
+        for request in pending:
+            by_channel[request.channel] = by_channel.get(request.channel, 0) + 1
+        return {
+            "ok": True,
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "accepting": self._accepting,
+            "connectors": {name: {"state": slot.state, "restarts": slot.restarts} for name, slot in self.slots.items()},
+            "lanes": {
+                "busy": self.runner.lanes.busy_count,
+                "sessions_active": self.dispatcher.active_sessions,
+                "queued": self.dispatcher.queued,
+            },
+            "pairing": {"pending": len(pending), "by_channel": by_channel},
+            "inbox": await self.store.inbox.counts(),
+            "services": [service.name for service in self.services],
+        }
+
+
+def load_services(gateway: Gateway, dotted: list[str]) -> None:
+    """Instantiate `module:factory` entries; a broken one is logged and skipped, never fatal."""
+    for spec in dotted:
+        module_name, _, attr = spec.partition(":")
+        try:
+            factory: ServiceFactory = getattr(importlib.import_module(module_name), attr)
+            gateway.add_service(factory(gateway))
+        except Exception:
+            log.exception("background service %s could not be loaded", spec)

@@ -1,0 +1,186 @@
+"""The gateway's inbox: every inbound message is written here before it is processed.
+
+Unique on (channel, chat, platform message id), so a redelivered update is stored, and
+therefore processed, once. Media bytes go to the `media` table; the payload keeps references.
+Row life: pending → done | ignored | failed. `turn_id` is set as soon as a turn has answered a
+row (before the reply is sent), so a restart re-sends that stored reply instead of asking the
+model again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from agentbox.messages import Attachment, Inbound
+from agentbox.store.db import now
+from agentbox.store.sessions import MediaRepo
+
+STATUSES = ("pending", "done", "ignored", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    inbound: Inbound
+    status: str
+    turn_id: int | None
+    replied_at: float | None
+    attempts: int
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReply:
+    reply: str
+    status: str
+    attachments: list[str]  # what `Attachment.describe()` gave: local paths for produced media
+
+
+class InboxRepo:
+    def __init__(self, conn: aiosqlite.Connection, media: MediaRepo) -> None:
+        self._conn = conn
+        self._media = media
+
+    async def add(self, inbound: Inbound) -> int | None:
+        """Persist an inbound message; None when this (channel, chat, message id) was seen before."""
+        attachments = [await self._attachment_ref(item) for item in inbound.attachments]
+        payload = {
+            "channel": inbound.channel,
+            "chat_id": inbound.chat_id,
+            "message_id": inbound.message_id,
+            "sender_id": inbound.sender_id,
+            "sender_name": inbound.sender_name,
+            "text": inbound.text,
+            "is_direct": inbound.is_direct,
+            "mentioned": inbound.mentioned,
+            "thread_id": inbound.thread_id,
+            "unsupported": inbound.unsupported,
+            "bot_authored": inbound.bot_authored,
+            "attachments": attachments,
+        }
+        cursor = await self._conn.execute(
+            "INSERT INTO inbox(channel, chat_id, message_id, sender_id, payload, received_at)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT(channel, chat_id, message_id) DO NOTHING",
+            (
+                inbound.channel,
+                inbound.chat_id,
+                inbound.message_id,
+                inbound.sender_id,
+                json.dumps(payload, ensure_ascii=False),
+                now(),
+            ),
+        )
+        return int(cursor.lastrowid or 0) if cursor.rowcount > 0 else None
+
+    async def _attachment_ref(self, item: Attachment) -> dict[str, Any]:
+        ref: dict[str, Any] = {
+            "kind": item.kind,
+            "url": item.url,
+            "path": item.path,
+            "media_type": item.media_type,
+            "filename": item.filename,
+            "caption": item.caption,
+        }
+        if item.data is not None:
+            ref["sha256"] = await self._media.put(item.data, item.media_type or "application/octet-stream")
+        return ref
+
+    async def _attachment(self, ref: dict[str, Any]) -> Attachment:
+        data: bytes | None = None
+        if digest := ref.get("sha256"):
+            stored = await self._media.get(digest)
+            data = stored[0] if stored else None
+        return Attachment(
+            ref["kind"],
+            data=data,
+            url=ref.get("url"),
+            path=ref.get("path"),
+            media_type=ref.get("media_type"),
+            filename=ref.get("filename"),
+            caption=ref.get("caption"),
+        )
+
+    async def _row(self, row: aiosqlite.Row) -> InboxRow:
+        p = json.loads(row["payload"])
+        inbound = Inbound(
+            channel=p["channel"],
+            chat_id=p["chat_id"],
+            message_id=p["message_id"],
+            sender_id=p["sender_id"],
+            text=p.get("text", ""),
+            is_direct=bool(p.get("is_direct")),
+            sender_name=p.get("sender_name", ""),
+            mentioned=bool(p.get("mentioned")),
+            thread_id=p.get("thread_id"),
+            attachments=tuple([await self._attachment(ref) for ref in p.get("attachments", [])]),
+            unsupported=p.get("unsupported"),
+            bot_authored=bool(p.get("bot_authored")),
+        )
+        return InboxRow(
+            row["id"], inbound, row["status"], row["turn_id"], row["replied_at"], row["attempts"], row["received_at"]
+        )
+
+    async def get(self, row_id: int) -> InboxRow | None:
+        async with self._conn.execute("SELECT * FROM inbox WHERE id = ?", (row_id,)) as cursor:
+            row = await cursor.fetchone()
+        return await self._row(row) if row else None
+
+    async def unfinished(self, *, upto_id: int | None = None) -> list[InboxRow]:
+        """Rows still pending (left by a crash or a stop before processing), oldest first."""
+        sql, args = "SELECT * FROM inbox WHERE status = 'pending'", tuple[int, ...]()
+        if upto_id is not None:
+            sql, args = sql + " AND id <= ?", (upto_id,)
+        async with self._conn.execute(sql + " ORDER BY id", args) as cursor:
+            rows = await cursor.fetchall()
+        return [await self._row(row) for row in rows]
+
+    async def max_id(self) -> int:
+        async with self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM inbox") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def start_attempt(self, row_id: int) -> None:
+        await self._conn.execute("UPDATE inbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+
+    async def set_session(self, row_ids: list[int], session_key: str) -> None:
+        await self._many("UPDATE inbox SET session_key = ? WHERE id = ?", row_ids, session_key)
+
+    async def set_turn(self, row_ids: list[int], turn_id: int) -> None:
+        """The turn that answered these rows is stored: a restart re-sends it, never re-asks the model."""
+        await self._many("UPDATE inbox SET turn_id = ? WHERE id = ?", row_ids, turn_id)
+
+    async def mark_replied(self, row_ids: list[int]) -> None:
+        ts = now()
+        await self._conn.executemany(
+            "UPDATE inbox SET status = 'done', replied_at = ?, done_at = ? WHERE id = ?",
+            [(ts, ts, row_id) for row_id in row_ids],
+        )
+
+    async def finish(self, row_ids: list[int], status: str, error: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown inbox status {status!r}")
+        ts = now()
+        await self._conn.executemany(
+            "UPDATE inbox SET status = ?, error = ?, done_at = ? WHERE id = ?",
+            [(status, error, ts, row_id) for row_id in row_ids],
+        )
+
+    async def _many(self, sql: str, row_ids: list[int], value: object) -> None:
+        await self._conn.executemany(sql, [(value, row_id) for row_id in row_ids])
+
+    async def stored_reply(self, turn_id: int) -> StoredReply | None:
+        async with self._conn.execute(
+            "SELECT reply, status, attachments FROM turns WHERE id = ?", (turn_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return StoredReply(row["reply"], row["status"], json.loads(row["attachments"] or "[]"))
+
+    async def counts(self) -> dict[str, int]:
+        async with self._conn.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status") as cursor:
+            return {str(r[0]): int(r[1]) for r in await cursor.fetchall()}
