@@ -127,11 +127,11 @@ class HttpxRetryTransport(_RetryingTransport, httpx.AsyncBaseTransport):
     _errors = (httpx.TransportError,)
 
 
-def httpx2_retry_transport(policy: RetryPolicy, **transport_kwargs: Any) -> Any:
+def httpx2_retry_transport(inner: Any, policy: RetryPolicy) -> Any:
     """A retrying transport for the openai SDK's HTTP library (imported lazily: it is heavy-ish)."""
     import httpx2
 
     class Httpx2RetryTransport(_RetryingTransport, httpx2.AsyncBaseTransport):
         _errors = (httpx2.TransportError,)
 
-    return Httpx2RetryTransport(httpx2.AsyncHTTPTransport(**transport_kwargs), policy)
+    return Httpx2RetryTransport(inner, policy)

@@ -78,7 +78,7 @@ async def test_tool_round_trip_and_parallel_calls(fake_aimlapi, home: Path) -> N
     tools = _tool_messages(second)
     assert len(tools) == 2
     assert "UTC" in tools[0]["content"] and "JST" in tools[1]["content"]
-    assert [t["function"]["name"] for t in second["tools"]] == ["current_time"]
+    assert "current_time" in [t["function"]["name"] for t in second["tools"]]
 
 
 async def test_tool_error_goes_back_to_model_and_bad_args_are_retried(fake_aimlapi, home: Path) -> None:
