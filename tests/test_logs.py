@@ -1,0 +1,108 @@
+"""Logging: one line per event with session and message id, rotation, and every secret masked."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentbox.config import load_config
+from agentbox.logs import MASK, Redactor, collect_secrets, log_file, session_logger, setup_logging
+
+KEY = "sk-log-test-api-key-0123456789"
+SECRETS = {
+    "TELEGRAM_BOT_TOKEN": "123456789:AAHlogTestTelegramToken_abcdefghijk",
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-logtestslackbot",
+    "SLACK_APP_TOKEN": "xapp-1-A111-logtestslackapp",
+    "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
+    "DISCORD_BOT_TOKEN": "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.logtestdiscordtokenvalue_xyz",
+    "AGENTBOX_GATEWAY_TOKEN": "gw-logtest-gateway-token-998877",
+}
+
+
+@pytest.fixture
+def logging_setup(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, sys.excepthook)
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    (home / "config.toml").write_text(
+        f'[aimlapi]\napi_key = "{KEY}"\n[logging]\nfile_max_bytes = 10000\nfile_backups = 2\n'
+    )
+    setup_logging(load_config(), verbose=False)
+    try:
+        yield log_file()
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in saved[0]:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(saved[1])
+        sys.excepthook = saved[2]
+
+
+def all_secrets() -> list[str]:
+    return [KEY, *SECRETS.values()]
+
+
+def test_every_secret_is_masked_in_messages_args_and_exceptions(logging_setup: Path) -> None:
+    log = logging.getLogger("agentbox.test")
+    for secret in all_secrets():
+        log.info("direct %s", secret)
+        log.warning(f"inline {secret} in an f-string")
+        log.info("url https://api.telegram.org/bot%s/getUpdates", secret)
+    try:
+        raise RuntimeError(f"the key {KEY} was rejected")
+    except RuntimeError:
+        log.exception("call failed")
+    logging.getLogger("httpx").warning("HTTP Request: POST https://x/bot%s/sendMessage", SECRETS["TELEGRAM_BOT_TOKEN"])
+    text = logging_setup.read_text()
+    for secret in all_secrets():
+        assert secret not in text
+    assert text.count(MASK) >= 3 * len(all_secrets()) + 2
+    exception_line = next(line for line in text.splitlines() if "call failed" in line)
+    assert "RuntimeError: the key *** was rejected" in exception_line and "Traceback" in exception_line
+
+
+def test_one_line_per_event_with_session_and_message_id(logging_setup: Path) -> None:
+    log = session_logger(logging.getLogger("agentbox.gateway"), "telegram:dm:42", "1001")
+    log.info("answered\nin two lines")
+    logging.getLogger("agentbox.other").info("no context")
+    lines = logging_setup.read_text().splitlines()
+    assert len(lines) == 2
+    assert "session=telegram:dm:42 msg=1001 answered ⏎ in two lines" in lines[0]
+    assert "session=- msg=- no context" in lines[1]
+
+
+def test_file_rotates_at_the_configured_size(logging_setup: Path) -> None:
+    log = logging.getLogger("agentbox.test")
+    for i in range(400):
+        log.info("line %d %s", i, "x" * 80)
+    rotated = sorted(p.name for p in logging_setup.parent.iterdir())
+    assert rotated == ["agentbox.log", "agentbox.log.1", "agentbox.log.2"]
+    assert logging_setup.stat().st_size <= 10_000
+
+
+def test_uncaught_exception_hook_masks(logging_setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        raise ValueError(f"boom with {SECRETS['DISCORD_BOT_TOKEN']}")
+    except ValueError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "ValueError: boom with ***" in err and SECRETS["DISCORD_BOT_TOKEN"] not in err
+
+
+def test_redactor_masks_longest_first_and_ignores_short_values() -> None:
+    redact = Redactor(["abcdefgh", "abcdefgh-longer", "ab"])
+    assert redact("x abcdefgh-longer y abcdefgh z ab") == "x *** y *** z ab"
+
+
+def test_collect_secrets_reads_dotenv_and_named_env_vars(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (home / ".env").write_text("MY_TELEGRAM='123:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'\n")
+    (home / "config.toml").write_text('[channels.telegram]\ntoken_env = "MY_TELEGRAM"\n')
+    monkeypatch.setenv("CUSTOM_SERVICE_PASSWORD", "hunter2hunter2")
+    found = collect_secrets(load_config())
+    assert "123:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" in found and "hunter2hunter2" in found
