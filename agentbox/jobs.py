@@ -68,6 +68,7 @@ class JobRunner:
         progress_every: float = 60.0,
         upload_limit: int | Callable[[Address], int] = DEFAULT_UPLOAD_LIMIT,
         delivery_attempts: int = 3,
+        retry_delay: float = 2.0,
     ) -> None:
         self.store = store
         self.aimlapi = aimlapi
@@ -76,6 +77,7 @@ class JobRunner:
         self.progress_every = progress_every
         self.upload_limit = upload_limit
         self.delivery_attempts = delivery_attempts
+        self.retry_delay = retry_delay
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
 
@@ -200,7 +202,7 @@ class JobRunner:
                 raise
             except Exception as exc:
                 log.warning("job %s: delivery attempt %d failed: %s", job.id, attempt + 1, exc)
-                await asyncio.sleep(min(30.0, 2.0 * 3**attempt))
+                await asyncio.sleep(min(30.0, self.retry_delay * 3**attempt))
                 continue
             await self.store.jobs.update(job.id, status="delivered")
             return

@@ -1,0 +1,194 @@
+"""Video jobs: background generation, progress, delivery, restart mid-job, honest failures, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from agentbox.jobs import JobRunner
+from agentbox.messages import Address, Outbound
+from agentbox.turns import TurnRequest
+from tests.fakes.aimlapi import TINY_MP4, Fail, Reply, ToolCall
+from tests.helpers import cli_env, run_cli, runtime_on
+from tests.skills_helpers import tool_outputs
+
+FAST = """
+[skills]
+video_poll_interval = 0.05
+video_timeout = 30
+"""
+CHAT = Address("telegram", "4242")
+
+
+class Outbox:
+    """Records what the runner sends, like a gateway would deliver it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Address, Outbound]] = []
+
+    async def __call__(self, address: Address, outbound: Outbound) -> None:
+        self.sent.append((address, outbound))
+
+    def texts(self) -> list[str]:
+        return [outbound.text for _, outbound in self.sent]
+
+
+async def start_video(rt, fake, runner: JobRunner | None, prompt: str = "a foggy forest") -> str:  # type: ignore[no-untyped-def]
+    if runner is not None:
+        rt.runner.deps_extras["jobs"] = runner
+    fake.script(Reply(tool_calls=[ToolCall("generate_video", {"prompt": prompt})]), Reply(text="Started!"))
+    started = time.monotonic()
+    result = await rt.runner.run(TurnRequest(session_key="tg:4242", text="make a video", address=CHAT))
+    assert result.ok and result.reply == "Started!"
+    assert time.monotonic() - started < 5  # the turn does not wait for the render
+    [job] = await rt.store.jobs.list()
+    return job.id
+
+
+async def wait_status(store, job_id: str, *statuses: str, within: float = 10) -> object:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        job = await store.jobs.get(job_id)
+        if job.status in statuses:
+            return job
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {job_id} never reached {statuses}: {(await store.jobs.get(job_id)).status}")
+
+
+async def test_video_job_end_to_end(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["queued", "generating", "generating", "completed"]
+    sent = Outbox()
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, sent, progress_every=0.0)
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        assert "sent to this chat automatically" in tool_outputs(fake_aimlapi.last_chat())[0]
+        job = await wait_status(rt.store, job_id, "delivered")
+        await runner.stop()
+    [request] = fake_aimlapi.video_requests()
+    assert request == {"model": "google/veo-3.1-t2v", "prompt": "a foggy forest", "aspect_ratio": "16:9"}
+    assert job.address == CHAT and job.remote_id and job.result["url"].endswith(".mp4")  # type: ignore[attr-defined]
+    progress = [text for text in sent.texts() if text.startswith("Still rendering")]
+    assert progress, sent.texts()
+    address, final = sent.sent[-1]
+    assert address == CHAT
+    [video] = final.attachments
+    assert video.kind == "video" and video.data == TINY_MP4 and video.media_type == "video/mp4"
+    assert final.text == "Your video is ready: a foggy forest"
+
+
+async def test_restart_mid_job_resumes_from_sqlite(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["queued", "generating", "generating", "generating", "generating", "completed"]
+    first, second = Outbox(), Outbox()
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, first, progress_every=3600)
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        await wait_status(rt.store, job_id, "generating")
+        await runner.stop()  # the gateway goes down mid-render
+    polls_before = fake_aimlapi.video_jobs[next(iter(fake_aimlapi.video_jobs))].polls
+    assert polls_before < 6 and first.sent == []
+
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:  # a new process: new store connection, new runner
+        job = await rt.store.jobs.get(job_id)
+        assert job.status == "generating"  # type: ignore[union-attr]
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, second, progress_every=3600)
+        await runner.start()
+        await wait_status(rt.store, job_id, "delivered")
+        await runner.stop()
+    assert first.sent == []
+    [(address, outbound)] = second.sent
+    assert address == CHAT and outbound.attachments[0].data == TINY_MP4
+    assert len(fake_aimlapi.video_requests()) == 1  # resumed polling, never re-created
+
+
+async def test_remote_error_is_reported_honestly(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["queued", "error"]
+    sent = Outbox()
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, sent)
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        job = await wait_status(rt.store, job_id, "error")
+        await runner.stop()
+    assert job.error == "The video could not be generated."  # type: ignore[attr-defined]
+    assert sent.texts() == ["Sorry, your video could not be made: The video could not be generated."]
+
+
+async def test_timeout_is_reported(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["queued", "generating"]
+    sent = Outbox()
+    cfg = "[skills]\nvideo_poll_interval = 0.05\nvideo_timeout = 0.3\n"
+    async with runtime_on(fake_aimlapi, home, cfg) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, sent, progress_every=3600)
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        await wait_status(rt.store, job_id, "error")
+        await runner.stop()
+    assert sent.texts() == ["Sorry, your video could not be made: it was still not ready after 0 s"]
+
+
+async def test_create_failure_starts_no_job(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.script_video(Fail(400, "Body validation error! duration must be 4, 6 or 8"))
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        fake_aimlapi.script(Reply(tool_calls=[ToolCall("generate_video", {"prompt": "x", "duration": 5})]), Reply())
+        await rt.runner.run(TurnRequest(session_key="tg:1", text="video", address=CHAT))
+        assert await rt.store.jobs.list() == []
+    output = tool_outputs(fake_aimlapi.last_chat())[0]
+    assert output.startswith("The video could not be started: Body validation error! duration must be 4, 6 or 8")
+
+
+async def test_over_upload_limit_sends_a_link(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["completed"]
+    sent = Outbox()
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, sent, upload_limit=10)
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        job = await wait_status(rt.store, job_id, "delivered")
+        await runner.stop()
+    [(_, outbound)] = sent.sent
+    assert outbound.attachments == () and job.result["url"] in outbound.text  # type: ignore[attr-defined]
+
+
+async def test_failed_delivery_is_retried_then_recorded(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["completed"]
+    attempts = []
+
+    async def broken(address: Address, outbound: Outbound) -> None:
+        attempts.append(outbound)
+        raise ConnectionError("telegram is down")
+
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, broken, delivery_attempts=2, retry_delay=0)
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        job = await wait_status(rt.store, job_id, "error")
+        await runner.stop()
+    assert len(attempts) == 2 and "could not deliver the video" in job.error  # type: ignore[attr-defined]
+
+
+def test_cli_without_gateway_records_job_and_jobs_commands(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["queued", "completed"]
+    (home / "config.toml").write_text(FAST)
+    env = cli_env(home, fake_aimlapi)
+    fake_aimlapi.script(Reply(tool_calls=[ToolCall("generate_video", {"prompt": "waves"})]), Reply(text="ok"))
+    done = run_cli("agent", "--json", "-m", "video of waves", env=env)
+    assert done.returncode == 0, done.stderr
+    output = tool_outputs(fake_aimlapi.last_chat())[0]
+    assert "agentbox jobs wait" in output
+
+    listed = run_cli("jobs", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    [job] = json.loads(listed.stdout)
+    assert job["kind"] == "video" and job["status"] == "queued" and job["prompt"] == "waves"
+
+    waited = run_cli("jobs", "wait", job["id"], env=env)
+    assert waited.returncode == 0, waited.stderr + waited.stdout
+    [job] = json.loads(run_cli("jobs", "list", "--json", env=env).stdout)
+    assert job["status"] == "delivered"
+    assert Path(job["result"]["path"]).read_bytes() == TINY_MP4
+    table = run_cli("jobs", "list", env=env)
+    assert job["id"] in table.stdout and "delivered" in table.stdout
