@@ -1,0 +1,807 @@
+"""Telegram connector over python-telegram-bot's `Bot` (long polling of our own).
+
+Public surface: `create(config, env)` → `TelegramConnector`, which implements
+`Connector` and `StreamingConnector` (agentbox.messages).
+
+Lifecycle: `await start(deliver)` takes the per-token lock, checks the token (getMe),
+drops any webhook, registers commands and starts the poll task; it returns with
+`state` "ready", or "degraded: ..." when Telegram is unreachable (the task keeps
+retrying with backoff). It raises `ConnectorError(fatal=True)` for a bad token or a
+token already polled by another process. A token revoked while running turns `state`
+into "failed: ..." and ends polling; `failure` holds the error. `await stop()`.
+
+Delivery is at least once: the offset advances only after `deliver` returned, so an
+update whose delivery raised (or was interrupted by a crash) comes back.
+
+The bot token is part of every Telegram URL (file downloads included). It never
+leaves this module: inbound media is passed as bytes, error texts are redacted, and
+the token is redacted from the `httpx` / `telegram` loggers while a connector runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import hashlib
+import logging
+import os
+import random
+import re
+import stat
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import httpx
+from agentbox.connectors.telegram_format import (
+    TELEGRAM_MAX_CAPTION,
+    TELEGRAM_MAX_TEXT,
+    Chunk,
+    markdown_to_html,
+    render_chunks,
+    utf16_len,
+)
+from telegram import Bot, BotCommand, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, MessageEntityType, ParseMode
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from agentbox.config import ConfigError, TelegramConfig
+from agentbox.messages import (
+    Address,
+    Attachment,
+    ConnectorError,
+    ConnectorLimits,
+    Deliver,
+    Inbound,
+    Outbound,
+)
+
+__all__ = ["TelegramConnector", "TelegramReplyStream", "TelegramSendError", "create"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_TOKEN_SHAPE = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{30,}")
+BOT_COMMANDS = (
+    ("new", "Start a fresh conversation"),
+    ("reset", "Same as /new"),
+    ("status", "Model, session and tokens used"),
+    ("model", "Show or set the model: /model ID"),
+    ("help", "What I can do"),
+)
+# Media we answer with a polite "unsupported" (checked in this order: animations also carry a document).
+_UNSUPPORTED = (
+    "voice",
+    "video_note",
+    "audio",
+    "video",
+    "animation",
+    "sticker",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
+    "document",
+)
+_MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API's getFile limit
+_MAX_PHOTO_UPLOAD = 10 * 1024 * 1024  # larger images go as documents
+_REDACTED_LOGGERS = ("httpx", "telegram.Bot", "telegram.request.BaseRequest", "telegram.request.HTTPXRequest")
+
+
+def create(config: TelegramConfig, env: Mapping[str, str]) -> TelegramConnector:
+    """Build the connector from `[channels.telegram]` and the environment (the token lives in env)."""
+    token = (env.get(config.token_env) or "").strip()
+    if not token:
+        raise ConfigError(
+            f"Telegram is enabled but ${config.token_env} is not set: "
+            f"export {config.token_env}=<token from @BotFather> (channels.telegram.token_env names the variable)."
+        )
+    if not _TOKEN_SHAPE.fullmatch(token):
+        raise ConfigError(
+            f"${config.token_env} does not look like a Telegram bot token "
+            "(digits, ':', then the secret from @BotFather)."
+        )
+    if config.mode == "webhook":
+        raise ConfigError('channels.telegram.mode = "webhook" is not supported yet; use "polling" (the default).')
+    return TelegramConnector(config, token)
+
+
+class TelegramSendError(ConnectorError):
+    """Sending failed; `sent_ids` are the messages that did go out before the failure (don't resend those)."""
+
+    def __init__(self, message: str, *, sent_ids: list[str], fatal: bool = False) -> None:
+        super().__init__(message, fatal=fatal)
+        self.sent_ids = sent_ids
+
+
+class TelegramConnector:
+    """Telegram via the Bot API: long polling in, Markdown→HTML replies and streamed edits out."""
+
+    limits = ConnectorLimits(
+        max_text=TELEGRAM_MAX_TEXT,
+        max_upload_bytes=50 * 1024 * 1024,
+        media_kinds=frozenset({"image", "video", "audio", "file"}),
+    )
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        token: str,
+        *,
+        name: str = "telegram",
+        lock_dir: Path | None = None,
+        edit_interval: float = 1.0,  # Telegram allows ~1 edit per second per chat
+        retry_initial: float = 1.0,
+        retry_max: float = 60.0,
+        send_attempts: int = 4,
+        max_retry_after: float = 120.0,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.state = "starting"
+        self.failure: ConnectorError | None = None
+        self.on_state_change: Callable[[str], None] | None = None
+        self.bot_id: int | None = None
+        self.bot_username: str = ""
+        self.edit_interval = edit_interval
+        self._token = token
+        self._lock_dir = lock_dir
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._send_attempts = send_attempts
+        self._max_retry_after = max_retry_after
+        self._bot: Bot | None = None
+        self._lock_file: IO[str] | None = None
+        self._redactor = _RedactToken(token)
+        self._offset: int | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._poll_call: asyncio.Task[Any] | None = None
+        self._stopping = False
+        self._last_edit: dict[str, float] = {}
+        self._set_up = False
+
+    def __repr__(self) -> str:  # never the token
+        return f"<TelegramConnector {self.name} @{self.bot_username or '?'} state={self.state!r}>"
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self, deliver: Deliver) -> None:
+        if self._poll_task is not None:
+            raise RuntimeError("TelegramConnector already started")
+        self._stopping = False
+        self._lock_file = _acquire_token_lock(self._token, self._lock_dir or _runtime_dir())
+        for name in _REDACTED_LOGGERS:
+            logging.getLogger(name).addFilter(self._redactor)
+        base = self.config.api_base_url.rstrip("/")
+        self._bot = Bot(
+            self._token,
+            base_url=f"{base}/bot",
+            base_file_url=f"{base}/file/bot",
+            request=HTTPXRequest(connection_pool_size=8, pool_timeout=10.0, media_write_timeout=120.0),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+        )
+        try:
+            await self._set_up_bot()
+        except ConnectorError:
+            await self._close()
+            raise
+        except TelegramError as exc:
+            self._set_state(f"degraded: cannot reach Telegram ({self._reason(exc)}); retrying")
+        self._poll_task = asyncio.create_task(self._run(deliver), name=f"{self.name}-poll")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._poll_call is not None:
+            self._poll_call.cancel()
+        if self._poll_task is not None:
+            # let a running deliver() finish: cancelling it mid-write would only cause a redelivery
+            done, _ = await asyncio.wait({self._poll_task}, timeout=10)
+            if not done:
+                self._poll_task.cancel()
+            await asyncio.gather(self._poll_task, return_exceptions=True)
+            self._poll_task = None
+        if self._bot is not None and self._offset is not None and self.failure is None:
+            # confirm the last delivered update so a restart does not fetch it again
+            with contextlib.suppress(TelegramError, OSError):
+                await self._bot.get_updates(offset=self._offset, timeout=0, limit=1, read_timeout=2)
+        await self._close()
+        if self.failure is None:
+            self._set_state("stopped")
+
+    async def _close(self) -> None:
+        if self._bot is not None:
+            with contextlib.suppress(Exception):
+                await self._bot.shutdown()
+            self._bot = None
+        for name in _REDACTED_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redactor)
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor releases the flock
+            self._lock_file = None
+
+    async def _set_up_bot(self) -> None:
+        """getMe, deleteWebhook, setMyCommands; raises ConnectorError(fatal) for a bad token."""
+        bot = self._require_bot()
+        rejected = False
+        try:
+            await bot.initialize()
+            await bot.delete_webhook(drop_pending_updates=False)
+        except InvalidToken:
+            rejected = True
+        if rejected:
+            # raised outside the except block: PTB's InvalidToken from initialize() quotes the token,
+            # and even a suppressed __context__ would keep it reachable from our error
+            raise self._fail("Telegram rejected the bot token (401 Unauthorized); check the token from @BotFather")
+        me = bot.bot
+        self.bot_id, self.bot_username = me.id, me.username or ""
+        try:
+            await bot.set_my_commands([BotCommand(cmd, text) for cmd, text in BOT_COMMANDS])
+        except TelegramError as exc:  # commands are a convenience; polling works without them
+            log.warning("telegram: setMyCommands failed: %s", self._reason(exc))
+        self._set_up = True
+        self._set_state("ready")
+        log.info("telegram: ready as @%s", self.bot_username)
+
+    def _fail(self, reason: str) -> ConnectorError:
+        self.failure = ConnectorError(f"telegram: {reason}", fatal=True)
+        self._set_state(f"failed: {reason}")
+        return self.failure
+
+    def _set_state(self, state: str) -> None:
+        if state == self.state:
+            return
+        if state.startswith(("degraded", "failed")):
+            log.warning("telegram: %s", state)
+        self.state = state
+        if self.on_state_change is not None:
+            self.on_state_change(state)
+
+    def _require_bot(self) -> Bot:
+        if self._bot is None:
+            raise ConnectorError("telegram connector is not started")
+        return self._bot
+
+    def _reason(self, exc: BaseException) -> str:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return text.replace(self._token, "<token>")
+
+    # -- polling ---------------------------------------------------------------
+    async def _run(self, deliver: Deliver) -> None:
+        backoff = _Backoff(self._retry_initial, self._retry_max)
+        while not self._stopping:
+            try:
+                if not self._set_up:
+                    await self._set_up_bot()
+                self._poll_call = asyncio.ensure_future(
+                    self._require_bot().get_updates(
+                        offset=self._offset, timeout=self.config.poll_timeout, allowed_updates=["message"]
+                    )
+                )
+                updates = await self._poll_call
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
+            except ConnectorError:
+                return  # fatal, state already "failed"
+            except InvalidToken:
+                self._fail("Telegram rejected the bot token (401 Unauthorized); polling stopped")
+                return
+            except Conflict as exc:
+                if "webhook" in str(exc).lower():
+                    self._set_state(
+                        "degraded: a webhook was set for this bot by someone else (409 Conflict); "
+                        "another deployment in webhook mode is using this token"
+                    )
+                else:
+                    self._set_state(
+                        "degraded: another process is polling this bot token (Telegram answered 409 Conflict); "
+                        "stop the other bot or use a different token"
+                    )
+                await self._sleep(backoff.next())
+                continue
+            except RetryAfter as exc:
+                self._set_state(f"degraded: rate limited by Telegram for {_seconds(exc.retry_after):.0f}s")
+                await self._sleep(_seconds(exc.retry_after))
+                continue
+            except TelegramError as exc:
+                self._set_state(f"degraded: {self._reason(exc)}; retrying")
+                await self._sleep(backoff.next())
+                continue
+            except Exception as exc:  # a bug or an unparseable answer must not end polling silently
+                log.exception("telegram: unexpected polling error")
+                self._set_state(f"degraded: unexpected error {type(exc).__name__}; retrying")
+                await self._sleep(backoff.next())
+                continue
+            finally:
+                self._poll_call = None
+            backoff.reset()
+            self._set_state("ready")
+            for update in updates:
+                if self._stopping or not await self._handle_update(update, deliver, backoff):
+                    break
+
+    async def _handle_update(self, update: Update, deliver: Deliver, backoff: _Backoff) -> bool:
+        """Deliver one update; False when it must be retried (the offset stays put)."""
+        try:
+            inbound = await self._translate(update)
+        except TelegramError as exc:  # media download failed: a network problem, try again
+            self._set_state(f"degraded: downloading media failed ({self._reason(exc)}); retrying")
+            await self._sleep(backoff.next())
+            return False
+        except Exception:
+            # a malformed update would block every later one: skip it, loudly
+            log.exception("telegram: cannot translate update %s; skipped", update.update_id)
+            self._offset = update.update_id + 1
+            return True
+        if inbound is not None:
+            try:
+                await deliver(inbound)
+            except Exception as exc:
+                self._set_state(f"degraded: deliver failed ({type(exc).__name__}); will redeliver")
+                log.warning("telegram: deliver failed for update %s: %r", update.update_id, exc)
+                await self._sleep(backoff.next())
+                return False
+        self._offset = update.update_id + 1
+        return True
+
+    async def _sleep(self, seconds: float) -> None:
+        # stop() sets _stopping; short slices keep shutdown prompt during long backoffs
+        end = asyncio.get_running_loop().time() + seconds
+        while not self._stopping:
+            left = end - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 0.25))
+
+    # -- inbound ---------------------------------------------------------------
+    async def _translate(self, update: Update) -> Inbound | None:
+        msg = update.message  # edited messages, channel posts, callbacks: not ours
+        if msg is None:
+            return None
+        user, chat = msg.from_user, msg.chat
+        mentioned, text = self._mention_and_text(msg)
+        attachments: list[Attachment] = []
+        unsupported: str | None = None
+        if msg.photo:
+            largest = max(msg.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+            attachment, unsupported = await self._download_image(largest.file_id, largest.file_size, None, None)
+            attachments += [attachment] if attachment else []
+        elif msg.document and (msg.document.mime_type or "").startswith("image/"):
+            doc = msg.document
+            attachment, unsupported = await self._download_image(
+                doc.file_id, doc.file_size, doc.mime_type, doc.file_name
+            )
+            attachments += [attachment] if attachment else []
+        else:
+            unsupported = next((kind for kind in _UNSUPPORTED if getattr(msg, kind, None)), None)
+        if unsupported:
+            text = ""
+        elif not text and not attachments:
+            return None  # service message: member joined, pinned, ...
+        if user is not None:
+            sender_id, sender_name = str(user.id), user.username or user.full_name
+        elif msg.sender_chat is not None:  # anonymous admin or channel
+            sender_id, sender_name = str(msg.sender_chat.id), msg.sender_chat.title or ""
+        else:
+            sender_id, sender_name = str(chat.id), chat.title or ""
+        return Inbound(
+            channel=self.name,
+            chat_id=str(chat.id),
+            message_id=str(msg.message_id),
+            sender_id=sender_id,
+            sender_name=sender_name,
+            text=text,
+            is_direct=chat.type == "private",
+            mentioned=mentioned,
+            thread_id=str(msg.message_thread_id) if msg.is_topic_message and msg.message_thread_id else None,
+            attachments=tuple(attachments),
+            unsupported=unsupported,
+            bot_authored=bool(user and user.is_bot),
+        )
+
+    def _mention_and_text(self, msg: Message) -> tuple[bool, str]:
+        """Was the bot @mentioned, text-mentioned, addressed by /cmd@bot or replied to; text without @bot."""
+        text = msg.text or msg.caption or ""
+        entities = msg.parse_entities() if msg.text else msg.parse_caption_entities()
+        me = self.bot_username.lower()
+        mentioned = False
+        cuts: list[tuple[int, int, str]] = []  # UTF-16 (offset, length, replacement)
+        for entity, value in entities.items():
+            if entity.type == MessageEntityType.MENTION and me and value[1:].lower() == me:
+                mentioned = True
+                cuts.append((entity.offset, entity.length, ""))
+            elif entity.type == MessageEntityType.TEXT_MENTION and entity.user and entity.user.id == self.bot_id:
+                mentioned = True
+            elif entity.type == MessageEntityType.BOT_COMMAND and "@" in value:
+                command, _, target = value.partition("@")
+                if me and target.lower() == me:
+                    mentioned = True
+                    cuts.append((entity.offset, entity.length, command))
+        reply = msg.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == self.bot_id:
+            mentioned = True
+        if cuts:
+            units = text.encode("utf-16-le")
+            for offset, length, replacement in sorted(cuts, reverse=True):
+                units = units[: offset * 2] + replacement.encode("utf-16-le") + units[(offset + length) * 2 :]
+            text = re.sub(r"[ \t]{2,}", " ", units.decode("utf-16-le")).strip()
+        return mentioned, text
+
+    async def _download_image(
+        self, file_id: str, size: int | None, media_type: str | None, filename: str | None
+    ) -> tuple[Attachment | None, str | None]:
+        """(attachment, None), or (None, reason) when the file cannot be fetched at all."""
+        if size is not None and size > _MAX_DOWNLOAD:
+            return None, "file_too_large"
+        try:
+            file = await self._require_bot().get_file(file_id)
+            data = bytes(await file.download_as_bytearray())
+        except BadRequest as exc:
+            # permanent (e.g. "file is too big"): retrying would block the chat forever
+            log.warning("telegram: cannot download %s: %s", file_id, self._reason(exc))
+            return None, "file_too_large" if "too big" in str(exc).lower() else "file_unavailable"
+        except InvalidToken:  # the file endpoint answers 404 for a vanished file (PTB maps it to InvalidToken)
+            return None, "file_unavailable"
+        return Attachment(
+            kind="image", data=data, media_type=_sniff_image(data) or media_type or "image/jpeg", filename=filename
+        ), None
+
+    # -- outbound --------------------------------------------------------------
+    async def send(self, address: Address, outbound: Outbound) -> list[str]:
+        """Text as HTML chunks (plain-text fallback), then attachments; the first message replies to `reply_to`."""
+        sent: list[str] = []
+        try:
+            for chunk in render_chunks(outbound.text):
+                message = await self._send_chunk(address, chunk, first=not sent)
+                sent.append(str(message.message_id))
+            for attachment in outbound.attachments:
+                sent.extend(await self._send_attachment(address, attachment, first=not sent))
+        except TelegramError as exc:
+            raise TelegramSendError(
+                f"telegram: sending to chat {address.chat_id} failed: {self._reason(exc)}",
+                sent_ids=sent,
+                fatal=isinstance(exc, InvalidToken),
+            ) from None
+        return sent
+
+    async def typing(self, address: Address) -> None:
+        """Best effort: Telegram shows it for ~5 s, so the gateway repeats it while a turn runs."""
+        try:
+            await self._require_bot().send_chat_action(
+                _chat(address.chat_id), ChatAction.TYPING, message_thread_id=_int(address.thread_id)
+            )
+        except Exception as exc:
+            log.debug("telegram: typing failed: %s", self._reason(exc))
+
+    async def open_stream(self, address: Address) -> TelegramReplyStream:
+        return TelegramReplyStream(self, address, live=self.config.streaming == "edit")
+
+    def _send_kwargs(self, address: Address, first: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"chat_id": _chat(address.chat_id), "message_thread_id": _int(address.thread_id)}
+        if first and (reply_to := _int(address.reply_to)) is not None:
+            # if the user's message is gone, still answer instead of failing
+            kwargs["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
+        return kwargs
+
+    async def _send_chunk(self, address: Address, chunk: Chunk, *, first: bool) -> Message:
+        bot, kwargs = self._require_bot(), self._send_kwargs(address, first)
+        try:
+            return await self._call(lambda: bot.send_message(text=chunk.html, parse_mode=ParseMode.HTML, **kwargs))
+        except BadRequest as exc:
+            if not _cannot_parse(exc):
+                raise
+            log.info("telegram: HTML rejected (%s); sending plain text", exc)
+            return await self._call(lambda: bot.send_message(text=chunk.plain, **kwargs))
+
+    async def _edit_chunk(self, chat_id: str, message_id: int, chunk: Chunk) -> None:
+        bot = self._require_bot()
+        kwargs: dict[str, Any] = {"chat_id": _chat(chat_id), "message_id": message_id}
+        try:
+            try:
+                await self._call(lambda: bot.edit_message_text(chunk.html, parse_mode=ParseMode.HTML, **kwargs), True)
+            except BadRequest as exc:
+                if not _cannot_parse(exc):
+                    raise
+                await self._call(lambda: bot.edit_message_text(chunk.plain, **kwargs), True)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():  # already showing this text: the goal is reached
+                raise
+
+    async def _send_attachment(self, address: Address, attachment: Attachment, *, first: bool) -> list[str]:
+        bot, kwargs = self._require_bot(), self._send_kwargs(address, first)
+        media: Any = attachment.url
+        if attachment.data is not None:
+            media = attachment.data
+        elif attachment.path is not None:
+            media = await asyncio.to_thread(Path(attachment.path).read_bytes)
+        if media is None:
+            raise ConnectorError(f"telegram: attachment {attachment.describe()} has no data, path or url")
+        filename = attachment.filename or (Path(attachment.path).name if attachment.path else None)
+        caption = attachment.caption or ""
+        caption_html = markdown_to_html(caption) if caption else None
+        long_caption = caption_html is not None and utf16_len(caption_html) > TELEGRAM_MAX_CAPTION
+        kwargs |= {"caption": None if long_caption else caption_html, "parse_mode": ParseMode.HTML}
+        size = len(media) if isinstance(media, bytes) else 0
+        if isinstance(media, bytes):
+            kwargs["filename"] = filename or _default_filename(
+                attachment.kind, attachment.media_type or _sniff_image(media)
+            )
+        if attachment.kind == "image" and size <= _MAX_PHOTO_UPLOAD:
+            send: Callable[..., Awaitable[Message]] = lambda **kw: bot.send_photo(photo=media, **kw)  # noqa: E731
+        elif attachment.kind == "video":
+            send = lambda **kw: bot.send_video(video=media, supports_streaming=True, **kw)  # noqa: E731
+        elif attachment.kind == "audio":
+            send = lambda **kw: bot.send_audio(audio=media, **kw)  # noqa: E731
+        else:
+            send = lambda **kw: bot.send_document(document=media, **kw)  # noqa: E731
+        try:
+            message = await self._call(lambda: send(**kwargs))
+        except BadRequest as exc:
+            if not (_cannot_parse(exc) and caption):
+                raise
+            kwargs |= {"caption": caption[:TELEGRAM_MAX_CAPTION], "parse_mode": None}
+            message = await self._call(lambda: send(**kwargs))
+        ids = [str(message.message_id)]
+        if long_caption:  # a caption over 1,024 characters follows as ordinary text
+            for chunk in render_chunks(caption):
+                ids.append(str((await self._send_chunk(address, chunk, first=False)).message_id))
+        return ids
+
+    async def _call(self, request: Callable[[], Awaitable[T]], idempotent: bool = False) -> T:
+        """Run a Bot API call, retrying 429 (after `retry_after`) and failures that surely did not send.
+
+        A read timeout or dropped connection after the request went out is retried only when
+        `idempotent`: resending a message Telegram may already have accepted would duplicate it.
+        """
+        backoff = _Backoff(self._retry_initial, self._retry_max)
+        attempt = 1
+        while True:
+            try:
+                return await request()
+            except RetryAfter as exc:
+                wait = _seconds(exc.retry_after)
+                if attempt >= self._send_attempts or wait > self._max_retry_after:
+                    raise
+                await asyncio.sleep(wait)
+            except (BadRequest, Forbidden, InvalidToken, Conflict):
+                raise
+            except NetworkError as exc:
+                if attempt >= self._send_attempts or not (idempotent or _surely_not_sent(exc)):
+                    raise
+                await asyncio.sleep(backoff.next())
+            attempt += 1
+
+    def _edit_wait(self, chat_id: str) -> float:
+        last = self._last_edit.get(chat_id)
+        if last is None:
+            return 0.0
+        return last + self.edit_interval - asyncio.get_running_loop().time()
+
+    def _mark_edit(self, chat_id: str) -> None:
+        self._last_edit[chat_id] = asyncio.get_running_loop().time()
+
+
+class TelegramReplyStream:
+    """One reply growing in place: the first `update` sends a message, later ones edit it (throttled).
+
+    Text past Telegram's limit continues in further messages. `finish` waits for any edit in
+    flight, then makes the final edits with the final text, deletes leftover messages, and
+    returns the message ids: afterwards the chat shows exactly the final text.
+    With `live=False` (config streaming = "off") updates are ignored and finish sends once.
+    """
+
+    def __init__(self, connector: TelegramConnector, address: Address, *, live: bool = True) -> None:
+        self._connector = connector
+        self._address = address
+        self._live = live
+        self._ids: list[int] = []
+        self._shown: list[Chunk] = []
+        self._latest = ""
+        self._rendered = ""
+        self._finished = False
+        self._rendering = False
+        self._lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [str(i) for i in self._ids]
+
+    async def update(self, text_so_far: str) -> None:
+        """Never blocks on Telegram and never raises: edits run in a background task."""
+        if self._finished or not self._live:
+            return
+        self._latest = text_so_far
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        chat_id = self._address.chat_id
+        while not self._finished:
+            wait = self._connector._edit_wait(chat_id)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            text = self._latest
+            if text == self._rendered:
+                return
+            async with self._lock:
+                if self._finished:
+                    return
+                self._rendering = True
+                try:
+                    await self._render(text, final=False)
+                except Exception as exc:  # best effort: finish() will make the text right
+                    log.warning("telegram: stream edit failed: %s", self._connector._reason(exc))
+                finally:
+                    self._rendering = False
+                    self._rendered = text
+
+    async def finish(self, final_text: str) -> list[str]:
+        self._finished = True
+        if self._flusher is not None and not self._flusher.done():
+            if self._rendering:
+                await asyncio.gather(self._flusher, return_exceptions=True)  # never cut a send in half
+            else:
+                self._flusher.cancel()
+                await asyncio.gather(self._flusher, return_exceptions=True)
+        if not self._live:
+            return await self._connector.send(self._address, Outbound(final_text))
+        async with self._lock:
+            wait = self._connector._edit_wait(self._address.chat_id)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                await self._render(final_text, final=True)
+            except TelegramError as exc:
+                raise TelegramSendError(
+                    f"telegram: finishing reply in chat {self._address.chat_id} failed: {self._connector._reason(exc)}",
+                    sent_ids=self.message_ids,
+                    fatal=isinstance(exc, InvalidToken),
+                ) from None
+        return self.message_ids
+
+    async def _render(self, text: str, *, final: bool) -> None:
+        connector, chat_id = self._connector, self._address.chat_id
+        chunks = render_chunks(text)
+        for index, chunk in enumerate(chunks):
+            if index < len(self._ids):
+                if self._shown[index] != chunk:
+                    await connector._edit_chunk(chat_id, self._ids[index], chunk)
+                    self._shown[index] = chunk
+                    connector._mark_edit(chat_id)
+            else:
+                message = await connector._send_chunk(self._address, chunk, first=not self._ids)
+                self._ids.append(message.message_id)
+                self._shown.append(chunk)
+                connector._mark_edit(chat_id)
+        if final:
+            # the final text may be shorter than what was streamed: remove what no longer belongs
+            bot = connector._require_bot()
+            while len(self._ids) > len(chunks):
+                message_id = self._ids.pop()
+                self._shown.pop()
+                try:
+                    await connector._call(functools.partial(bot.delete_message, _chat(chat_id), message_id), True)
+                except BadRequest as exc:
+                    log.warning("telegram: cannot delete leftover message %s: %s", message_id, exc)
+
+
+# -- helpers -------------------------------------------------------------------
+class _Backoff:
+    """Exponential backoff with jitter (half fixed, half random) so restarts don't align."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial, self.maximum, self.attempt = initial, maximum, 0
+
+    def next(self) -> float:
+        delay = min(self.maximum, self.initial * 2**self.attempt)
+        self.attempt += 1
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class _RedactToken(logging.Filter):
+    """Replaces the bot token in log records of the HTTP/Telegram libraries (their URLs contain it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._token in message:
+            record.msg, record.args = message.replace(self._token, "<token>"), None
+        return True
+
+
+def _runtime_dir() -> Path:
+    """Per-user directory for lock files: $XDG_RUNTIME_DIR/agentbox, else <tmp>/agentbox-<uid>."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return Path(runtime) / "agentbox"
+    return Path(tempfile.gettempdir()) / f"agentbox-{os.getuid()}"
+
+
+def _acquire_token_lock(token: str, directory: Path) -> IO[str]:
+    """Hold an exclusive flock on a file named after a hash of the token (never the token)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.lstat()
+    # a shared /tmp: refuse a directory another user (or a symlink) could have planted
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise ConnectorError(f"telegram: lock directory {directory} is not a directory owned by you", fatal=True)
+    digest = hashlib.sha256(f"agentbox-telegram:{token}".encode()).hexdigest()[:24]
+    path = directory / f"telegram-{digest}.lock"
+    handle = open(path, "a+", encoding="utf-8")  # held open (and locked) for the connector's lifetime
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise ConnectorError(
+            f"telegram: another agentbox process (pid {holder}) is already polling this bot token; "
+            f"stop it first (two pollers make Telegram answer 409 Conflict). Lock file: {path}",
+            fatal=True,
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _surely_not_sent(exc: NetworkError) -> bool:
+    """True when Telegram cannot have processed the request: an HTTP error answer or no connection."""
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, TelegramError):
+        return True  # the server answered with an error status (5xx)
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _cannot_parse(exc: BadRequest) -> bool:
+    return "can't parse entities" in str(exc).lower()
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+def _chat(chat_id: str) -> int | str:
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id  # "@channel" names stay strings
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.lstrip("-").isdigit() else None
+
+
+def _sniff_image(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _default_filename(kind: str, media_type: str | None) -> str:
+    extension = {
+        "image/png": "png",
+        "image/jpeg": "jpg",
+        "image/gif": "gif",
+        "image/webp": "webp",
+        "video/mp4": "mp4",
+    }.get(media_type or "", "bin")
+    return f"{kind}.{extension}"
