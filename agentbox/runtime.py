@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from agentbox.caps import SpendingCaps
 from agentbox.config import Config, require_api_key
+from agentbox.skills import SkillRegistry
 from agentbox.store import Store
 from agentbox.turns import TurnRunner
 
-
 # Background services the gateway starts and stops with itself: "module:factory" entries, each
 # factory called with the Gateway and returning an object with `name`, `start()` and `stop()`.
-GATEWAY_SERVICES: list[str] = []
+GATEWAY_SERVICES: list[str] = ["agentbox.jobs:gateway_service"]  # polls and delivers video jobs
 
 
 @dataclass(slots=True)
@@ -26,6 +26,7 @@ class Runtime:
     config: Config
     store: Store
     runner: TurnRunner
+    skills: SkillRegistry
     caps: SpendingCaps | None = None  # today's spend vs. the caps, for /status
 
 
@@ -35,9 +36,12 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = await Store.open(config.database_path)
     caps = SpendingCaps(config.limits, store)
-    runner = TurnRunner(config, store, guards=[caps])
+    skills = SkillRegistry(config)
+    runner = TurnRunner(
+        config, store, guards=[caps], extra_instructions=skills.instructions, extra_toolsets=skills.toolsets
+    )
     try:
-        yield Runtime(config, store, runner, caps=caps)
+        yield Runtime(config, store, runner, skills, caps=caps)
     finally:
         await runner.aclose()
         await store.close()

@@ -18,6 +18,8 @@ from agentbox.cli import (
     sessions_cmd,
     usage_cmd,
 )
+from agentbox.cli.jobs_cmd import app as jobs_app
+from agentbox.cli.skills_cmd import app as skills_app
 
 app = typer.Typer(
     name="agentbox",
@@ -72,6 +74,9 @@ app.command("doctor")(doctor_cmd.doctor_command)
 app.add_typer(daemon_cmd.app, name="daemon")
 app.command("logs")(logs_cmd.logs_command)
 app.command("usage")(usage_cmd.usage_command)
+
+app.add_typer(skills_app, name="skills")
+app.add_typer(jobs_app, name="jobs")
 
 
 def run() -> None:

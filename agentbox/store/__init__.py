@@ -11,10 +11,11 @@ import aiosqlite
 
 from agentbox.store.db import connect
 from agentbox.store.inbox import InboxRepo
+from agentbox.store.jobs import Job, JobRepo
 from agentbox.store.pairing import PairingRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 
-__all__ = ["SessionInfo", "Store", "StoredTurn", "TurnRecord"]
+__all__ = ["Job", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
 
 
 class Store:
@@ -25,6 +26,7 @@ class Store:
         self.media = MediaRepo(conn)
         self.pairing = PairingRepo(conn)
         self.inbox = InboxRepo(conn, self.media)
+        self.jobs = JobRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
