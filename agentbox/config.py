@@ -109,7 +109,7 @@ class SlackConfig(ChannelConfig):
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
     api_base_url: str = "https://slack.com/api/"
     http_host: str = "127.0.0.1"
-    http_port: Annotated[int, Field(ge=1, le=65535)] = 3000
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 3000  # 0: any free port
     http_path: str = "/slack/events"
     working_reaction: str = "eyes"
 
