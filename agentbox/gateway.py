@@ -178,6 +178,7 @@ class Gateway:
             status=self.status,
         )
         await self.control.start()
+        await self._warm_up()
         self._accepting = True
         if not self.slots:
             log.warning("no connector is enabled: set enabled = true under [channels.telegram] (or slack/discord)")
@@ -195,6 +196,26 @@ class Gateway:
         log.info("gateway running (pid %d)", os.getpid())
         await stop.wait()
         await self.shutdown()
+
+    async def _warm_up(self) -> None:
+        """Import the model client and build the agents now, off the loop where possible.
+
+        Otherwise the first turn imports the OpenAI SDK (seconds) on the event loop, stalling
+        every connector and session while it does.
+        """
+        try:
+            for module in ("pydantic_ai.models.openai", "pydantic_ai.providers.openai"):
+                await asyncio.to_thread(importlib.import_module, module)
+            for agent_id in sorted(self._agent_ids()):
+                self.runner.agent(agent_id)
+                self.runner.models.model(self.config.agent(agent_id).model)
+        except Exception as exc:  # a broken skill or model id shows up on the first turn, with context
+            log.warning("warm-up failed (the first turn will retry): %s", exc)
+
+    def _agent_ids(self) -> set[str]:
+        ids = {getattr(self.config.channels, name).agent for name in self.slots if name in CHANNELS}
+        ids.update(binding.agent for binding in self.config.bindings)
+        return ids or {"main"}
 
     async def shutdown(self) -> None:
         self._accepting = False

@@ -1,0 +1,179 @@
+"""End to end: a real `agentbox gateway run` process, the real python-telegram-bot against the fake
+Telegram Bot API, the real turn pipeline against the fake AI/ML API. Nothing is mocked in-process."""
+
+from __future__ import annotations
+
+import base64
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.gatewayproc import GatewayProcess, gateway_config, gateway_env, start_gateway, wait_for
+from tests.fakes.aimlapi import Hang, Reply
+from tests.helpers import png_bytes, run_cli, write_config
+
+ALICE = 835750362
+OPEN = "dm_policy = 'open'"
+
+
+@pytest.fixture
+def processes() -> Iterator[list[GatewayProcess]]:
+    started: list[GatewayProcess] = []
+    yield started
+    for process in started:
+        if process.proc.poll() is None:
+            process.kill()
+
+
+def launch(
+    processes: list[GatewayProcess], home: Path, fake_aimlapi: Any, fake_telegram: Any, extra: str = ""
+) -> GatewayProcess:
+    process = start_gateway(home, fake_aimlapi, fake_telegram, extra)
+    processes.append(process)
+    return process.wait_ready()
+
+
+def user_text(body: dict[str, Any]) -> str:
+    content = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+    return content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
+
+
+def texts_containing(fake_telegram: Any, needle: str, chat: int = ALICE) -> list[str]:
+    return [t for t in fake_telegram.sent_messages(chat) if needle in t]
+
+
+def test_pairing_then_approve_then_answer(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    gateway = launch(processes, home, fake_aimlapi, fake_telegram)
+    fake_telegram.push_text(ALICE, "hello bot")
+    [reply] = wait_for(lambda: texts_containing(fake_telegram, "pairing code"), what="the pairing reply")
+    code = next(word.rstrip(".") for word in reply.split() if len(word.rstrip(".")) == 8 and word.isupper())
+    assert f"agentbox pairing approve telegram {code}" in reply
+    fake_telegram.push_text(ALICE, "hello again")  # a pending sender is not spammed with codes
+    status = wait_for(lambda: gateway.status()[1]["pairing"]["pending"] == 1 and gateway.status()[1], what="status")
+    assert status["connectors"]["telegram"]["state"] == "ready"
+
+    approved = run_cli("pairing", "approve", "telegram", code.lower(), env=gateway.env)
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout == f"Approved telegram sender {ALICE}.\n"
+
+    fake_telegram.push_text(ALICE, "what is 2+2?")
+    wait_for(lambda: texts_containing(fake_telegram, "echo: what is 2+2?"), what="the model's answer")
+    assert [user_text(b) for b in fake_aimlapi.chat_requests()] == ["what is 2+2?"]  # none before approval
+    assert len(texts_containing(fake_telegram, "pairing code")) == 1
+    wait_for(lambda: texts_containing(fake_telegram, "approved"), what="the approval notice")
+    assert gateway.terminate() == 0
+
+
+def test_group_needs_mention_and_photo_reaches_model(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    launch(processes, home, fake_aimlapi, fake_telegram, OPEN)
+    group = -100123
+    fake_telegram.push_text(group, "just chatting", chat_type="supergroup")
+    fake_telegram.push_text(group, f"@{fake_telegram.bot_username} are you there?", chat_type="supergroup")
+    wait_for(lambda: texts_containing(fake_telegram, "are you there?", chat=group), what="the group answer")
+    assert [user_text(b) for b in fake_aimlapi.chat_requests()] == ["are you there?"]  # mention stripped
+
+    photo = png_bytes(3, 3)
+    fake_telegram.push_photo(ALICE, photo, caption="what is in this picture?")
+    wait_for(lambda: len(fake_aimlapi.chat_requests()) == 2, what="the photo turn")
+    parts = fake_aimlapi.chat_requests()[-1]["messages"][-1]["content"]
+    images = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
+    assert len(images) == 1 and images[0].startswith("data:image/png;base64,")
+    assert base64.b64decode(images[0].split(",", 1)[1]) == photo  # the largest size, as bytes
+    assert fake_telegram.token not in str(fake_aimlapi.chat_requests())
+    wait_for(lambda: texts_containing(fake_telegram, "echo: what is in this picture?"), what="the photo answer")
+
+
+def test_long_answer_arrives_in_order_in_several_messages(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    paragraphs = [f"Paragraph {i}: " + ("lorem ipsum dolor sit amet " * 18).strip() + "." for i in range(20)]
+    answer = "\n\n".join(paragraphs)
+    assert len(answer) > 10_000
+    fake_aimlapi.script(Reply(text=answer))
+    launch(processes, home, fake_aimlapi, fake_telegram, OPEN)
+    fake_telegram.push_text(ALICE, "tell me a lot")
+
+    def complete() -> list[str]:
+        sent = fake_telegram.sent_messages(ALICE)
+        return sent if sent and "Paragraph 19" in sent[-1] and sent[-1].rstrip().endswith(".") else []
+
+    sent = wait_for(complete, timeout=20, what="the whole long answer")
+    wait_for(lambda: fake_telegram.sent_messages(ALICE) == sent and len(sent) >= 3, what="settled messages")
+    assert all(len(text) <= 4096 for text in sent)
+    assert " ".join(" ".join(sent).split()) == " ".join(answer.split())  # every word, in order
+
+
+def test_kill_9_mid_turn_then_restart_answers_once(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    fake_aimlapi.script(Hang(30))
+    gateway = launch(processes, home, fake_aimlapi, fake_telegram, OPEN)
+    fake_telegram.push_text(ALICE, "first question")
+    wait_for(lambda: fake_aimlapi.chat_requests(), what="the turn to start")
+    gateway.kill()
+    fake_telegram.push_text(ALICE, "second question")  # arrives while no gateway runs
+
+    restarted = launch(processes, home, fake_aimlapi, fake_telegram, OPEN)
+    wait_for(lambda: texts_containing(fake_telegram, "echo: first question"), what="the resumed answer")
+    wait_for(lambda: texts_containing(fake_telegram, "second question"), what="the later message's answer")
+    assert restarted.terminate() == 0
+    assert len(texts_containing(fake_telegram, "first question")) == 1
+    assert len(texts_containing(fake_telegram, "second question")) == 1
+    asked = [user_text(b) for b in fake_aimlapi.chat_requests()]
+    assert asked.count("first question") == 2  # the interrupted request, then exactly one more
+
+
+def test_telegram_5xx_for_a_while_does_not_stop_the_gateway(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    fake_telegram.fail_next("getMe", 502, times=2)  # down at startup: retried with backoff
+    gateway = start_gateway(home, fake_aimlapi, fake_telegram, OPEN)
+    processes.append(gateway)
+    gateway.wait_ready(timeout=30)
+    fake_telegram.fail_next("getUpdates", 502, times=4)
+    fake_telegram.fail_next("sendMessage", 500, times=1)
+    fake_telegram.push_text(ALICE, "still there?")
+    wait_for(lambda: texts_containing(fake_telegram, "echo: still there?"), timeout=30, what="the answer after 5xx")
+    assert gateway.proc.poll() is None
+    assert len(texts_containing(fake_telegram, "echo: still there?")) == 1
+
+
+def test_single_gateway_per_home_and_status_needs_token(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    gateway = launch(processes, home, fake_aimlapi, fake_telegram)
+    second = GatewayProcess(home, gateway.env)
+    processes.append(second)
+    assert second.proc.wait(30) == 1
+    assert "already running" in second.log
+
+    code, body = gateway.status(token=None)
+    assert code == 401 and "unauthorized" in body["error"]
+    assert gateway.status(token="wrong")[0] == 401
+    code, body = gateway.status()
+    assert code == 200 and body["connectors"]["telegram"]["state"] == "ready"
+    assert {"busy", "sessions_active", "queued"} <= set(body["lanes"]) and "uptime_s" in body
+    token_file = home / "gateway.token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+
+    shown = run_cli("status", env=gateway.env)
+    assert shown.returncode == 0 and "telegram: ready" in shown.stdout, shown.stdout + shown.stderr
+    assert gateway.terminate(signal.SIGINT) == 0
+    stopped = run_cli("status", env=gateway.env)
+    assert stopped.returncode == 1 and "no gateway running" in stopped.stderr
+
+
+def test_sigterm_lets_the_running_turn_finish(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    fake_aimlapi.script(Hang(1.0))
+    gateway = launch(processes, home, fake_aimlapi, fake_telegram, OPEN)
+    fake_telegram.push_text(ALICE, "answer before you go")
+    wait_for(lambda: fake_aimlapi.chat_requests(), what="the turn to start")
+    assert gateway.terminate() == 0
+    assert texts_containing(fake_telegram, "echo: answer before you go")
+    assert "gateway stopped" in gateway.log
+
+
+def test_missing_token_is_reported_not_retried(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    write_config(home, gateway_config(fake_telegram))
+    env = gateway_env(home, fake_aimlapi, fake_telegram)
+    del env["TELEGRAM_BOT_TOKEN"]
+    gateway = GatewayProcess(home, env)
+    processes.append(gateway)
+    state = wait_for(lambda: (s := gateway.connector_state()) and s.startswith("failed") and s, what="failed state")
+    assert "TELEGRAM_BOT_TOKEN" in state
+    assert gateway.terminate() == 0
