@@ -35,6 +35,7 @@ from agentbox.turns import TurnRunner
 log = logging.getLogger("agentbox.gateway")
 
 CHANNELS = ("telegram", "slack", "discord")
+MAX_ATTEMPTS = 3  # a message whose handling was interrupted this often is marked failed, not retried
 
 
 @runtime_checkable
@@ -151,6 +152,11 @@ class Gateway:
         by_turn: dict[int, Job] = {}
         count = 0
         for row in rows:
+            if row.attempts >= MAX_ATTEMPTS:
+                # Tried this often and never finished: likely the message itself crashes us. Stop looping.
+                log.error("%s message %s: giving up after %d attempts", slot.name, row.inbound.message_id, row.attempts)
+                await self.store.inbox.finish([row.id], "failed", f"gave up after {row.attempts} attempts")
+                continue
             if row.turn_id is not None and row.turn_id in by_turn:
                 by_turn[row.turn_id].row_ids.append(row.id)  # one batched answer covered several rows
                 continue
