@@ -78,11 +78,11 @@ class SkillHarness:
     def description(self, name: str) -> str:
         return str(self._tool(name).tool_def.description or "")
 
-    async def call(self, name: str, **args: Any) -> Any:
+    async def call(self, tool: str, /, **args: Any) -> Any:
         """Validate `args` like a model's call would be, then run the tool in the skill's scope."""
-        schema = self._tool(name).function_schema
+        schema = self._tool(tool).function_schema
         validated = schema.validator.validate_python(args)
-        ctx = RunContext(deps=self.deps, model=TestModel(), usage=RunUsage(), tool_name=name, prompt="test")
+        ctx = RunContext(deps=self.deps, model=TestModel(), usage=RunUsage(), tool_name=tool, prompt="test")
         token = current_scope.set(self.scope)
         try:
             return await schema.call(validated, ctx)
