@@ -42,6 +42,22 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+class Backoff:
+    """Stateful exponential backoff with equal jitter, for reconnect loops: `next()`, `reset()`."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._policy = RetryPolicy(initial_delay=initial, max_delay=maximum)
+        self.attempt = 0
+
+    def next(self) -> float:
+        delay = self._policy.backoff(self.attempt)
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
     if not value:

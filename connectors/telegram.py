@@ -22,20 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import functools
-import hashlib
 import logging
-import os
-import random
 import re
-import stat
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import httpx
+from telegram import Bot, BotCommand, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, MessageEntityType, ParseMode
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from agentbox.config import ConfigError, TelegramConfig
 from agentbox.connectors.telegram_format import (
     TELEGRAM_MAX_CAPTION,
     TELEGRAM_MAX_TEXT,
@@ -44,12 +43,7 @@ from agentbox.connectors.telegram_format import (
     render_chunks,
     utf16_len,
 )
-from telegram import Bot, BotCommand, Message, ReplyParameters, Update
-from telegram.constants import ChatAction, MessageEntityType, ParseMode
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
-
-from agentbox.config import ConfigError, TelegramConfig
+from agentbox.connectors.telegram_stream import TelegramReplyStream, TelegramSendError, chat_ref
 from agentbox.messages import (
     Address,
     Attachment,
@@ -59,6 +53,9 @@ from agentbox.messages import (
     Inbound,
     Outbound,
 )
+from agentbox.retry import Backoff
+from agentbox.tokenlock import acquire_token_lock
+from agentbox.vision import sniff_image_type
 
 __all__ = ["TelegramConnector", "TelegramReplyStream", "TelegramSendError", "create"]
 
@@ -111,14 +108,6 @@ def create(config: TelegramConfig, env: Mapping[str, str]) -> TelegramConnector:
     if config.mode == "webhook":
         raise ConfigError('channels.telegram.mode = "webhook" is not supported yet; use "polling" (the default).')
     return TelegramConnector(config, token)
-
-
-class TelegramSendError(ConnectorError):
-    """Sending failed; `sent_ids` are the messages that did go out before the failure (don't resend those)."""
-
-    def __init__(self, message: str, *, sent_ids: list[str], fatal: bool = False) -> None:
-        super().__init__(message, fatal=fatal)
-        self.sent_ids = sent_ids
 
 
 class TelegramConnector:
@@ -175,7 +164,13 @@ class TelegramConnector:
         if self._poll_task is not None:
             raise RuntimeError("TelegramConnector already started")
         self._stopping = False
-        self._lock_file = _acquire_token_lock(self._token, self._lock_dir or _runtime_dir())
+        self._lock_file = acquire_token_lock(
+            "telegram",
+            self._token,
+            self._lock_dir,
+            verb="polling",
+            why=" (two pollers make Telegram answer 409 Conflict)",
+        )
         for name in _REDACTED_LOGGERS:
             logging.getLogger(name).addFilter(self._redactor)
         base = self.config.api_base_url.rstrip("/")
@@ -273,7 +268,7 @@ class TelegramConnector:
 
     # -- polling ---------------------------------------------------------------
     async def _run(self, deliver: Deliver) -> None:
-        backoff = _Backoff(self._retry_initial, self._retry_max)
+        backoff = Backoff(self._retry_initial, self._retry_max)
         while not self._stopping:
             try:
                 if not self._set_up:
@@ -327,7 +322,7 @@ class TelegramConnector:
                 if self._stopping or not await self._handle_update(update, deliver, backoff):
                     break
 
-    async def _handle_update(self, update: Update, deliver: Deliver, backoff: _Backoff) -> bool:
+    async def _handle_update(self, update: Update, deliver: Deliver, backoff: Backoff) -> bool:
         """Deliver one update; False when it must be retried (the offset stays put)."""
         try:
             inbound = await self._translate(update)
@@ -450,7 +445,7 @@ class TelegramConnector:
         except InvalidToken:  # the file endpoint answers 404 for a vanished file (PTB maps it to InvalidToken)
             return None, "file_unavailable"
         return Attachment(
-            kind="image", data=data, media_type=_sniff_image(data) or media_type or "image/jpeg", filename=filename
+            kind="image", data=data, media_type=sniff_image_type(data) or media_type or "image/jpeg", filename=filename
         ), None
 
     # -- outbound --------------------------------------------------------------
@@ -475,7 +470,7 @@ class TelegramConnector:
         """Best effort: Telegram shows it for ~5 s, so the gateway repeats it while a turn runs."""
         try:
             await self._require_bot().send_chat_action(
-                _chat(address.chat_id), ChatAction.TYPING, message_thread_id=_int(address.thread_id)
+                chat_ref(address.chat_id), ChatAction.TYPING, message_thread_id=_int(address.thread_id)
             )
         except Exception as exc:
             log.debug("telegram: typing failed: %s", self._reason(exc))
@@ -484,7 +479,7 @@ class TelegramConnector:
         return TelegramReplyStream(self, address, live=self.config.streaming == "edit")
 
     def _send_kwargs(self, address: Address, first: bool) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"chat_id": _chat(address.chat_id), "message_thread_id": _int(address.thread_id)}
+        kwargs: dict[str, Any] = {"chat_id": chat_ref(address.chat_id), "message_thread_id": _int(address.thread_id)}
         if first and (reply_to := _int(address.reply_to)) is not None:
             # if the user's message is gone, still answer instead of failing
             kwargs["reply_parameters"] = ReplyParameters(reply_to, allow_sending_without_reply=True)
@@ -502,7 +497,7 @@ class TelegramConnector:
 
     async def _edit_chunk(self, chat_id: str, message_id: int, chunk: Chunk) -> None:
         bot = self._require_bot()
-        kwargs: dict[str, Any] = {"chat_id": _chat(chat_id), "message_id": message_id}
+        kwargs: dict[str, Any] = {"chat_id": chat_ref(chat_id), "message_id": message_id}
         try:
             try:
                 await self._call(lambda: bot.edit_message_text(chunk.html, parse_mode=ParseMode.HTML, **kwargs), True)
@@ -531,7 +526,7 @@ class TelegramConnector:
         size = len(media) if isinstance(media, bytes) else 0
         if isinstance(media, bytes):
             kwargs["filename"] = filename or _default_filename(
-                attachment.kind, attachment.media_type or _sniff_image(media)
+                attachment.kind, attachment.media_type or sniff_image_type(media)
             )
         if attachment.kind == "image" and size <= _MAX_PHOTO_UPLOAD:
             send: Callable[..., Awaitable[Message]] = lambda **kw: bot.send_photo(photo=media, **kw)  # noqa: E731
@@ -560,7 +555,7 @@ class TelegramConnector:
         A read timeout or dropped connection after the request went out is retried only when
         `idempotent`: resending a message Telegram may already have accepted would duplicate it.
         """
-        backoff = _Backoff(self._retry_initial, self._retry_max)
+        backoff = Backoff(self._retry_initial, self._retry_max)
         attempt = 1
         while True:
             try:
@@ -588,128 +583,7 @@ class TelegramConnector:
         self._last_edit[chat_id] = asyncio.get_running_loop().time()
 
 
-class TelegramReplyStream:
-    """One reply growing in place: the first `update` sends a message, later ones edit it (throttled).
-
-    Text past Telegram's limit continues in further messages. `finish` waits for any edit in
-    flight, then makes the final edits with the final text, deletes leftover messages, and
-    returns the message ids: afterwards the chat shows exactly the final text.
-    With `live=False` (config streaming = "off") updates are ignored and finish sends once.
-    """
-
-    def __init__(self, connector: TelegramConnector, address: Address, *, live: bool = True) -> None:
-        self._connector = connector
-        self._address = address
-        self._live = live
-        self._ids: list[int] = []
-        self._shown: list[Chunk] = []
-        self._latest = ""
-        self._rendered = ""
-        self._finished = False
-        self._rendering = False
-        self._lock = asyncio.Lock()
-        self._flusher: asyncio.Task[None] | None = None
-
-    @property
-    def message_ids(self) -> list[str]:
-        return [str(i) for i in self._ids]
-
-    async def update(self, text_so_far: str) -> None:
-        """Never blocks on Telegram and never raises: edits run in a background task."""
-        if self._finished or not self._live:
-            return
-        self._latest = text_so_far
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_loop())
-
-    async def _flush_loop(self) -> None:
-        chat_id = self._address.chat_id
-        while not self._finished:
-            wait = self._connector._edit_wait(chat_id)
-            if wait > 0:
-                await asyncio.sleep(wait)
-                continue
-            text = self._latest
-            if text == self._rendered:
-                return
-            async with self._lock:
-                if self._finished:
-                    return
-                self._rendering = True
-                try:
-                    await self._render(text, final=False)
-                except Exception as exc:  # best effort: finish() will make the text right
-                    log.warning("telegram: stream edit failed: %s", self._connector._reason(exc))
-                finally:
-                    self._rendering = False
-                    self._rendered = text
-
-    async def finish(self, final_text: str) -> list[str]:
-        self._finished = True
-        if self._flusher is not None and not self._flusher.done():
-            if self._rendering:
-                await asyncio.gather(self._flusher, return_exceptions=True)  # never cut a send in half
-            else:
-                self._flusher.cancel()
-                await asyncio.gather(self._flusher, return_exceptions=True)
-        if not self._live:
-            return await self._connector.send(self._address, Outbound(final_text))
-        async with self._lock:
-            wait = self._connector._edit_wait(self._address.chat_id)
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                await self._render(final_text, final=True)
-            except TelegramError as exc:
-                raise TelegramSendError(
-                    f"telegram: finishing reply in chat {self._address.chat_id} failed: {self._connector._reason(exc)}",
-                    sent_ids=self.message_ids,
-                    fatal=isinstance(exc, InvalidToken),
-                ) from None
-        return self.message_ids
-
-    async def _render(self, text: str, *, final: bool) -> None:
-        connector, chat_id = self._connector, self._address.chat_id
-        chunks = render_chunks(text)
-        for index, chunk in enumerate(chunks):
-            if index < len(self._ids):
-                if self._shown[index] != chunk:
-                    await connector._edit_chunk(chat_id, self._ids[index], chunk)
-                    self._shown[index] = chunk
-                    connector._mark_edit(chat_id)
-            else:
-                message = await connector._send_chunk(self._address, chunk, first=not self._ids)
-                self._ids.append(message.message_id)
-                self._shown.append(chunk)
-                connector._mark_edit(chat_id)
-        if final:
-            # the final text may be shorter than what was streamed: remove what no longer belongs
-            bot = connector._require_bot()
-            while len(self._ids) > len(chunks):
-                message_id = self._ids.pop()
-                self._shown.pop()
-                try:
-                    await connector._call(functools.partial(bot.delete_message, _chat(chat_id), message_id), True)
-                except BadRequest as exc:
-                    log.warning("telegram: cannot delete leftover message %s: %s", message_id, exc)
-
-
 # -- helpers -------------------------------------------------------------------
-class _Backoff:
-    """Exponential backoff with jitter (half fixed, half random) so restarts don't align."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.initial, self.maximum, self.attempt = initial, maximum, 0
-
-    def next(self) -> float:
-        delay = min(self.maximum, self.initial * 2**self.attempt)
-        self.attempt += 1
-        return delay / 2 + random.uniform(0, delay / 2)
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
 class _RedactToken(logging.Filter):
     """Replaces the bot token in log records of the HTTP/Telegram libraries (their URLs contain it)."""
 
@@ -722,42 +596,6 @@ class _RedactToken(logging.Filter):
         if self._token in message:
             record.msg, record.args = message.replace(self._token, "<token>"), None
         return True
-
-
-def _runtime_dir() -> Path:
-    """Per-user directory for lock files: $XDG_RUNTIME_DIR/agentbox, else <tmp>/agentbox-<uid>."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime):
-        return Path(runtime) / "agentbox"
-    return Path(tempfile.gettempdir()) / f"agentbox-{os.getuid()}"
-
-
-def _acquire_token_lock(token: str, directory: Path) -> IO[str]:
-    """Hold an exclusive flock on a file named after a hash of the token (never the token)."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = directory.lstat()
-    # a shared /tmp: refuse a directory another user (or a symlink) could have planted
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise ConnectorError(f"telegram: lock directory {directory} is not a directory owned by you", fatal=True)
-    digest = hashlib.sha256(f"agentbox-telegram:{token}".encode()).hexdigest()[:24]
-    path = directory / f"telegram-{digest}.lock"
-    handle = open(path, "a+", encoding="utf-8")  # held open (and locked) for the connector's lifetime
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise ConnectorError(
-            f"telegram: another agentbox process (pid {holder}) is already polling this bot token; "
-            f"stop it first (two pollers make Telegram answer 409 Conflict). Lock file: {path}",
-            fatal=True,
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 def _surely_not_sent(exc: NetworkError) -> bool:
@@ -776,24 +614,8 @@ def _seconds(value: Any) -> float:
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
 
 
-def _chat(chat_id: str) -> int | str:
-    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id  # "@channel" names stay strings
-
-
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.lstrip("-").isdigit() else None
-
-
-def _sniff_image(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def _default_filename(kind: str, media_type: str | None) -> str:
