@@ -183,7 +183,7 @@ def setup_logging(
         root.addHandler(handler)
     root.setLevel(min(h.level for h in handlers))
     # Third-party chatter (every HTTP request) only when asked for.
-    for noisy in ("httpx", "httpcore", "openai", "aiosqlite", "asyncio"):
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "aiosqlite", "asyncio", "telegram", "hpack"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     _install_excepthook(redacting.redactor)
     _active_filter = redacting
