@@ -478,6 +478,7 @@ async def test_token_never_logged(
     fake_telegram: FakeTelegram, lock_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # another test's setup_logging may have quieted httpx
     connector = make_connector(fake_telegram, lock_dir)
     inbox = Inbox()
     await connector.start(inbox)
