@@ -29,6 +29,7 @@ from agentbox.dispatch import Dispatcher, Job
 from agentbox.messages import Address, Connector, ConnectorError, Inbound, Outbound
 from agentbox.routing import route
 from agentbox.store import Store
+from agentbox.store.inbox import sanitize_inbound
 from agentbox.supervisor import ConnectorSlot
 from agentbox.turns import TurnRunner
 
@@ -125,6 +126,7 @@ class Gateway:
     # -- inbound ----------------------------------------------------------------------
     async def deliver(self, inbound: Inbound) -> None:
         """Connectors call this: the message is durable when it returns; handling happens in a task."""
+        inbound = sanitize_inbound(inbound)
         row_id = await self.store.inbox.add(inbound)
         if row_id is None:
             log.debug(

@@ -43,3 +43,11 @@ async def test_unfinished_and_turn_markers(store: Store) -> None:
     assert await store.inbox.unfinished() == []
     assert await store.inbox.counts() == {"ignored": 1, "done": 2}
     assert await store.inbox.max_id() == c
+
+
+async def test_lone_surrogates_are_replaced_not_fatal(store: Store) -> None:
+    """Platform JSON may carry "\\udcff"; SQLite and every API downstream reject lone surrogates."""
+    bad = "caf\udcc3 \udcff"
+    row_id = await store.inbox.add(inbound(bad, attachments=(image(PNG),), sender_name=bad))
+    row = await store.inbox.get(row_id or 0)
+    assert row is not None and row.inbound.text == "caf\ufffd \ufffd" and row.inbound.sender_name == row.inbound.text

@@ -10,7 +10,8 @@ model again.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiosqlite
@@ -20,6 +21,32 @@ from agentbox.store.db import now
 from agentbox.store.sessions import MediaRepo
 
 STATUSES = ("pending", "done", "ignored", "failed")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _clean(text: str | None) -> str | None:
+    return _LONE_SURROGATE.sub("\ufffd", text) if text else text
+
+
+def sanitize_inbound(inbound: Inbound) -> Inbound:
+    """Replace lone surrogates (platform JSON may carry "\\udcff") with U+FFFD.
+
+    SQLite, the model API and the platform's send API all reject them; one such message must not
+    wedge a poller that keeps redelivering it.
+    """
+    attachments = tuple(
+        replace(item, filename=_clean(item.filename), caption=_clean(item.caption)) for item in inbound.attachments
+    )
+    return replace(
+        inbound,
+        text=_clean(inbound.text) or "",
+        sender_name=_clean(inbound.sender_name) or "",
+        sender_id=_clean(inbound.sender_id) or "",
+        chat_id=_clean(inbound.chat_id) or "",
+        message_id=_clean(inbound.message_id) or "",
+        thread_id=_clean(inbound.thread_id),
+        attachments=attachments,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +74,7 @@ class InboxRepo:
 
     async def add(self, inbound: Inbound) -> int | None:
         """Persist an inbound message; None when this (channel, chat, message id) was seen before."""
+        inbound = sanitize_inbound(inbound)
         attachments = [await self._attachment_ref(item) for item in inbound.attachments]
         payload = {
             "channel": inbound.channel,
