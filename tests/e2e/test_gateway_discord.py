@@ -47,7 +47,8 @@ def launch(home: Path, fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord) -> 
         )
         gateway = start_platform_gateway(home, fake_aimlapi, "discord", config, DISCORD_BOT_TOKEN=fake_discord.token)
         started.append(gateway)
-        return gateway.wait_ready()
+        gateway.wait_ready()
+        return gateway
 
     yield start
     for gateway in started:

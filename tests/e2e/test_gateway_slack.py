@@ -108,7 +108,7 @@ def test_dm_pairing_then_approve_then_answer(launch: Launch, fake_aimlapi: FakeA
     assert gateway.terminate() == 0
 
 
-def test_mention_answered_in_a_thread_and_follow_up_without_mention(
+def test_mention_answered_in_a_thread_and_follow_ups_without_mention(
     launch: Launch, fake_aimlapi: FakeAimlapi, fake_slack: FakeSlack
 ) -> None:
     gateway, events = launch()
@@ -129,6 +129,14 @@ def test_mention_answered_in_a_thread_and_follow_up_without_mention(
     assert asked(fake_aimlapi) == ["what is the capital of France?", "and of Italy?"]
     assert len(fake_slack.posted(CHANNEL)) == 2
     assert inbox_settled(gateway, 2) == {"done": 2}  # the chatter was dropped by the connector
+
+    # After a restart the connector no longer remembers the thread: it asks Slack who is in it.
+    assert gateway.terminate() == 0
+    _, events = launch()
+    assert events.event(in_channel("and of Spain?", thread_ts=question["ts"])) == 200
+    [third] = wait_for(answered(fake_slack, "echo: and of Spain?", CHANNEL), what="the answer after a restart")
+    assert third["thread_ts"] == question["ts"]
+    assert [c["ts"] for c in fake_slack.calls_to("conversations.replies")] == [question["ts"]]
 
 
 def test_own_and_other_bots_messages_are_ignored(
