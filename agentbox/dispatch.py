@@ -10,10 +10,7 @@ groups each is prefixed with its sender's name). The reply goes to the last of t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import mimetypes
-import os
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +18,8 @@ from dataclasses import dataclass, field
 from agentbox.access import AccessPolicy, PairingService, pairing_reply
 from agentbox.chat_commands import ChatCommands, parse_command
 from agentbox.config import Config
-from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, ReplyStream, StreamingConnector
+from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
+from agentbox.replies import ReplyStreamer, attachments_from_paths, keep_typing
 from agentbox.routing import Route, channel_config
 from agentbox.store import Store
 from agentbox.turns import TurnRequest, TurnResult, TurnRunner
@@ -30,7 +28,6 @@ from agentbox.vision import InputError, validate_attachment_image
 log = logging.getLogger("agentbox.gateway")
 
 MAX_BATCH = 10
-TYPING_EVERY = 4.0  # Telegram's chat action lasts ~5 s; Slack/Discord similar
 
 ConnectorFor = Callable[[str], Awaitable[Connector]]
 
@@ -217,8 +214,8 @@ class Dispatcher:
             thread_id=inbound.thread_id,
             address=inbound.address,
         )
-        streamer = _Streamer(connector, inbound.address) if self._streams(connector, inbound.channel) else None
-        typing = asyncio.create_task(_keep_typing(connector, inbound.address))
+        streamer = ReplyStreamer(connector, inbound.address) if self._streams(connector, inbound.channel) else None
+        typing = asyncio.create_task(keep_typing(connector, inbound.address))
         try:
             result = await self._runner.run(request, on_delta=streamer.delta if streamer else None)
         finally:
@@ -231,7 +228,7 @@ class Dispatcher:
         setting = getattr(channel_config(self._config, channel), "streaming", "edit")
         return setting != "off" and isinstance(connector, StreamingConnector)
 
-    async def _deliver(self, job: Job, row_ids: list[int], result: TurnResult, streamer: _Streamer | None) -> None:
+    async def _deliver(self, job: Job, row_ids: list[int], result: TurnResult, streamer: ReplyStreamer | None) -> None:
         address = job.inbound.address
         job = Job(row_ids, job.inbound, job.route)
         if streamer is not None and streamer.stream is not None:
@@ -254,7 +251,7 @@ class Dispatcher:
             job.turn_id = None
             await self._handle(job, deque())
             return
-        attachments = _attachments_from_paths(stored.attachments)
+        attachments = attachments_from_paths(stored.attachments)
         log.info("session %s: re-sending the stored reply of turn %s", job.route.session_key, job.turn_id)
         await self._send(job, job.inbound.address, Outbound(stored.reply, attachments))
 
@@ -284,38 +281,6 @@ class Dispatcher:
         await self._store.inbox.finish(job.row_ids, "failed", f"send failed: {exc}")
 
 
-class _Streamer:
-    """Feeds model deltas into a connector's ReplyStream, opened on the first delta."""
-
-    def __init__(self, connector: Connector, address: Address) -> None:
-        self._connector = connector
-        self._address = address
-        self._text = ""
-        self.stream: ReplyStream | None = None
-        self._broken = False
-
-    async def delta(self, text: str) -> None:
-        self._text += text
-        if self._broken:
-            return
-        try:
-            if self.stream is None:
-                assert isinstance(self._connector, StreamingConnector)
-                self.stream = await self._connector.open_stream(self._address)
-            await self.stream.update(self._text)
-        except Exception as exc:
-            # Streaming is a nicety: the final text still goes out with finish()/send().
-            log.warning("streaming to %s failed: %s", self._address.channel, exc)
-            self._broken = True
-
-
-async def _keep_typing(connector: Connector, address: Address) -> None:
-    while True:
-        with contextlib.suppress(Exception):
-            await connector.typing(address)
-        await asyncio.sleep(TYPING_EVERY)
-
-
 def _combine(batch: list[TurnInput]) -> str:
     if len(batch) == 1:
         return batch[0].text
@@ -325,14 +290,3 @@ def _combine(batch: list[TurnInput]) -> str:
         name = item.job.inbound.sender_name or item.job.inbound.sender_id
         parts.append(f"{name}: {item.text}" if group else item.text)
     return "\n\n".join(part for part in parts if part.strip())
-
-
-def _attachments_from_paths(paths: list[str]) -> tuple[Attachment, ...]:
-    return tuple(_attachment_from_path(path) for path in paths if os.path.isfile(path))
-
-
-def _attachment_from_path(path: str) -> Attachment:
-    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    major = media_type.split("/", 1)[0]
-    kind = major if major in ("image", "video", "audio") else "file"
-    return Attachment(kind, path=path, media_type=media_type, filename=os.path.basename(path))  # type: ignore[arg-type]
