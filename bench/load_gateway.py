@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -33,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.gatewayproc import GatewayProcess, gateway_config, gateway_env, wait_for  # noqa: E402
+from tests.e2e.gatewayproc import GatewayProcess, gateway_config, gateway_env  # noqa: E402
 from tests.fakes.aimlapi import FakeAimlapi  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 from tests.helpers import write_config  # noqa: E402
@@ -68,6 +69,23 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _wait_answers(telegram: TimedTelegram, total: int, *, stall: float = 30.0) -> None:
+    """Until every message is answered, or no answer came for `stall` seconds (lost ones are reported)."""
+    last_count, last_change = -1, time.monotonic()
+    while len(telegram.answers) < total and time.monotonic() - last_change < stall:
+        if len(telegram.answers) != last_count:
+            last_count, last_change = len(telegram.answers), time.monotonic()
+        time.sleep(0.2)
+
+
+def _inbox_counts(home: Path) -> dict[str, int]:
+    conn = sqlite3.connect(f"file:{home / 'agentbox.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        return dict(conn.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall())
+    finally:
+        conn.close()
+
+
 def run(senders: int, messages: int, latency: float) -> dict[str, Any]:
     per_sender = messages // senders
     with (
@@ -93,8 +111,9 @@ def run(senders: int, messages: int, latency: float) -> dict[str, Any]:
                     telegram.push_text(chat, text, from_id=chat, username=None, first_name=f"u{s}")
                     order[chat].append(text)
             total = per_sender * senders
-            wait_for(lambda: len(telegram.answers) >= total, timeout=600, what=f"{total} answers")
+            _wait_answers(telegram, total)
             time.sleep(1.0)  # any duplicate would arrive now
+            inbox = _inbox_counts(home)
             finished = max(t for t, _, _ in telegram.answers)
             peak = _peak_rss_mib(gateway.proc.pid)
         finally:
@@ -109,21 +128,26 @@ def run(senders: int, messages: int, latency: float) -> dict[str, Any]:
         answers[chat].append((t, text))
     in_order = all([text for _, text in answers[chat]] == [f"echo: {m}" for m in order[chat]] for chat in order)
     exactly_one = sum(len(v) for v in answers.values()) == total and set(answers) == set(order)
+    answered_at = {text.removeprefix("echo: "): t for t, _, text in telegram.answers}
     overheads = []
-    for chat, texts in order.items():
+    for texts in order.values():
         previous_answer = 0.0
-        for text, (answered, _) in zip(texts, answers[chat], strict=False):
+        for text in texts:
+            if text not in answered_at:
+                continue  # lost: counted in `answered`, not in the overhead figures
             ready = max(sent_at[text], previous_answer)
             begin = model_start.get(text, ready)
-            overheads.append((begin - ready) + (answered - (begin + latency)))
-            previous_answer = answered
+            overheads.append((begin - ready) + (answered_at[text] - (begin + latency)))
+            previous_answer = answered_at[text]
     ms = [o * 1000 for o in overheads]
     return {
         "latency_ms": latency * 1000,
         "messages": total,
+        "answered": sum(len(v) for v in answers.values()),
+        "inbox": inbox,
         "senders": senders,
         "seconds": finished - started,
-        "throughput": total / (finished - started),
+        "throughput": len(telegram.answers) / (finished - started),
         "overhead_p50_ms": _percentile(ms, 50),
         "overhead_p95_ms": _percentile(ms, 95),
         "overhead_p99_ms": _percentile(ms, 99),
@@ -148,7 +172,8 @@ def main() -> None:
             f"model {r['latency_ms']:.0f} ms: {r['messages']} messages from {r['senders']} senders in "
             f"{r['seconds']:.1f} s = {r['throughput']:.0f} msg/s; overhead p50 {r['overhead_p50_ms']:.0f} ms, "
             f"p95 {r['overhead_p95_ms']:.0f} ms, p99 {r['overhead_p99_ms']:.0f} ms; peak RSS "
-            f"{r['peak_rss_mib']:.0f} MiB; exactly one answer in order: {r['exactly_one_answer_in_order']}; "
+            f"{r['peak_rss_mib']:.0f} MiB; answered {r['answered']} (inbox {r['inbox']}); "
+            f"exactly one answer in order: {r['exactly_one_answer_in_order']}; "
             f"gateway exit {r['gateway_exit']}",
             flush=True,
         )
