@@ -70,7 +70,10 @@ async def test_video_job_is_delivered_to_the_same_chat(fake_aimlapi, fake_telegr
         fake_telegram.push_text(USER, "make a video of waves at night")
         await wait_until(lambda: any("Started" in m.text for m in fake_telegram.sent(USER)), timeout=15)
         videos = await wait_until(lambda: [m for m in fake_telegram.sent(USER) if m.method == "sendVideo"], timeout=15)
-        [job] = await gateway.store.jobs.list()
-        assert job.status == "delivered"
+        # the runner marks the job delivered right after sendVideo returns: wait for that write
+        deadline = asyncio.get_running_loop().time() + 5
+        while (statuses := [job.status for job in await gateway.store.jobs.list()]) != ["delivered"]:
+            assert asyncio.get_running_loop().time() < deadline, statuses
+            await asyncio.sleep(0.02)
     assert (videos[0].media or {})["data"] == TINY_MP4
     assert "waves at night" in videos[0].text
