@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from agentbox import __version__
 from agentbox.access import APPROVED_NOTICE, PairingService
+from agentbox.caps import caps_status
 from agentbox.config import Config
 from agentbox.control import ControlServer
 from agentbox.dispatch import Dispatcher, Job
@@ -282,6 +283,7 @@ class Gateway:
             "pairing": {"pending": len(pending), "by_channel": by_channel},
             "inbox": await self.store.inbox.counts(),
             "services": [service.name for service in self.services],
+            "spend": (await caps_status(self.config.limits, self.store)).as_json(),
         }
 
 

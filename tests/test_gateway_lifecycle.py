@@ -122,3 +122,16 @@ async def test_drain_waits_for_running_turns_within_grace(fake_aimlapi, home: Pa
         counts = await gw.store.inbox.counts()
     assert tg.texts() == ["echo: finish me"]
     assert counts == {"done": 1, "pending": 1}
+
+
+async def test_status_shows_todays_spend_against_the_cap(fake_aimlapi, home: Path) -> None:
+    async with await Store.open(home / "agentbox.db") as store:
+        await store.sessions.ensure("telegram:dm:42")
+        await store.sessions.add_turn(
+            TurnRecord(session_key="telegram:dm:42", model="m", status="ok", usd=1.5, sender_id="42")
+        )
+    caps = "[limits]\nusd_per_day = 1.0\nusd_per_sender_per_day = 0.5\n"
+    async with running_gateway(fake_aimlapi, home, FakeConnector(), config=caps) as gw:
+        spend = (await gw.status())["spend"]
+    assert spend["spent_usd"] == 1.5 and spend["usd_per_day"] == 1.0 and spend["total_reached"] is True
+    assert spend["senders"] == [{"channel": "", "sender_id": "42", "usd": 1.5, "capped": True}]

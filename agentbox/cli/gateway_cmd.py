@@ -142,4 +142,14 @@ def _print_status(data: dict[str, Any]) -> None:
         f"Pending pairing requests: {pairing.get('pending', 0)}"
         + (" (see `agentbox pairing list`)" if pairing.get("pending") else "")
     )
+    spend = data.get("spend") or {}
+    if spend:
+        cap = spend.get("usd_per_day")
+        line = f"Spend today (UTC): ${spend.get('spent_usd', 0):.4f}" + (f" of ${cap:.2f}" if cap else "")
+        if spend.get("total_reached"):
+            line += f" · CAP REACHED: no model calls until {spend.get('resets_at')}"
+        capped = [s for s in spend.get("senders", []) if s.get("capped")]
+        if capped:
+            line += f" · {len(capped)} sender(s) at their daily cap"
+        echo(line)
     sys.stdout.flush()
