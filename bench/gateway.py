@@ -1,6 +1,6 @@
 """Gateway benchmark: a real `agentbox gateway run` process, the fake Telegram, a zero-latency fake model.
 
-    python -m tests.e2e.bench_gateway [--messages 300] [--senders 50]
+    python -m bench.gateway [--messages 300] [--senders 50]
 
 Reports: sequential round trips (one message at a time: end-to-end latency p50/p99, which with a
 zero-latency model is the gateway's overhead plus Telegram long-poll and send), throughput with
