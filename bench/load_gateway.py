@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +87,10 @@ def _inbox_counts(home: Path) -> dict[str, int]:
         conn.close()
 
 
-def run(senders: int, messages: int, latency: float) -> dict[str, Any]:
+def run(senders: int, messages: int, latency: float, keep: Path | None = None) -> dict[str, Any]:
     per_sender = messages // senders
     with (
-        tempfile.TemporaryDirectory() as tmp,
+        nullcontext(tempfile.mkdtemp(dir=keep)) if keep else tempfile.TemporaryDirectory() as tmp,
         FakeAimlapi(latency=latency) as aimlapi,
         TimedTelegram() as telegram,
     ):
@@ -162,11 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20 senders, 200 messages")
     parser.add_argument("--latency", type=float, nargs="*", default=[0.0, 0.5], help="fake model latencies (s)")
+    parser.add_argument("--keep", type=Path, help="keep each run's AGENTBOX_HOME (logs, database) under this folder")
     args = parser.parse_args()
     senders, messages = (20, 200) if args.quick else (200, 2000)
     ok = True
     for latency in args.latency:
-        r = run(senders, messages, latency)
+        r = run(senders, messages, latency, args.keep)
         ok = ok and r["exactly_one_answer_in_order"]
         print(
             f"model {r['latency_ms']:.0f} ms: {r['messages']} messages from {r['senders']} senders in "
