@@ -34,7 +34,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from agentbox.config import ConfigError, DiscordConfig
 from agentbox.messages import (
@@ -48,6 +48,7 @@ from agentbox.messages import (
     Outbound,
 )
 from agentbox.textsplit import split_markdown
+from agentbox.tokenlock import acquire_token_lock
 
 if TYPE_CHECKING:
     import discord
@@ -104,6 +105,7 @@ class DiscordConnector:
         self._bot_threads: set[int] = set()  # threads we answered in: every message there addresses us
         self._interactions: deque[str] = deque(maxlen=256)  # /new interaction ids: not message ids to reply to
         self._saved_globals: tuple[str, Any] | None = None
+        self._lock_file: IO[str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self, deliver: Deliver) -> None:
@@ -114,6 +116,10 @@ class DiscordConnector:
         self._deliver = deliver
         self.state = "starting"
         self._ready.clear()
+        # Discord sends every message to every client on a token: a second gateway would answer twice.
+        self._lock_file = acquire_token_lock(
+            "discord", self._token, why=" (two clients on one token answer every message twice)"
+        )
         self._point_library_at(self.config.api_base_url.rstrip("/"), None)
         client = self._client = self._build_client()
         try:
@@ -165,6 +171,9 @@ class DiscordConnector:
         self._client_task = self._pump_task = None
         self._client = None
         self._restore_library()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the token lock
+            self._lock_file = None
         if not self.state.startswith("failed"):
             self.state = "stopped"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentbox.connectors.discord import DiscordConnector, create
 
 from agentbox.config import ConfigError, DiscordConfig
+from agentbox.connectors.discord import DiscordConnector, create
 from agentbox.messages import Address, Attachment, Connector, ConnectorError, Inbound, Outbound
 from tests.fakes.discord import PNG_1X1, FakeDiscord
 
@@ -316,3 +316,17 @@ async def test_reconnect_resumes_and_keeps_delivering(fake_discord: FakeDiscord,
 
 async def _ignore(inbound: Inbound) -> None:
     del inbound
+
+
+async def test_second_client_on_the_same_token_is_refused(fake_discord: FakeDiscord) -> None:
+    """Discord sends every message to every client on a token: two gateways would answer twice."""
+    first = await start(fake_discord)
+    try:
+        second = DiscordConnector(discord_config(fake_discord), fake_discord.token, guild_ready_timeout=0.05)
+        with pytest.raises(ConnectorError, match="already using this bot token") as info:
+            await second.start(_ignore)
+        assert info.value.fatal and fake_discord.token not in str(info.value)
+    finally:
+        await first.connector.stop()
+    third = await start(fake_discord)  # stop() released the lock
+    await third.connector.stop()
