@@ -56,3 +56,25 @@ async def test_media_deduplicated_by_content(store: Store) -> None:
     assert first == second and await store.media.get(first) == (b"abc", "image/png")
     async with store.conn.execute("SELECT COUNT(*) FROM media") as cur:
         assert (await cur.fetchone())[0] == 1
+
+
+async def test_concurrent_writes_never_misuse_the_connection(store: Store) -> None:
+    """Cursors are closed on aiosqlite's thread: many tasks writing at once raise nothing."""
+    import asyncio
+
+    from agentbox.messages import Inbound
+
+    ids = [
+        await store.inbox.add(Inbound("telegram", "1", str(i), "42", f"m{i}", is_direct=True)) or 0 for i in range(50)
+    ]
+
+    async def worker(k: int) -> None:
+        for j in range(120):
+            batch = [ids[(k * 7 + j) % 50], ids[(k * 3 + j) % 50]]
+            await store.inbox.mark_replied(batch)
+            await store.inbox.finish(batch, "done")
+            await store.sessions.set_model("s", None)
+
+    await store.sessions.ensure("s")
+    await asyncio.gather(*(worker(k) for k in range(100)))
+    assert (await store.inbox.counts()).get("done") == 50

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -22,10 +25,10 @@ async def connect(path: Path, *, busy_timeout_ms: int = 30_000) -> aiosqlite.Con
     if new_file:
         await asyncio.to_thread(path.chmod, 0o600)  # history is private: owner-only
     # busy_timeout first: WAL and migrations must wait out another process's writer.
-    await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA synchronous = NORMAL")
-    await conn.execute("PRAGMA foreign_keys = ON")
+    await run(conn, f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    await run(conn, "PRAGMA journal_mode = WAL")
+    await run(conn, "PRAGMA synchronous = NORMAL")
+    await run(conn, "PRAGMA foreign_keys = ON")
     await migrate(conn, path)
     return conn
 
@@ -44,15 +47,15 @@ async def migrate(conn: aiosqlite.Connection, path: Path) -> None:
         )
     if version == SCHEMA_VERSION:
         return
-    await conn.execute("BEGIN IMMEDIATE")
+    await run(conn, "BEGIN IMMEDIATE")
     try:
         version = await schema_version(conn)  # another process may have migrated meanwhile
         for number in range(version, SCHEMA_VERSION):
             await _run_script(conn, MIGRATIONS[number])
-            await conn.execute(f"PRAGMA user_version = {number + 1}")
-        await conn.execute("COMMIT")
+            await run(conn, f"PRAGMA user_version = {number + 1}")
+        await run(conn, "COMMIT")
     except BaseException:
-        await conn.execute("ROLLBACK")
+        await run(conn, "ROLLBACK")
         raise
 
 
@@ -60,7 +63,29 @@ async def _run_script(conn: aiosqlite.Connection, script: str) -> None:
     # executescript() would COMMIT our transaction; run statements one by one instead.
     for statement in script.split(";"):
         if statement.strip():
-            await conn.execute(statement)
+            await run(conn, statement)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    rowcount: int
+    lastrowid: int | None
+
+
+async def run(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Result:
+    """Execute one statement and close its cursor on aiosqlite's thread.
+
+    A cursor left for the garbage collector is finalised on the event loop's thread while
+    aiosqlite's thread runs the next statement; under load sqlite3 then fails with
+    "bad parameter or other API misuse". Every write in the store goes through here.
+    """
+    async with conn.execute(sql, params) as cursor:
+        return Result(cursor.rowcount, cursor.lastrowid)
+
+
+async def run_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> Result:
+    async with conn.executemany(sql, rows) as cursor:
+        return Result(cursor.rowcount, cursor.lastrowid)
 
 
 def _prepare(path: Path) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 
 from agentbox.messages import Attachment, Inbound
-from agentbox.store.db import now
+from agentbox.store.db import now, run, run_many
 from agentbox.store.sessions import MediaRepo
 
 STATUSES = ("pending", "done", "ignored", "failed")
@@ -90,7 +90,8 @@ class InboxRepo:
             "bot_authored": inbound.bot_authored,
             "attachments": attachments,
         }
-        cursor = await self._conn.execute(
+        cursor = await run(
+            self._conn,
             "INSERT INTO inbox(channel, chat_id, message_id, sender_id, payload, received_at)"
             " VALUES (?,?,?,?,?,?) ON CONFLICT(channel, chat_id, message_id) DO NOTHING",
             (
@@ -172,7 +173,7 @@ class InboxRepo:
         return int(row[0]) if row else 0
 
     async def start_attempt(self, row_id: int) -> None:
-        await self._conn.execute("UPDATE inbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+        await run(self._conn, "UPDATE inbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
 
     async def set_session(self, row_ids: list[int], session_key: str) -> None:
         await self._many("UPDATE inbox SET session_key = ? WHERE id = ?", row_ids, session_key)
@@ -183,7 +184,8 @@ class InboxRepo:
 
     async def mark_replied(self, row_ids: list[int]) -> None:
         ts = now()
-        await self._conn.executemany(
+        await run_many(
+            self._conn,
             "UPDATE inbox SET status = 'done', replied_at = ?, done_at = ? WHERE id = ?",
             [(ts, ts, row_id) for row_id in row_ids],
         )
@@ -192,13 +194,14 @@ class InboxRepo:
         if status not in STATUSES:
             raise ValueError(f"unknown inbox status {status!r}")
         ts = now()
-        await self._conn.executemany(
+        await run_many(
+            self._conn,
             "UPDATE inbox SET status = ?, error = ?, done_at = ? WHERE id = ?",
             [(status, error, ts, row_id) for row_id in row_ids],
         )
 
     async def _many(self, sql: str, row_ids: list[int], value: object) -> None:
-        await self._conn.executemany(sql, [(value, row_id) for row_id in row_ids])
+        await run_many(self._conn, sql, [(value, row_id) for row_id in row_ids])
 
     async def stored_reply(self, turn_id: int) -> StoredReply | None:
         async with self._conn.execute(

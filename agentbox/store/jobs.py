@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from agentbox.messages import Address
-from agentbox.store.db import now
+from agentbox.store.db import now, run
 
 # queued/generating: the remote job runs; completed: done remotely, not yet delivered.
 ACTIVE_STATUSES = ("queued", "generating", "completed")
@@ -96,7 +96,8 @@ class JobRepo:
     ) -> Job:
         job_id = uuid.uuid4().hex[:12]
         ts = now()
-        await self._conn.execute(
+        await run(
+            self._conn,
             "INSERT INTO jobs(id, kind, session_key, address, status, remote_id, request, created_at, updated_at,"
             " next_poll_at, last_progress_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -129,7 +130,8 @@ class JobRepo:
         if "result" in fields and fields["result"] is not None:
             fields["result"] = json.dumps(fields["result"])
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self._conn.execute(
+        await run(
+            self._conn,
             f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
             (*fields.values(), now(), job_id),
         )

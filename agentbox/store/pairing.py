@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from agentbox.store.db import now
+from agentbox.store.db import now, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ class PairingRepo:
 
     # -- pending requests --------------------------------------------------------
     async def delete_expired(self, at: float | None = None) -> int:
-        cursor = await self._conn.execute("DELETE FROM pairing_requests WHERE expires_at <= ?", (at or now(),))
+        cursor = await run(self._conn, "DELETE FROM pairing_requests WHERE expires_at <= ?", (at or now(),))
         return cursor.rowcount
 
     async def pending(self, channel: str | None = None, *, at: float | None = None) -> list[PairingRequest]:
@@ -87,7 +87,8 @@ class PairingRepo:
 
     async def add_request(self, request: PairingRequest) -> bool:
         """Insert unless the sender already has a row; False when it had one (keep its code)."""
-        cursor = await self._conn.execute(
+        cursor = await run(
+            self._conn,
             "INSERT INTO pairing_requests(channel, sender_id, sender_name, chat_id, code, created_at, expires_at)"
             " VALUES (?,?,?,?,?,?,?) ON CONFLICT(channel, sender_id) DO NOTHING",
             (
@@ -103,12 +104,11 @@ class PairingRepo:
         return cursor.rowcount > 0
 
     async def delete_request(self, channel: str, sender_id: str) -> None:
-        await self._conn.execute(
-            "DELETE FROM pairing_requests WHERE channel = ? AND sender_id = ?", (channel, sender_id)
-        )
+        await run(self._conn, "DELETE FROM pairing_requests WHERE channel = ? AND sender_id = ?", (channel, sender_id))
 
     async def bump_overflow(self, channel: str) -> None:
-        await self._conn.execute(
+        await run(
+            self._conn,
             "INSERT INTO pairing_overflow(channel, count) VALUES (?, 1)"
             " ON CONFLICT(channel) DO UPDATE SET count = count + 1",
             (channel,),
@@ -121,7 +121,8 @@ class PairingRepo:
 
     # -- approved senders --------------------------------------------------------
     async def allow(self, channel: str, sender_id: str, *, sender_name: str = "", chat_id: str = "") -> None:
-        await self._conn.execute(
+        await run(
+            self._conn,
             "INSERT INTO allowed_senders(channel, sender_id, sender_name, chat_id, approved_at, notified)"
             " VALUES (?,?,?,?,?,0) ON CONFLICT(channel, sender_id) DO UPDATE SET"
             " sender_name = excluded.sender_name, chat_id = excluded.chat_id",
@@ -129,8 +130,8 @@ class PairingRepo:
         )
 
     async def revoke(self, channel: str, sender_id: str) -> bool:
-        cursor = await self._conn.execute(
-            "DELETE FROM allowed_senders WHERE channel = ? AND sender_id = ?", (channel, sender_id)
+        cursor = await run(
+            self._conn, "DELETE FROM allowed_senders WHERE channel = ? AND sender_id = ?", (channel, sender_id)
         )
         return cursor.rowcount > 0
 
@@ -154,6 +155,8 @@ class PairingRepo:
             return [_allowed(row) for row in await cursor.fetchall()]
 
     async def mark_notified(self, channel: str, sender_id: str) -> None:
-        await self._conn.execute(
-            "UPDATE allowed_senders SET notified = 1 WHERE channel = ? AND sender_id = ?", (channel, sender_id)
+        await run(
+            self._conn,
+            "UPDATE allowed_senders SET notified = 1 WHERE channel = ? AND sender_id = ?",
+            (channel, sender_id),
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from agentbox.store.db import now
+from agentbox.store.db import now, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,8 @@ class SessionRepo:
         agent: str = "main",
     ) -> SessionInfo:
         ts = now()
-        await self._conn.execute(
+        await run(
+            self._conn,
             "INSERT INTO sessions(key, channel, chat_id, thread_id, agent, created_at, updated_at)"
             " VALUES (?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING",
             (key, channel, chat_id, thread_id, agent, ts, ts),
@@ -119,12 +120,12 @@ class SessionRepo:
         ]
 
     async def set_model(self, key: str, model: str | None) -> None:
-        await self._conn.execute("UPDATE sessions SET model = ?, updated_at = ? WHERE key = ?", (model, now(), key))
+        await run(self._conn, "UPDATE sessions SET model = ?, updated_at = ? WHERE key = ?", (model, now(), key))
 
     async def reset(self, key: str) -> bool:
         """Start afresh: later prompts no longer see earlier turns; the transcript is kept."""
-        cursor = await self._conn.execute(
-            "UPDATE sessions SET epoch = epoch + 1, updated_at = ? WHERE key = ?", (now(), key)
+        cursor = await run(
+            self._conn, "UPDATE sessions SET epoch = epoch + 1, updated_at = ? WHERE key = ?", (now(), key)
         )
         return cursor.rowcount > 0
 
@@ -132,7 +133,8 @@ class SessionRepo:
     async def add_turn(self, turn: TurnRecord) -> int:
         info = await self.get(turn.session_key)
         epoch = info.epoch if info else 0
-        cursor = await self._conn.execute(
+        cursor = await run(
+            self._conn,
             "INSERT INTO turns(session_key, epoch, started_at, finished_at, status, model, sender_id,"
             " user_text, reply, error, input_tokens, output_tokens, usd, usd_estimated, credits,"
             " tool_calls, attachments, messages) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -157,7 +159,7 @@ class SessionRepo:
                 turn.messages,
             ),
         )
-        await self._conn.execute("UPDATE sessions SET updated_at = ? WHERE key = ?", (now(), turn.session_key))
+        await run(self._conn, "UPDATE sessions SET updated_at = ? WHERE key = ?", (now(), turn.session_key))
         return int(cursor.lastrowid or 0)
 
     async def history_turns(self, key: str, *, after_turn_id: int = 0) -> list[StoredTurn]:
@@ -200,7 +202,8 @@ class SessionRepo:
 
     async def add_summary(self, key: str, upto_turn_id: int, text: str) -> None:
         info = await self.get(key)
-        await self._conn.execute(
+        await run(
+            self._conn,
             "INSERT INTO summaries(session_key, epoch, upto_turn_id, text, created_at) VALUES (?,?,?,?,?)",
             (key, info.epoch if info else 0, upto_turn_id, text, now()),
         )
@@ -214,7 +217,8 @@ class MediaRepo:
 
     async def put(self, data: bytes, media_type: str) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        await self._conn.execute(
+        await run(
+            self._conn,
             "INSERT INTO media(sha256, media_type, size, data, created_at) VALUES (?,?,?,?,?)"
             " ON CONFLICT(sha256) DO NOTHING",
             (digest, media_type, len(data), data, now()),
