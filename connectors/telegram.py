@@ -178,7 +178,9 @@ class TelegramConnector:
             self._token,
             base_url=f"{base}/bot",
             base_file_url=f"{base}/file/bot",
-            request=HTTPXRequest(connection_pool_size=8, pool_timeout=10.0, media_write_timeout=120.0),
+            # Under load (hundreds of chats answering at once) a send must queue for a connection,
+            # not fail after a short pool timeout: 32 connections, and up to a minute's wait.
+            request=HTTPXRequest(connection_pool_size=32, pool_timeout=60.0, media_write_timeout=120.0),
             get_updates_request=HTTPXRequest(connection_pool_size=1),
         )
         try:
