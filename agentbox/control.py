@@ -79,6 +79,10 @@ class ControlServer:
         self._port = port
         self._status = status
         self._token = load_or_create_token(home)
+        from agentbox.logs import redacting_filter
+
+        if (redactor := redacting_filter()) is not None:
+            redactor.add_secret(self._token)  # a token created just now was unknown to the log filter
         self._runner: Any = None
         self.port = 0
 
