@@ -106,3 +106,16 @@ def test_collect_secrets_reads_dotenv_and_named_env_vars(home: Path, monkeypatch
     monkeypatch.setenv("CUSTOM_SERVICE_PASSWORD", "hunter2hunter2")
     found = collect_secrets(load_config())
     assert "123:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" in found and "hunter2hunter2" in found
+
+
+def test_gateway_token_created_at_start_is_masked_at_once(logging_setup: Path, home: Path) -> None:
+    from agentbox.control import ControlServer
+
+    async def status() -> dict[str, object]:
+        return {}
+
+    assert not (home / "gateway.token").exists()
+    ControlServer(home=home, host="127.0.0.1", port=0, allow_non_loopback=False, status=status)
+    token = (home / "gateway.token").read_text().strip()
+    logging.getLogger("agentbox.test").warning("Authorization: Bearer %s", token)
+    assert token not in logging_setup.read_text() and "Bearer ***" in logging_setup.read_text()
