@@ -273,7 +273,9 @@ class TurnRunner:
                     request_limit=25,
                     total_tokens_limit=self.config.limits.tokens_per_turn,
                 ),
-                event_stream_handler=_event_handler(on_delta, tool_calls),
+                # Nobody reads deltas (CLI --json, Slack, Discord, streaming off): a plain request costs
+                # less CPU and its answer carries meta.usage, the real cost, which streams lack.
+                event_stream_handler=_event_handler(on_delta, tool_calls) if on_delta else None,
             )
         except asyncio.CancelledError:
             raise

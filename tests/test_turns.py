@@ -282,3 +282,16 @@ async def test_stream_api_yields_deltas_then_result(fake_aimlapi, home: Path) ->
         result = await stream.result()
     assert "".join(deltas) == "one two three four" and len(deltas) >= 2
     assert result.reply == "one two three four"
+
+
+async def test_turn_without_a_delta_reader_records_the_apis_own_cost(fake_aimlapi, home: Path) -> None:
+    """No one reads deltas (CLI --json, Slack, Discord): a plain request, whose meta.usage is the real cost."""
+    fake_aimlapi.script(Reply(text="priced", usage=(100, 10), usd=0.0123, credits=24600))
+    async with runtime_on(fake_aimlapi, home) as rt:
+        from agentbox.turns import TurnRequest
+
+        result = await rt.runner.run(TurnRequest("t:priced", "how much?"))
+        info = await rt.store.sessions.get("t:priced")
+    assert fake_aimlapi.last_chat().get("stream") in (None, False)
+    assert result.usage.usd == 0.0123 and not result.usage.usd_estimated and result.usage.credits == 24600
+    assert info is not None and abs(info.usd - 0.0123) < 1e-12
