@@ -6,15 +6,22 @@ Imported only by commands that talk to a model (it pulls in pydantic-ai).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic_ai import Agent, ModelRetry, RunContext
-from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
+from pydantic_ai import Agent, ModelRetry, RunContext, ToolFailed
+from pydantic_ai.exceptions import ApprovalRequired, CallDeferred, UserError
+from pydantic_ai.toolsets import AbstractToolset, FunctionToolset, WrapperToolset
+from pydantic_ai.toolsets.abstract import ToolsetTool
 
 from agentbox.config import AgentConfig, Config
 from agentbox.deps import TurnDeps
+
+log = logging.getLogger("agentbox.agent")
 
 DEFAULT_INSTRUCTIONS = (
     "You are agentbox, a helpful personal assistant reached through chat apps. "
@@ -67,6 +74,22 @@ def builtin_toolset() -> FunctionToolset[TurnDeps]:
     return toolset
 
 
+@dataclass
+class ReportToolErrors(WrapperToolset[TurnDeps]):
+    """A tool that raises is reported to the model as a failed call, never a crashed turn."""
+
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: RunContext[TurnDeps], tool: ToolsetTool[TurnDeps]
+    ) -> Any:
+        try:
+            return await self.wrapped.call_tool(name, tool_args, ctx, tool)
+        except (ModelRetry, ToolFailed, CallDeferred, ApprovalRequired, UserError):
+            raise  # pydantic-ai's own control flow, and programming errors that must surface
+        except Exception as exc:
+            log.warning("tool %s failed in session %s: %s", name, ctx.deps.session.key, exc, exc_info=True)
+            raise ToolFailed(f"The tool {name} failed: {type(exc).__name__}: {exc}") from exc
+
+
 def build_agent(
     config: Config,
     agent_id: str,
@@ -81,6 +104,7 @@ def build_agent(
     toolsets: list[AbstractToolset[TurnDeps]] = [builtin_toolset()]
     if extra_toolsets is not None:
         toolsets.extend(extra_toolsets(agent_id))
+    toolsets = [ReportToolErrors(toolset) for toolset in toolsets]
     # retries=2: malformed tool arguments go back to the model twice before the turn fails.
     return Agent(
         deps_type=TurnDeps,

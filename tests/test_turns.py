@@ -295,3 +295,34 @@ async def test_turn_without_a_delta_reader_records_the_apis_own_cost(fake_aimlap
     assert fake_aimlapi.last_chat().get("stream") in (None, False)
     assert result.usage.usd == 0.0123 and not result.usage.usd_estimated and result.usage.credits == 24600
     assert info is not None and abs(info.usd - 0.0123) < 1e-12
+
+
+async def test_a_tool_that_raises_is_reported_to_the_model_not_a_crash(fake_aimlapi, home: Path) -> None:
+    from pydantic_ai.toolsets import FunctionToolset
+
+    from agentbox.config import load_config
+    from agentbox.store import Store
+    from agentbox.turns import TurnRequest, TurnRunner
+
+    broken: FunctionToolset = FunctionToolset()
+
+    @broken.tool_plain
+    async def flaky_lookup(query: str) -> str:
+        """Look something up (always fails in this test)."""
+        raise RuntimeError(f"backend down while looking up {query}")
+
+    fake_aimlapi.script(
+        Reply(tool_calls=[ToolCall("flaky_lookup", {"query": "weather"})]), Reply(text="Sorry, it failed.")
+    )
+    config = load_config(
+        home / "none.toml", env={"AIMLAPI_API_KEY": API_KEY, "AIMLAPI_BASE_URL": fake_aimlapi.url + "/v1"}
+    )
+    async with await Store.open(home / "agentbox.db") as store:
+        runner = TurnRunner(config, store, extra_toolsets=lambda _agent: [broken])
+        try:
+            result = await runner.run(TurnRequest("t:broken-tool", "weather?"))
+        finally:
+            await runner.aclose()
+    assert result.ok and result.reply == "Sorry, it failed." and result.tool_calls == ["flaky_lookup"]
+    reported = _tool_messages(fake_aimlapi.chat_requests()[1])[0]["content"]
+    assert "flaky_lookup failed" in reported and "backend down while looking up weather" in reported
