@@ -326,3 +326,18 @@ async def test_a_tool_that_raises_is_reported_to_the_model_not_a_crash(fake_aiml
     assert result.ok and result.reply == "Sorry, it failed." and result.tool_calls == ["flaky_lookup"]
     reported = _tool_messages(fake_aimlapi.chat_requests()[1])[0]["content"]
     assert "flaky_lookup failed" in reported and "backend down while looking up weather" in reported
+
+
+async def test_persona_from_config_or_workspace_file(fake_aimlapi, home: Path) -> None:
+    workspace = home / "workspace"
+    workspace.mkdir()
+    (workspace / "AGENTS.md").write_text("You are Ferris, a crab who answers in haiku.\n")
+    async with runtime_on(fake_aimlapi, home) as rt:
+        from agentbox.turns import TurnRequest
+
+        await rt.runner.run(TurnRequest("t:persona", "hi"))
+    assert fake_aimlapi.last_chat()["messages"][0]["content"].startswith("You are Ferris, a crab")
+    config = '[agents.main]\ninstructions = "You are Nova, terse and exact."\n'
+    async with runtime_on(fake_aimlapi, home, config) as rt:
+        await rt.runner.run(TurnRequest("t:persona2", "hi"))
+    assert fake_aimlapi.last_chat()["messages"][0]["content"].startswith("You are Nova, terse and exact.")
