@@ -70,7 +70,10 @@ class ConnectorSlot:
                 continue
             self._override = None
             self.ready.set()
-            log.info("connector %s ready", self.name)
+            if self.state == "ready":
+                log.info("connector %s ready", self.name)
+            else:  # e.g. Telegram unreachable at start: the connector keeps retrying on its own
+                log.warning("connector %s started but %s", self.name, self.state)
             try:
                 await on_ready(self)
             except Exception:
