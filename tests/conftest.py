@@ -77,3 +77,13 @@ def fake_discord() -> Iterator[object]:
 
     with FakeDiscord() as fake:
         yield fake
+
+
+@pytest.fixture
+def processes() -> Iterator[list[object]]:
+    """Gateway subprocesses a test starts (append them); any still running at the end are killed."""
+    started: list[object] = []
+    yield started
+    for process in started:
+        if process.proc.poll() is None:  # type: ignore[attr-defined]
+            process.kill()  # type: ignore[attr-defined]

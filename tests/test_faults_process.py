@@ -8,27 +8,17 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.gatewayproc import GatewayProcess, gateway_config, gateway_env, start_gateway, wait_for
+from tests.e2e.gatewayproc import gateway_config, gateway_env, start_gateway, wait_for
 from tests.fakes.aimlapi import FakeAimlapi
 from tests.gatewaykit import FakeConnector, inbound, running_gateway, wait_until
 from tests.helpers import run_cli, write_config
 
 ALICE = 835750362
 OPEN = "[channels.telegram]\ndm_policy = 'open'\n"
-
-
-@pytest.fixture
-def processes() -> Iterator[list[GatewayProcess]]:
-    started: list[GatewayProcess] = []
-    yield started
-    for process in started:
-        if process.proc.poll() is None:
-            process.kill()
 
 
 def test_invalid_config_refuses_to_start_and_says_why(home: Path, fake_aimlapi, fake_telegram) -> None:  # type: ignore[no-untyped-def]

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import base64
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.e2e.gatewayproc import GatewayProcess, gateway_config, gateway_env, start_gateway, wait_for
 from tests.fakes.aimlapi import Hang, Reply
@@ -17,15 +14,6 @@ from tests.helpers import png_bytes, run_cli, write_config
 
 ALICE = 835750362
 OPEN = "dm_policy = 'open'"
-
-
-@pytest.fixture
-def processes() -> Iterator[list[GatewayProcess]]:
-    started: list[GatewayProcess] = []
-    yield started
-    for process in started:
-        if process.proc.poll() is None:
-            process.kill()
 
 
 def launch(
