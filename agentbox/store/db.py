@@ -26,10 +26,14 @@ async def connect(path: Path, *, busy_timeout_ms: int = 30_000) -> aiosqlite.Con
         await asyncio.to_thread(path.chmod, 0o600)  # history is private: owner-only
     # busy_timeout first: WAL and migrations must wait out another process's writer.
     await run(conn, f"PRAGMA busy_timeout = {busy_timeout_ms}")
-    await run(conn, "PRAGMA journal_mode = WAL")
-    await run(conn, "PRAGMA synchronous = NORMAL")
-    await run(conn, "PRAGMA foreign_keys = ON")
-    await migrate(conn, path)
+    try:
+        await run(conn, "PRAGMA journal_mode = WAL")
+        await run(conn, "PRAGMA synchronous = NORMAL")
+        await run(conn, "PRAGMA foreign_keys = ON")
+        await migrate(conn, path)
+    except BaseException:
+        await conn.close()  # a refused or broken database must not leave aiosqlite's thread behind
+        raise
     return conn
 
 
