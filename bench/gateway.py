@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.stats import percentile
 from tests.e2e.gatewayproc import start_gateway, wait_for
 from tests.fakes.aimlapi import FakeAimlapi
 from tests.fakes.telegram import FakeTelegram
@@ -59,11 +60,6 @@ class Replies:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -121,7 +117,7 @@ def main() -> None:
             gateway.terminate()
     rows: list[tuple[str, Any]] = [
         ("sequential round trip p50", f"{statistics.median(latencies) * 1000:.1f} ms"),
-        ("sequential round trip p99", f"{percentile(latencies, 0.99) * 1000:.1f} ms"),
+        ("sequential round trip p99", f"{percentile(latencies, 99) * 1000:.1f} ms"),
         (f"throughput ({args.messages} msgs, {args.senders} senders)", f"{args.messages / elapsed:.1f} msg/s"),
         ("model requests during load", f"{chat_requests - args.sequential - 1} (batched queued messages)"),
         ("gateway CPU during load", f"{cpu:.1f} s of {elapsed:.1f} s ({cpu / args.messages * 1000:.1f} ms/msg)"),

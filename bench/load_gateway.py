@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from tests.e2e.gatewayproc import GatewayProcess, gateway_config, gateway_env  # noqa: E402
 from tests.fakes.aimlapi import FakeAimlapi  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
@@ -56,11 +57,6 @@ class TimedTelegram(FakeTelegram):
         with self._answers_lock:
             self.answers.append((time.monotonic(), int(params["chat_id"]), str(params.get("text") or "")))
         return result
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -149,9 +145,9 @@ def run(senders: int, messages: int, latency: float, keep: Path | None = None) -
         "senders": senders,
         "seconds": finished - started,
         "throughput": len(telegram.answers) / (finished - started),
-        "overhead_p50_ms": _percentile(ms, 50),
-        "overhead_p95_ms": _percentile(ms, 95),
-        "overhead_p99_ms": _percentile(ms, 99),
+        "overhead_p50_ms": percentile(ms, 50),
+        "overhead_p95_ms": percentile(ms, 95),
+        "overhead_p99_ms": percentile(ms, 99),
         "overhead_mean_ms": statistics.fmean(ms),
         "peak_rss_mib": peak,
         "exactly_one_answer_in_order": exactly_one and in_order,

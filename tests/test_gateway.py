@@ -60,7 +60,7 @@ async def test_groups_need_a_mention(fake_aimlapi, home: Path) -> None:
         await wait_until(lambda: tg.sent)
         await wait_until(lambda: gw.dispatcher.active_sessions == 0)
         counts = await gw.store.inbox.counts()
-        sessions = [s.key for s in await gw.store.sessions.list()]
+        sessions = [s.key for s in await gw.store.sessions.all()]
     assert user_texts(fake_aimlapi) == ["@bot what time is it"]
     assert tg.sent[0].address.chat_id == "-100"
     assert counts == {"ignored": 1, "done": 1}

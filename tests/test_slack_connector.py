@@ -17,9 +17,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from agentbox.connectors.slack import SlackConnector, check_auth, create
 
 from agentbox.config import ConfigError, SlackConfig
+from agentbox.connectors.slack import SlackConnector, check_auth, create
 from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound
 from tests.fakes.slack import FakeSlack
 
@@ -413,8 +413,8 @@ async def test_done_removes_the_working_reaction_without_a_reply(slack: Harness)
 
 def test_manifest_asks_for_exactly_the_scopes_and_events_the_connector_uses() -> None:
     import yaml  # type: ignore[import-untyped]
-    from agentbox.connectors.slack import REQUIRED_SCOPES
 
+    from agentbox.connectors.slack import REQUIRED_SCOPES
     from tests.fakes.slack import ALL_SCOPES
 
     manifest = yaml.safe_load((Path(__file__).parent.parent / "docs" / "slack-app-manifest.yaml").read_text())

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from agentbox.connectors.slack_format import escape, markdown_to_mrkdwn, mrkdwn_to_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from agentbox.connectors.slack_format import escape, markdown_to_mrkdwn, mrkdwn_to_text
 
 # Slack's own syntax the converter may emit: links/mentions in <...> (no raw < > inside),
 # and the blockquote marker `>` at the start of a line.

@@ -22,7 +22,7 @@ async def test_open_applies_migrations_with_wal_and_foreign_keys(home: Path) -> 
             assert (await cur.fetchone())[0] == SCHEMA_VERSION
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     async with await Store.open(path) as again:  # reopening is a no-op migration
-        assert await again.sessions.list() == []
+        assert await again.sessions.all() == []
 
 
 async def test_newer_schema_is_refused(home: Path) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from agentbox.connectors.telegram_format import (
     TELEGRAM_MAX_TEXT,
     markdown_to_html,
@@ -12,9 +15,6 @@ from agentbox.connectors.telegram_format import (
     utf16_len,
     visible_text,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from tests.fakes.telegram import HtmlParseError, parse_html
 
 

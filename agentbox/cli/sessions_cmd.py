@@ -26,7 +26,7 @@ async def _with_store(fn):  # type: ignore[no-untyped-def]
 @app.command("list")
 def list_sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Sessions, most recent first: key, channel, chat, model, turns, tokens."""
-    sessions = run_async(_with_store(lambda store: store.sessions.list()))
+    sessions = run_async(_with_store(lambda store: store.sessions.all()))
     if as_json:
         print_json(
             [

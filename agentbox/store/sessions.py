@@ -88,7 +88,7 @@ class SessionRepo:
         rows = await self._list("WHERE s.key = ?", (key,))
         return rows[0] if rows else None
 
-    async def list(self) -> list[SessionInfo]:
+    async def all(self) -> list[SessionInfo]:
         return await self._list("", ())
 
     async def _list(self, where: str, args: tuple[Any, ...]) -> list[SessionInfo]:
