@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from agentbox.connectors.telegram_format import (
@@ -105,7 +105,9 @@ def test_property_chunks_parse_and_fit(markdown: str, limit: int) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab c\n*_~#>-&<.")), max_size=300))
 def test_property_no_word_characters_lost(markdown: str) -> None:
-    # without links and code (whose URL / language are not visible) every letter survives, in order
+    # without links and code (whose URL / language are not visible) every letter survives, in order;
+    # "~~~a" at a line start is a fenced code block whose info string "a" is a language, not text
+    assume(not re.search(r"^ {0,3}~~~", markdown, flags=re.MULTILINE))
     visible = parse_html(markdown_to_html(markdown))
     assert re.sub(r"[^abc]", "", visible) == re.sub(r"[^abc]", "", markdown)
 
