@@ -45,9 +45,10 @@ def gateway_config(fake_telegram: Any, extra: str = "") -> str:
 class GatewayProcess:
     """`agentbox gateway run` in a subprocess; stderr goes to a log file the assertions can show."""
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    def __init__(self, home: Path, env: dict[str, str], channel: str = "telegram") -> None:
         self.home = home
         self.env = env
+        self.channel = channel  # whose connector state means "ready"
         self.log_path = home.parent / f"gateway-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")  # closed in terminate()/kill()
         self.proc = subprocess.Popen(
@@ -82,7 +83,7 @@ class GatewayProcess:
         try:
             if json.loads((self.home / "gateway.json").read_text())["pid"] != self.proc.pid:
                 return None  # a previous gateway's file
-            return self.status()[1]["connectors"]["telegram"]["state"]
+            return str(self.status()[1]["connectors"][self.channel]["state"])
         except (OSError, ValueError, KeyError):
             return None
 

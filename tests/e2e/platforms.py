@@ -28,18 +28,7 @@ class PlatformGateway(GatewayProcess):
     """A gateway subprocess whose readiness is the state of `channel`'s connector."""
 
     def __init__(self, home: Path, env: dict[str, str], channel: str) -> None:
-        self.channel = channel
-        super().__init__(home, env)
-
-    def connector_state(self) -> str | None:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"gateway exited with {self.proc.returncode}:\n{self.log}")
-        try:
-            if json.loads((self.home / "gateway.json").read_text())["pid"] != self.proc.pid:
-                return None  # a previous gateway's file
-            return str(self.status()[1]["connectors"][self.channel]["state"])
-        except (OSError, ValueError, KeyError):
-            return None
+        super().__init__(home, env, channel)
 
 
 def start_platform_gateway(
