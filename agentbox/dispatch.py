@@ -175,7 +175,7 @@ class Dispatcher:
         if polite is not None:
             await self._send(job, inbound.address, Outbound(polite))
             return None
-        return TurnInput(job, self._limit_length(inbound.text), images)
+        return TurnInput(job, self._limit_length(with_reply_context(inbound)), images)
 
     def _refusal(self, inbound: Inbound) -> str | None:
         if inbound.unsupported:
@@ -290,3 +290,16 @@ def _combine(batch: list[TurnInput]) -> str:
         name = item.job.inbound.sender_name or item.job.inbound.sender_id
         parts.append(f"{name}: {item.text}" if group else item.text)
     return "\n\n".join(part for part in parts if part.strip())
+
+
+REPLY_QUOTE_CHARS = 500
+
+
+def with_reply_context(inbound: Inbound) -> str:
+    """The user's text, preceded by the message they replied to: "this" in "translate this" needs it."""
+    quoted = (inbound.reply_to_text or "").strip()
+    if not quoted:
+        return inbound.text
+    if len(quoted) > REPLY_QUOTE_CHARS:
+        quoted = quoted[:REPLY_QUOTE_CHARS] + "…"
+    return f'(Replying to: "{quoted}")\n{inbound.text}'

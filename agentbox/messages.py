@@ -56,6 +56,7 @@ class Inbound:
     attachments: tuple[Attachment, ...] = ()
     unsupported: str | None = None  # e.g. "voice", "sticker": the gateway answers politely
     bot_authored: bool = False  # from this bot or another bot: the gateway ignores it
+    reply_to_text: str | None = None  # the text of the message this one replies to, for context
 
     @property
     def address(self) -> Address:

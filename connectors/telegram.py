@@ -401,6 +401,7 @@ class TelegramConnector:
             attachments=tuple(attachments),
             unsupported=unsupported,
             bot_authored=bool(user and user.is_bot),
+            reply_to_text=_quoted(msg),
         )
 
     def _mention_and_text(self, msg: Message) -> tuple[bool, str]:
@@ -614,6 +615,14 @@ def _cannot_parse(exc: BadRequest) -> bool:
 
 def _seconds(value: Any) -> float:
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+def _quoted(msg: Message) -> str | None:
+    """Text or caption of the message this one replies to (a forum topic's opening event has none)."""
+    reply = msg.reply_to_message
+    if reply is None:
+        return None
+    return reply.text or reply.caption or None
 
 
 def _int(value: str | None) -> int | None:

@@ -207,3 +207,13 @@ async def test_gateway_send_and_background_services(fake_aimlapi, home: Path) ->
         assert ids == ["1"] and tg.texts("5") == ["your video is ready"]
         assert (await gw.status())["services"] == ["video-jobs"]
     assert events == ["start", "stop"]
+
+
+async def test_a_reply_carries_the_quoted_message_to_the_model(fake_aimlapi, home: Path) -> None:
+    tg = FakeConnector()
+    async with running_gateway(fake_aimlapi, home, tg, config=OPEN) as gw:
+        await tg.push(inbound("translate this into French", reply_to_text="Good morning, everyone!"))
+        await wait_until(lambda: tg.sent)
+        row = await gw.store.inbox.get(1)  # the quote is kept with the stored message (replays see it)
+    assert row is not None and row.inbound.reply_to_text == "Good morning, everyone!"
+    assert user_texts(fake_aimlapi) == ['(Replying to: "Good morning, everyone!")\ntranslate this into French']

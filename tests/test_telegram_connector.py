@@ -175,6 +175,7 @@ async def test_group_mentions(started: tuple[TelegramConnector, Inbox], fake_tel
         (True, "and you?"),
         (True, "/help"),
     ]
+    assert [i.reply_to_text for i in items] == [None, None, None, "an earlier answer", None]
     assert not any(i.is_direct for i in items)
 
 

@@ -45,6 +45,7 @@ def sanitize_inbound(inbound: Inbound) -> Inbound:
         chat_id=_clean(inbound.chat_id) or "",
         message_id=_clean(inbound.message_id) or "",
         thread_id=_clean(inbound.thread_id),
+        reply_to_text=_clean(inbound.reply_to_text),
         attachments=attachments,
     )
 
@@ -88,6 +89,7 @@ class InboxRepo:
             "thread_id": inbound.thread_id,
             "unsupported": inbound.unsupported,
             "bot_authored": inbound.bot_authored,
+            "reply_to_text": inbound.reply_to_text,
             "attachments": attachments,
         }
         cursor = await run(
@@ -148,6 +150,7 @@ class InboxRepo:
             attachments=tuple([await self._attachment(ref) for ref in p.get("attachments", [])]),
             unsupported=p.get("unsupported"),
             bot_authored=bool(p.get("bot_authored")),
+            reply_to_text=p.get("reply_to_text"),
         )
         return InboxRow(
             row["id"], inbound, row["status"], row["turn_id"], row["replied_at"], row["attempts"], row["received_at"]
