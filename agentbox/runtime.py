@@ -38,7 +38,12 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     caps = SpendingCaps(config.limits, store)
     skills = SkillRegistry(config)
     runner = TurnRunner(
-        config, store, guards=[caps], extra_instructions=skills.instructions, extra_toolsets=skills.toolsets
+        config,
+        store,
+        guards=[caps],
+        extra_instructions=skills.instructions,
+        extra_toolsets=skills.toolsets,
+        agents_version=skills.signature,
     )
     try:
         yield Runtime(config, store, runner, skills, caps=caps)

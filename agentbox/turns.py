@@ -172,6 +172,7 @@ class TurnRunner:
         extra_instructions: ExtraInstructions | None = None,
         extra_toolsets: ExtraToolsets | None = None,
         guards: Sequence[Guard] = (),
+        agents_version: Callable[[], object] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -181,18 +182,23 @@ class TurnRunner:
         self.guards = list(guards)
         self._extra_instructions = extra_instructions
         self._extra_toolsets = extra_toolsets
-        self._agents: dict[str, Agent[TurnDeps, str]] = {}
+        self._agents_version = agents_version  # e.g. the skills on disk: a change rebuilds the agent
+        self._agents: dict[str, tuple[object, Agent[TurnDeps, str]]] = {}
         self.deps_extras: dict[str, Any] = {}  # shared services for tools (e.g. the job runner)
 
     def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
-        if agent_id not in self._agents:
-            self._agents[agent_id] = build_agent(
+        """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
+        version = self._agents_version() if self._agents_version is not None else None
+        cached = self._agents.get(agent_id)
+        if cached is None or cached[0] != version:
+            agent = build_agent(
                 self.config,
                 agent_id,
                 extra_instructions=self._extra_instructions,
                 extra_toolsets=self._extra_toolsets,
             )
-        return self._agents[agent_id]
+            self._agents[agent_id] = cached = (version, agent)
+        return cached[1]
 
     def reload_agents(self) -> None:
         self._agents.clear()

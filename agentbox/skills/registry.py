@@ -82,7 +82,7 @@ class SkillRegistry:
         roots.append(("workspace", self.config.workspace / "skills"))
         return roots
 
-    def _signature(self) -> tuple[object, ...]:
+    def signature(self) -> tuple[object, ...]:
         """Cheap stat-based key: a new, removed or edited SKILL.md or tools.py invalidates the cache."""
         parts: list[object] = []
         for _, root in self.roots():
@@ -101,7 +101,7 @@ class SkillRegistry:
 
     def skills(self) -> dict[str, Skill]:
         """Every discovered skill by name, with gating applied (ready / unavailable / broken)."""
-        key = self._signature()
+        key = self.signature()
         if key != self._cache_key:
             found = discover(self.roots())
             for skill in found.values():
