@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from agentbox.config import Config
+if TYPE_CHECKING:
+    from agentbox.config import Config
 
 
 @dataclass(frozen=True, slots=True)

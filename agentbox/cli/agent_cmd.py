@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from agentbox.cli.common import config_or_exit, fail, print_json, run_async
-from agentbox.config import ConfigError
 
 CLI_SESSION = "cli:default"
 
@@ -35,6 +34,7 @@ def agent(
 
 
 async def _agent(config, message, session, images, model, as_json) -> int:  # type: ignore[no-untyped-def]
+    from agentbox.config import ConfigError
     from agentbox.runtime import open_runtime
     from agentbox.turns import TurnRequest
 
@@ -69,6 +69,7 @@ def chat(
     """Interactive terminal chat with streaming output. /help lists the commands."""
     config = config_or_exit()
     from agentbox.cli.chat_repl import repl
+    from agentbox.config import ConfigError
 
     try:
         raise typer.Exit(run_async(repl(config, session)))

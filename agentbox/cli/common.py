@@ -6,11 +6,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Coroutine
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
-from agentbox.config import Config, ConfigError, load_config
+if TYPE_CHECKING:
+    from agentbox.config import Config
 
 T = TypeVar("T")
 
@@ -21,6 +22,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def config_or_exit() -> Config:
+    # Imported here: building the config models costs ~0.2 s that `agentbox --help` need not pay.
+    from agentbox.config import ConfigError, load_config
+
     try:
         return load_config()
     except ConfigError as exc:

@@ -9,16 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agentbox.cli.common import fail
-from agentbox.config import Config, ConfigError, load_config
 from agentbox.tokens import CHANNELS, mask, token_specs
 
 if TYPE_CHECKING:
+    from agentbox.config import Config
     from agentbox.onboarding import OnboardAnswers
 
 DM_POLICIES = ("pairing", "allowlist", "open", "disabled")
 
 
 def _current() -> Config:
+    from agentbox.config import Config, ConfigError, load_config
+
     try:
         return load_config(env={})  # the file only: what is stored, not what the shell adds
     except ConfigError:
@@ -87,6 +89,7 @@ def onboard_command(
     ] = None,
 ) -> None:
     """Set up (or change) config.toml: API key, model, channels and their tokens, DM policy."""
+    from agentbox.config import ConfigError  # the config models only when onboarding (not for --help)
     from agentbox.onboarding import OnboardAnswers, onboard  # tomlkit only when onboarding
 
     if api_key and api_key_env_only:
