@@ -63,7 +63,17 @@ class AgentConfig(Section):
     skills: list[str] | None = None  # None: every ready skill; a list: only these
     disabled_skills: list[str] = []
     allow_exec: bool = False  # lets the model run scripts inside skill folders
+    allowed_models: list[str] = []  # besides `model`, what `/model` in a chat may switch to
     memory: MemoryConfig = MemoryConfig()
+
+    def model_choices(self) -> list[str]:
+        """The models a chat may use (`/model`): this agent's model first, then `allowed_models`."""
+        return list(dict.fromkeys(bare_model_id(model) for model in [self.model, *self.allowed_models]))
+
+
+def bare_model_id(model_id: str) -> str:
+    """OpenClaw-style ids (`aimlapi/…`) are accepted, as in the config; the API wants no prefix."""
+    return model_id.strip().removeprefix("aimlapi/")
 
 
 class VisionConfig(Section):

@@ -97,7 +97,8 @@ async def test_sessions_do_not_block_each_other(fake_aimlapi, home: Path) -> Non
 
 async def test_chat_commands(fake_aimlapi, home: Path) -> None:
     tg = FakeConnector()
-    async with running_gateway(fake_aimlapi, home, tg, config=OPEN) as gw:
+    allowed = "[agents.main]\nallowed_models = ['openai/gpt-4o']\n"
+    async with running_gateway(fake_aimlapi, home, tg, config=OPEN + allowed) as gw:
         await tg.push(inbound("/model openai/gpt-4o"))
         await wait_until(lambda: tg.sent)
         await tg.push(inbound("hi"))
