@@ -90,7 +90,7 @@ class ChannelConfig(Section):
     dm_policy: DmPolicy = "pairing"
     allow_from: list[str] = []
     group_policy: GroupPolicy = "mention"
-    groups: list[str] | None = None  # None: any group; a list: only these chat ids
+    groups: list[str] = []  # groups where everyone may talk to the bot; "*": every group
     agent: str = "main"
 
     @field_validator("allow_from", "groups", mode="before")
