@@ -98,6 +98,14 @@ async def test_model_switches_only_to_models_the_owner_allowed(fake_aimlapi, hom
     assert [body["model"] for body in fake_aimlapi.chat_requests()] == ["gpt-4o-mini"]
 
 
+async def asked_to_pair(tg: FakeConnector, gw: Any, sender: str = "9") -> str:
+    """The sender writes once and gets a code; returns it."""
+    await tg.push(inbound("hi", sender=sender))
+    await wait_until(lambda: tg.sent)
+    [request] = await gw.pairing.pending()
+    return str(request.code)
+
+
 @pytest.fixture
 def no_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
     """The notice must not depend on the slow safety-net sweep."""
@@ -107,10 +115,8 @@ def no_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_the_approval_notice_comes_before_the_first_answer(fake_aimlapi, home: Path, no_sweep: None) -> None:
     tg = FakeConnector()
     async with running_gateway(fake_aimlapi, home, tg) as gw:
-        await tg.push(inbound("hi", sender="9"))
-        await wait_until(lambda: tg.sent)
-        [request] = await gw.pairing.pending()
-        await PairingService(gw.store.pairing).approve("telegram", request.code)  # as the CLI, without its poke
+        code = await asked_to_pair(tg, gw)
+        await PairingService(gw.store.pairing).approve("telegram", code)  # as the CLI, without its poke
         await tg.push(inbound("what is 2+2?", sender="9"))
         await wait_until(lambda: len(tg.sent) == 3)
         await tg.push(inbound("and 3+3?", sender="9"))
@@ -122,10 +128,8 @@ async def test_the_approval_notice_comes_before_the_first_answer(fake_aimlapi, h
 async def test_cli_approval_tells_the_sender_at_once(fake_aimlapi, home: Path, no_sweep: None) -> None:
     tg = FakeConnector()
     async with running_gateway(fake_aimlapi, home, tg) as gw:
-        await tg.push(inbound("hi", sender="9"))
-        await wait_until(lambda: tg.sent)
-        [request] = await gw.pairing.pending()
-        approved = await asyncio.to_thread(run_cli, "pairing", "approve", "telegram", request.code, env=cli_env(home))
+        code = await asked_to_pair(tg, gw)
+        approved = await asyncio.to_thread(run_cli, "pairing", "approve", "telegram", code, env=cli_env(home))
         assert approved.returncode == 0, approved.stderr
         assert approved.stdout == "Approved telegram sender 9.\nThey were told they can talk now.\n"
         assert tg.texts() == [tg.texts()[0], APPROVED_NOTICE]  # before they wrote anything
@@ -139,10 +143,8 @@ async def test_an_approval_made_while_no_gateway_ran_is_told_when_it_starts(
 ) -> None:
     tg = FakeConnector()
     async with running_gateway(fake_aimlapi, home, tg) as gw:
-        await tg.push(inbound("hi", sender="9"))
-        await wait_until(lambda: tg.sent)
-        [request] = await gw.pairing.pending()
-    approved = await asyncio.to_thread(run_cli, "pairing", "approve", "telegram", request.code, env=cli_env(home))
+        code = await asked_to_pair(tg, gw)
+    approved = await asyncio.to_thread(run_cli, "pairing", "approve", "telegram", code, env=cli_env(home))
     assert "No gateway is running: they are told they can talk when it starts." in approved.stdout
     async with running_gateway(fake_aimlapi, home, tg):
         await wait_until(lambda: len(tg.sent) == 2)

@@ -7,11 +7,11 @@ one hint, so a restart does not repeat it. Plain storage only; the policy is `ag
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import aiosqlite
 
-from agentbox.store.db import now, run
+from agentbox.store.db import insert_capped, now, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,26 +44,10 @@ class GroupRepo:
 
     # -- requests ------------------------------------------------------------------
     async def add_request(self, request: GroupRequest, *, max_pending: int) -> bool:
-        """Insert unless the group has a row or `max_pending` unexpired group codes exist (one statement)."""
-        cursor = await run(
-            self._conn,
-            "INSERT INTO group_requests(channel, group_id, group_name, code, created_at, expires_at)"
-            " SELECT ?,?,?,?,?,? WHERE"
-            " (SELECT COUNT(*) FROM group_requests WHERE channel = ? AND expires_at > ?) < ?"
-            " ON CONFLICT(channel, group_id) DO NOTHING",
-            (
-                request.channel,
-                request.group_id,
-                request.group_name,
-                request.code,
-                request.created_at,
-                request.expires_at,
-                request.channel,
-                request.created_at,
-                max_pending,
-            ),
+        """Insert unless the group has a row or `max_pending` unexpired group codes exist on the channel."""
+        return await insert_capped(
+            self._conn, "group_requests", asdict(request), key="channel, group_id", cap=max_pending
         )
-        return cursor.rowcount > 0
 
     async def request_for(self, channel: str, group_id: str) -> GroupRequest | None:
         async with self._conn.execute(

@@ -5,11 +5,11 @@ Plain storage only: code generation, expiry policy and limits live in `agentbox.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import aiosqlite
 
-from agentbox.store.db import now, run
+from agentbox.store.db import insert_capped, now, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,31 +90,10 @@ class PairingRepo:
         return _request(row) if row else None
 
     async def add_request(self, request: PairingRequest, *, max_pending: int) -> bool:
-        """Insert unless the sender has a row or `max_pending` unexpired requests exist on the channel.
-
-        One statement, so one SQLite write transaction: concurrent strangers, on this connection or
-        on others, cannot all read "2 pending" and all insert.
-        """
-        cursor = await run(
-            self._conn,
-            "INSERT INTO pairing_requests(channel, sender_id, sender_name, chat_id, code, created_at, expires_at)"
-            " SELECT ?,?,?,?,?,?,? WHERE"
-            " (SELECT COUNT(*) FROM pairing_requests WHERE channel = ? AND expires_at > ?) < ?"
-            " ON CONFLICT(channel, sender_id) DO NOTHING",
-            (
-                request.channel,
-                request.sender_id,
-                request.sender_name,
-                request.chat_id,
-                request.code,
-                request.created_at,
-                request.expires_at,
-                request.channel,
-                request.created_at,
-                max_pending,
-            ),
+        """Insert unless the sender has a row or `max_pending` unexpired requests exist on the channel."""
+        return await insert_capped(
+            self._conn, "pairing_requests", asdict(request), key="channel, sender_id", cap=max_pending
         )
-        return cursor.rowcount > 0
 
     async def delete_request(self, channel: str, sender_id: str) -> None:
         await run(self._conn, "DELETE FROM pairing_requests WHERE channel = ? AND sender_id = ?", (channel, sender_id))
