@@ -27,9 +27,9 @@ T = TypeVar("T")
 NEGATIVE_IDS = {"ignore_unknown_options": True}
 CHANNEL_HELP = "telegram, slack or discord"
 REFUSAL_REASONS = {
-    "full": "while 3 were pending",
+    "full": "while {max} were pending",
     "cooldown": "during the cooldown after an expired code",
-    "groups full": "from groups while 3 group codes were pending",
+    "groups full": "from groups while {max} group codes were pending",
 }
 
 
@@ -147,8 +147,13 @@ def list_requests(
 
 
 def _echo_refusals(refused: dict[str, dict[str, int]]) -> None:
+    from agentbox.access import MAX_PENDING
+
     for name, reasons in refused.items():
-        parts = ", ".join(f"{count} {REFUSAL_REASONS.get(reason, reason)}" for reason, count in reasons.items())
+        parts = ", ".join(
+            f"{count} {REFUSAL_REASONS.get(reason, reason).format(max=MAX_PENDING)}"
+            for reason, count in reasons.items()
+        )
         typer.echo(f"\nRefused on {name}: {sum(reasons.values())} ({parts})")
 
 
