@@ -2,13 +2,15 @@
 
 Handled by the gateway without a model call, in the session's order: a `/new` sent after a
 question takes effect after that question is answered. Unknown `/words` go to the model.
+They pass the same access check as any message; `/model` only switches among the models the
+owner allowed for the agent (`AgentConfig.model_choices`), so nobody in a chat can pick a costly one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentbox.config import Config
+from agentbox.config import Config, bare_model_id
 from agentbox.messages import Inbound
 from agentbox.store import Store
 
@@ -16,7 +18,7 @@ HELP = (
     "Commands:\n"
     "/new or /reset: start a fresh conversation (the transcript is kept)\n"
     "/status: model, session and usage\n"
-    "/model ID: use another model in this chat (/model default goes back)\n"
+    "/model ID: use another allowed model in this chat (/model lists them, /model default goes back)\n"
     "/help: this list\n"
     "Anything else goes to the assistant; you can also send an image."
 )
@@ -52,18 +54,28 @@ class ChatCommands:
         info = await sessions.ensure(
             session_key, channel=inbound.channel, chat_id=inbound.chat_id, thread_id=inbound.thread_id, agent=agent_id
         )
-        default_model = self._config.agent(agent_id).model
+        agent = self._config.agent(agent_id)
+        default_model = agent.model
         if command.name in ("new", "reset"):
             await sessions.reset(session_key)
             return "Started a fresh conversation. Earlier messages are kept in the transcript but I won't see them."
         if command.name == "model":
+            choices = agent.model_choices()
             if not command.argument:
                 current = info.model or default_model
-                return f"Model: {current}{'' if info.model else ' (default)'}. Change it with /model ID."
+                return (
+                    f"Model: {current}{'' if info.model else ' (default)'}. "
+                    f"Allowed: {', '.join(choices)}. Change it with /model ID."
+                )
             if command.argument.lower() in ("default", "reset"):
                 await sessions.set_model(session_key, None)
                 return f"Back to the default model: {default_model}."
-            model_id = _normalize(command.argument.split()[0])
+            model_id = allowed_model(command.argument.split()[0], choices)
+            if model_id is None:
+                return (
+                    f"{bare_model_id(command.argument.split()[0])[:100]} is not one of the models allowed here: "
+                    f"{', '.join(choices)}. (The owner adds more with allowed_models under [agents.{agent_id}].)"
+                )
             await sessions.set_model(session_key, model_id)
             return f"This chat now uses {model_id}."
         if command.name == "status":
@@ -79,6 +91,7 @@ class ChatCommands:
         return HELP
 
 
-def _normalize(model_id: str) -> str:
-    # OpenClaw-style ids (`aimlapi/…`) are accepted, as in the config; the API wants no prefix.
-    return model_id.removeprefix("aimlapi/")
+def allowed_model(requested: str, choices: list[str]) -> str | None:
+    """The allowed model `requested` names (prefix and letter case aside), spelled as configured; else None."""
+    wanted = bare_model_id(requested).lower()
+    return next((choice for choice in choices if choice.lower() == wanted), None)

@@ -63,7 +63,17 @@ class AgentConfig(Section):
     skills: list[str] | None = None  # None: every ready skill; a list: only these
     disabled_skills: list[str] = []
     allow_exec: bool = False  # lets the model run scripts inside skill folders
+    allowed_models: list[str] = []  # besides `model`, what `/model` in a chat may switch to
     memory: MemoryConfig = MemoryConfig()
+
+    def model_choices(self) -> list[str]:
+        """The models a chat may use (`/model`): this agent's model first, then `allowed_models`."""
+        return list(dict.fromkeys(bare_model_id(model) for model in [self.model, *self.allowed_models]))
+
+
+def bare_model_id(model_id: str) -> str:
+    """OpenClaw-style ids (`aimlapi/…`) are accepted, as in the config; the API wants no prefix."""
+    return model_id.strip().removeprefix("aimlapi/")
 
 
 class VisionConfig(Section):
@@ -80,7 +90,7 @@ class ChannelConfig(Section):
     dm_policy: DmPolicy = "pairing"
     allow_from: list[str] = []
     group_policy: GroupPolicy = "mention"
-    groups: list[str] | None = None  # None: any group; a list: only these chat ids
+    groups: list[str] = []  # groups where everyone may talk to the bot; "*": every group
     agent: str = "main"
 
     @field_validator("allow_from", "groups", mode="before")

@@ -1,4 +1,6 @@
-"""The gateway's local HTTP endpoint: `GET /health` and `GET /status`, bearer token required.
+"""The gateway's local HTTP endpoint: `GET /health`, `GET /status` and POST actions, bearer token required.
+
+Actions are what the CLI asks of a running gateway, e.g. `POST /pairing/notify` after an approval.
 
 The token is generated into `AGENTBOX_HOME/gateway.token` (mode 0600) on first start and
 reused afterwards; `agentbox status` reads it from there. The address actually bound (port 0
@@ -13,7 +15,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from agentbox.paths import write_private
 log = logging.getLogger("agentbox.control")
 
 StatusProvider = Callable[[], Awaitable[dict[str, Any]]]
+Action = Callable[[], Awaitable[dict[str, Any]]]
 
 TOKEN_FILE = "gateway.token"
 ADDRESS_FILE = "gateway.json"
@@ -71,13 +74,32 @@ def check_bind(host: str, allow_non_loopback: bool) -> None:
     log.warning("control endpoint binds %s (non-loopback): anyone who can reach it and has the token controls it", host)
 
 
+def _post_handler(action: Action) -> Callable[[Any], Awaitable[Any]]:
+    from aiohttp import web
+
+    async def handle(_: web.Request) -> web.Response:
+        return web.json_response(await action())
+
+    return handle
+
+
 class ControlServer:
-    def __init__(self, *, home: Path, host: str, port: int, allow_non_loopback: bool, status: StatusProvider) -> None:
+    def __init__(
+        self,
+        *,
+        home: Path,
+        host: str,
+        port: int,
+        allow_non_loopback: bool,
+        status: StatusProvider,
+        actions: Mapping[str, Action] | None = None,
+    ) -> None:
         check_bind(host, allow_non_loopback)
         self._home = home
         self._host = host
         self._port = port
         self._status = status
+        self._actions = dict(actions or {})
         self._token = load_or_create_token(home)
         from agentbox.logs import redacting_filter
 
@@ -108,6 +130,8 @@ class ControlServer:
         app = web.Application(middlewares=[auth])
         app.router.add_get("/health", health)
         app.router.add_get("/status", status)
+        for path, action in self._actions.items():
+            app.router.add_post(path, _post_handler(action))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)

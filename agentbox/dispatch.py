@@ -15,9 +15,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from agentbox.access import AccessPolicy, PairingService, pairing_reply
+from agentbox.access import AccessDecision, AccessPolicy, PairingService, group_ids, pairing_reply
+from agentbox.approval_notices import ApprovalNotices
 from agentbox.chat_commands import ChatCommands, parse_command
 from agentbox.config import Config
+from agentbox.group_pairing import GroupPairing, group_hint
 from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
 from agentbox.replies import ReplyStreamer, attachments_from_paths, keep_typing
 from agentbox.routing import Route, channel_config
@@ -61,13 +63,16 @@ class Dispatcher:
         *,
         connector_for: ConnectorFor,
         pairing: PairingService,
+        notices: ApprovalNotices,
     ) -> None:
         self._config = config
         self._store = store
         self._runner = runner
         self._connector_for = connector_for
-        self._access = AccessPolicy(store.pairing)
+        self._access = AccessPolicy(store.pairing, store.groups)
         self._pairing = pairing
+        self._group_pairing = GroupPairing(store.groups, store.pairing)
+        self._notices = notices
         self._commands = ChatCommands(config, store)
         self._queues: dict[str, deque[Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -143,20 +148,11 @@ class Dispatcher:
         for row_id in job.row_ids:
             await inbox.start_attempt(row_id)
         decision = await self._access.check(inbound, channel_config(self._config, inbound.channel))
-        if decision.verdict == "ignore":
-            await inbox.finish(job.row_ids, "ignored", decision.reason)
+        if decision.verdict != "allow":
+            await self._refuse(job, decision)
             return None
-        if decision.verdict == "pair":
-            outcome = await self._pairing.request(
-                inbound.channel, inbound.sender_id, sender_name=inbound.sender_name, chat_id=inbound.chat_id
-            )
-            text = pairing_reply(inbound.channel, outcome)
-            if text:
-                log.info("pairing: %s sender %s asked to pair", inbound.channel, inbound.sender_id)
-                await self._send(job, inbound.address, Outbound(text), status="ignored", note="pairing")
-            else:
-                await inbox.finish(job.row_ids, "ignored", "pairing (code already sent)")
-            return None
+        if decision.notify:
+            await self._notices.before_answer(inbound.channel, inbound.sender_id)
         polite = self._refusal(inbound)
         images: list[Attachment] = []
         if polite is None:
@@ -176,6 +172,29 @@ class Dispatcher:
             await self._send(job, inbound.address, Outbound(polite))
             return None
         return TurnInput(job, self._limit_length(with_reply_context(inbound)), images)
+
+    async def _refuse(self, job: Job, decision: AccessDecision) -> None:
+        """No model call: a pairing code, the one hint of an unknown group, or silence."""
+        inbound = job.inbound
+        text: str | None = None
+        if decision.verdict == "pair":
+            outcome = await self._pairing.request(
+                inbound.channel, inbound.sender_id, sender_name=inbound.sender_name, chat_id=inbound.chat_id
+            )
+            text = pairing_reply(inbound.channel, outcome)
+            if text:
+                log.info("pairing: %s sender %s asked to pair", inbound.channel, inbound.sender_id)
+        elif decision.verdict == "pair_group":
+            group = await self._group_pairing.request(
+                inbound.channel, group_ids(inbound)[0], group_name=inbound.group_name
+            )
+            if group.hint and group.code:
+                dm_pairing = channel_config(self._config, inbound.channel).dm_policy == "pairing"
+                text = group_hint(inbound.channel, group.code, dm_pairing=dm_pairing)
+        if text:
+            await self._send(job, inbound.address, Outbound(text), status="ignored", note=decision.reason)
+        else:
+            await self._store.inbox.finish(job.row_ids, "ignored", decision.reason)
 
     def _refusal(self, inbound: Inbound) -> str | None:
         if inbound.unsupported:

@@ -13,7 +13,6 @@ the gateway (also loadable by dotted path from `agentbox.runtime.GATEWAY_SERVICE
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import os
@@ -22,7 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from agentbox import __version__
-from agentbox.access import APPROVED_NOTICE, PairingService
+from agentbox.access import PairingService
+from agentbox.approval_notices import ApprovalNotices
 from agentbox.caps import caps_status
 from agentbox.config import Config
 from agentbox.control import ControlServer
@@ -74,7 +74,7 @@ def _factory(name: str, section: Any, env: Mapping[str, str]) -> Callable[[], Co
 
 
 class Gateway:
-    notify_interval = 2.0  # how often approvals made by the CLI are checked for a "you're approved" note
+    notify_interval = 30.0  # safety net: approvals the CLI could not report to us get their notice this late
     send_wait = 30.0  # how long a reply waits for a restarting connector
 
     def __init__(
@@ -93,7 +93,10 @@ class Gateway:
         factories = enabled_connectors(config, env) if connectors is None else connectors
         self.slots = {name: ConnectorSlot(name, factory) for name, factory in factories.items()}
         self.pairing = PairingService(store.pairing)
-        self.dispatcher = Dispatcher(config, store, runner, connector_for=self.connector, pairing=self.pairing)
+        self.notices = ApprovalNotices(store.pairing, self._ready_connector)
+        self.dispatcher = Dispatcher(
+            config, store, runner, connector_for=self.connector, pairing=self.pairing, notices=self.notices
+        )
         self.control: ControlServer | None = None
         self.services: list[Service] = []
         self.started_at = time.time()
@@ -124,6 +127,10 @@ class Gateway:
             raise ConnectorError(f"the {channel} connector is not running ({slot.state})")
         return slot.connector
 
+    def _ready_connector(self, channel: str) -> Connector | None:
+        slot = self.slots.get(channel)
+        return slot.connector if slot is not None and slot.ready.is_set() else None
+
     # -- inbound ----------------------------------------------------------------------
     async def deliver(self, inbound: Inbound) -> None:
         """Connectors call this: the message is durable when it returns; handling happens in a task."""
@@ -144,6 +151,10 @@ class Gateway:
             self.dispatcher.submit(job)
 
     async def _on_ready(self, slot: ConnectorSlot) -> None:
+        try:  # approvals made while this connector was down or no gateway ran
+            await self.notices.send_due(slot.name)
+        except Exception:
+            log.exception("%s: could not send pending approval notices", slot.name)
         held = self._recovered.get(slot.name)
         if held is None:
             return
@@ -185,6 +196,7 @@ class Gateway:
             port=gw.port,
             allow_non_loopback=gw.allow_non_loopback,
             status=self.status,
+            actions={"/pairing/notify": self._notify_now},
         )
         await self.control.start()
         await self._warm_up()
@@ -246,22 +258,17 @@ class Gateway:
         log.info("gateway stopped")
 
     async def _notify_approvals(self) -> None:
-        """Tell senders approved from the CLI (another process) that they can talk now."""
+        """The safety net behind `POST /pairing/notify`: notices still owed after `notify_interval`."""
         while True:
             await asyncio.sleep(self.notify_interval)
-            with contextlib.suppress(Exception):
-                for sender in await self.store.pairing.unnotified():
-                    slot = self.slots.get(sender.channel)
-                    if slot is None or not slot.ready.is_set() or slot.connector is None:
-                        continue
-                    try:
-                        await slot.connector.send(Address(sender.channel, sender.chat_id), Outbound(APPROVED_NOTICE))
-                    except Exception as exc:
-                        log.warning(
-                            "could not tell %s sender %s they were approved: %s", sender.channel, sender.sender_id, exc
-                        )
-                    # Marked either way: one notice is a courtesy, not worth a retry loop.
-                    await self.store.pairing.mark_notified(sender.channel, sender.sender_id)
+            try:
+                await self.notices.send_due()
+            except Exception:
+                log.exception("approval notices: sweep failed")
+
+    async def _notify_now(self) -> dict[str, Any]:
+        """`agentbox pairing approve` calls this right after writing the approval."""
+        return {"sent": await self.notices.send_due()}
 
     async def status(self) -> dict[str, Any]:
         pending = await self.store.pairing.pending()
@@ -280,7 +287,11 @@ class Gateway:
                 "sessions_active": self.dispatcher.active_sessions,
                 "queued": self.dispatcher.queued,
             },
-            "pairing": {"pending": len(pending), "by_channel": by_channel},
+            "pairing": {
+                "pending": len(pending),
+                "by_channel": by_channel,
+                "refused": await self.store.pairing.refusals(),
+            },
             "inbox": await self.store.inbox.counts(),
             "services": [service.name for service in self.services],
             "spend": (await caps_status(self.config.limits, self.store)).as_json(),

@@ -57,6 +57,8 @@ class Inbound:
     unsupported: str | None = None  # e.g. "voice", "sticker": the gateway answers politely
     bot_authored: bool = False  # from this bot or another bot: the gateway ignores it
     reply_to_text: str | None = None  # the text of the message this one replies to, for context
+    group_id: str | None = None  # what access treats as the group when not the chat (a Discord server)
+    group_name: str = ""  # the group's title, shown to the owner by `agentbox pairing list`
 
     @property
     def address(self) -> Address:

@@ -207,9 +207,20 @@ class TurnRunner:
         if request.model:
             return normalize_model_id(request.model)
         info = await self.store.sessions.get(request.session_key)
+        agent = self.config.agent(request.agent_id)
         if info is not None and info.model:
-            return normalize_model_id(info.model)
-        return normalize_model_id(self.config.agent(request.agent_id).model)
+            chosen = normalize_model_id(info.model)
+            # A chat's /model choice counts only while the owner allows it (set before, or since removed).
+            if request.channel == "cli" or chosen in agent.model_choices():
+                return chosen
+            log.warning(
+                "session %s: model %s is not allowed for agent %s; using %s",
+                request.session_key,
+                chosen,
+                request.agent_id,
+                agent.model,
+            )
+        return normalize_model_id(agent.model)
 
     async def run(
         self,

@@ -337,6 +337,8 @@ class DiscordConnector:
             thread_id=thread_id,
             attachments=tuple(attachments),
             unsupported=unsupported,
+            group_id=str(message.guild.id) if message.guild is not None else None,
+            group_name=message.guild.name if message.guild is not None else "",
         )
 
     def _allowed(self, guild_id: int, channel_id: int, parent_id: int | None) -> bool:
@@ -399,6 +401,8 @@ class DiscordConnector:
                 is_direct=guild_id is None,
                 mentioned=True,
                 thread_id=str(channel_id) if is_thread else None,
+                group_id=str(guild_id) if guild_id is not None else None,
+                group_name=interaction.guild.name if interaction.guild is not None else "",
             )
         )
 

@@ -103,6 +103,7 @@ class TelegramInbound:
             unsupported=unsupported,
             bot_authored=bool(user and user.is_bot),
             reply_to_text=_quoted(msg),
+            group_name="" if chat.type == "private" else chat.title or "",
         )
 
     def _mention_and_text(self, msg: Message) -> tuple[bool, str]:

@@ -40,21 +40,9 @@ async def test_unknown_sender_gets_a_code_never_a_model_call(fake_aimlapi, home:
     assert user_texts(fake_aimlapi) == ["now?"]
 
 
-async def test_approved_sender_is_told_once(fake_aimlapi, home: Path) -> None:
-    tg = FakeConnector()
-    async with running_gateway(fake_aimlapi, home, tg) as gw:
-        await tg.push(inbound("hi", sender="9"))
-        await wait_until(lambda: tg.sent)
-        [request] = await gw.pairing.pending()
-        await PairingService(gw.store.pairing).approve("telegram", request.code)
-        await wait_until(lambda: any("approved" in t for t in tg.texts()), timeout=5)
-        assert tg.sent[-1].address.chat_id == "9"
-    assert fake_aimlapi.chat_requests() == []
-
-
 async def test_groups_need_a_mention(fake_aimlapi, home: Path) -> None:
     tg = FakeConnector()
-    async with running_gateway(fake_aimlapi, home, tg) as gw:
+    async with running_gateway(fake_aimlapi, home, tg, config="[channels.telegram]\ngroups = ['-100']\n") as gw:
         await tg.push(inbound("chatter", direct=False, chat="-100", sender="1"))
         await tg.push(inbound("@bot what time is it", direct=False, chat="-100", sender="2", mentioned=True))
         await wait_until(lambda: tg.sent)
@@ -97,7 +85,8 @@ async def test_sessions_do_not_block_each_other(fake_aimlapi, home: Path) -> Non
 
 async def test_chat_commands(fake_aimlapi, home: Path) -> None:
     tg = FakeConnector()
-    async with running_gateway(fake_aimlapi, home, tg, config=OPEN) as gw:
+    allowed = "[agents.main]\nallowed_models = ['openai/gpt-4o']\n"
+    async with running_gateway(fake_aimlapi, home, tg, config=OPEN + allowed) as gw:
         await tg.push(inbound("/model openai/gpt-4o"))
         await wait_until(lambda: tg.sent)
         await tg.push(inbound("hi"))

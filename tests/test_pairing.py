@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from agentbox.access import (
     CODE_ALPHABET,
     CODE_LENGTH,
     CODE_TTL,
+    EXPIRED_COOLDOWN,
     MAX_PENDING,
     REMIND_EVERY,
     PairingError,
@@ -71,19 +73,64 @@ async def test_at_most_three_pending_then_only_a_counter(service: PairingService
     assert "try again later" in pairing_reply("telegram", fourth)
     await service.request("telegram", "u5")
     assert [r.sender_id for r in await service.pending("telegram")] == ["u0", "u1", "u2"]
-    assert await store.pairing.overflow("telegram") == 2
+    assert await store.pairing.refusals() == {"telegram": {"full": 2}}
     # limits are per channel
     assert (await service.request("slack", "U1")).new
 
 
-async def test_expired_codes_free_a_slot_and_cannot_be_approved(service: PairingService, clock: Clock) -> None:
-    old = await service.request("telegram", "u1")
+async def test_expired_codes_free_a_slot_but_their_senders_cool_down(
+    service: PairingService, clock: Clock, store: Store
+) -> None:
+    """Three accounts re-asking every hour must not hold every pending slot forever."""
+    squatters = [await service.request("telegram", f"squatter{i}") for i in range(MAX_PENDING)]
+    assert (await service.request("telegram", "friend")).overflow
     clock.now += CODE_TTL + 1
-    await service.request("telegram", "u2")  # any request clears expired rows
-    with pytest.raises(PairingError, match="no pending pairing request"):
-        await service.approve("telegram", old.code or "")
-    fresh = await service.request("telegram", "u1")
-    assert fresh.new and fresh.code != old.code
+    for i, old in enumerate(squatters):
+        again = await service.request("telegram", f"squatter{i}")
+        assert again.code is None and not again.new and again.retry_in == pytest.approx(EXPIRED_COOLDOWN - 1)
+        assert "expired" in (pairing_reply("telegram", again) or "")
+        with pytest.raises(PairingError, match="expired"):
+            await service.approve("telegram", old.code or "")
+    assert (await service.request("telegram", "friend")).new  # the slots went to someone else
+    assert await store.pairing.refusals("telegram") == {"telegram": {"cooldown": 3, "full": 1}}
+    clock.now += EXPIRED_COOLDOWN
+    fresh = await service.request("telegram", "squatter0")
+    assert fresh.new and fresh.code != squatters[0].code
+
+
+async def test_refusals_are_answered_once_per_sender_not_per_message(service: PairingService, clock: Clock) -> None:
+    for i in range(MAX_PENDING):
+        await service.request("telegram", f"u{i}")
+    replies = [pairing_reply("telegram", await service.request("telegram", "flooder")) for _ in range(20)]
+    assert replies[0] and "try again later" in replies[0]
+    assert replies[1:] == [None] * 19
+    clock.now += REMIND_EVERY
+    assert pairing_reply("telegram", await service.request("telegram", "flooder"))
+
+
+async def test_the_pending_cap_holds_for_concurrent_strangers_on_separate_connections(home: Path) -> None:
+    """Thirty strangers at once, as thirty gateway processes would see them: still at most three codes."""
+    stores = [await Store.open(home / "agentbox.db") for _ in range(30)]
+    try:
+        outcomes = await asyncio.gather(
+            *(PairingService(s.pairing).request("telegram", f"stranger{i}") for i, s in enumerate(stores))
+        )
+        pending = await stores[0].pairing.pending("telegram")
+        refused = await stores[0].pairing.refusals("telegram")
+    finally:
+        for s in stores:
+            await s.close()
+    assert len(pending) == MAX_PENDING
+    assert sorted(o.code for o in outcomes if o.new) == sorted(r.code for r in pending)
+    assert sum(o.overflow for o in outcomes) == 30 - MAX_PENDING
+    assert refused == {"telegram": {"full": 30 - MAX_PENDING}}
+
+
+async def test_the_pending_cap_holds_for_concurrent_strangers_on_one_connection(store: Store) -> None:
+    """The gateway's case: one connection, many session workers interleaving at every await."""
+    outcomes = await asyncio.gather(*(PairingService(store.pairing).request("telegram", f"s{i}") for i in range(40)))
+    assert len(await store.pairing.pending("telegram")) == MAX_PENDING
+    assert sum(o.new for o in outcomes) == MAX_PENDING
 
 
 async def test_expired_code_is_reported_as_expired(service: PairingService, clock: Clock) -> None:
@@ -139,7 +186,9 @@ async def test_cli_list_approve_allowed_revoke(home: Path) -> None:
 
     approved = run_cli("pairing", "approve", "telegram", code.lower(), env=env)
     assert approved.returncode == 0, approved.stderr
-    assert approved.stdout == "Approved telegram sender 835750362.\n"
+    assert approved.stdout == (
+        "Approved telegram sender 835750362.\nNo gateway is running: they are told they can talk when it starts.\n"
+    )
 
     again = run_cli("pairing", "approve", "telegram", code, env=env)
     assert again.returncode == 1 and "no pending pairing request" in again.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -39,8 +40,14 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(130) from None
 
 
+# json.dumps escapes C0 controls itself; these it leaves raw (DEL, C1 such as the one-byte CSI 0x9B,
+# bidirectional overrides). Escaped, the JSON means the same and cannot drive the terminal.
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None) + "\n")
+    text = json.dumps(data, ensure_ascii=False, indent=None)
+    sys.stdout.write(_RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def ago(seconds: float) -> str:

@@ -5,12 +5,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
-import urllib.error
-import urllib.request
 from typing import Annotated, Any
 
 import typer
@@ -94,27 +91,13 @@ async def _serve(config: Any) -> int:
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print the raw status JSON.")] = False) -> None:
     """Is a gateway running on this AGENTBOX_HOME, and what does it see?"""
-    from agentbox.control import ADDRESS_FILE, read_token
+    from agentbox.cli.gateway_client import NoGateway, call_gateway
 
     config = config_or_exit()
-    host, port = config.gateway.host, config.gateway.port
-    try:  # the address the running gateway actually bound (port 0 picks a free one)
-        bound = json.loads((config.home / ADDRESS_FILE).read_text(encoding="utf-8"))
-        host, port = bound["host"], int(bound["port"])
-    except (OSError, ValueError, KeyError):
-        pass
-    token = read_token(config.home)
-    if token is None:
-        fail(f"no gateway running (no token at {config.home / 'gateway.token'}; start one with `agentbox gateway run`)")
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    request = urllib.request.Request(f"http://{host}:{port}/status", headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            data = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        fail(f"the gateway on {host}:{port} answered {exc.code}: {exc.reason}")
-    except (OSError, ValueError):
-        fail(f"no gateway running (nothing answers on {host}:{port}); start one with `agentbox gateway run`")
+        data = call_gateway(config, "/status")
+    except NoGateway as exc:
+        fail(str(exc))
     if as_json:
         print_json(data)
         return

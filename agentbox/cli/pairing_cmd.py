@@ -1,22 +1,36 @@
-"""`agentbox pairing list|approve|revoke|allowed`: quick (no pydantic-ai, no connector SDK).
+"""`agentbox pairing list|approve|revoke|allowed|approve-group|revoke-group`: quick (no pydantic-ai, no SDK).
 
 They work while the gateway runs: same SQLite file, and the gateway reads approvals per message.
+Names and ids come from chat platforms, so everything printed passes through `terminal_safe`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async
+from agentbox.cli.termsafe import terminal_safe
 
-app = typer.Typer(help="Approve who may talk to the assistant (DM pairing).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from agentbox.config import Config
+    from agentbox.store import Store
+
+app = typer.Typer(help="Approve who may talk to the assistant (DM pairing, groups).", no_args_is_help=True)
 
 CHANNELS = ("telegram", "slack", "discord")
 T = TypeVar("T")
+# Telegram group ids are negative: `-100123` is an argument, not an unknown option.
+NEGATIVE_IDS = {"ignore_unknown_options": True}
+CHANNEL_HELP = "telegram, slack or discord"
+REFUSAL_REASONS = {
+    "full": "while {max} were pending",
+    "cooldown": "during the cooldown after an expired code",
+    "groups full": "from groups while {max} group codes were pending",
+}
 
 
 def _channel(name: str) -> str:
@@ -26,34 +40,76 @@ def _channel(name: str) -> str:
     return lowered
 
 
-def _with_pairing(fn: Callable[[Any], Awaitable[T]]) -> T:
+def _cell(text: str | None, width: int) -> str:
+    """One table cell of untrusted text: control characters neutralised, cut to `width`."""
+    return f"{terminal_safe(text or '-', single_line=True)[:width]:<{width}}"
+
+
+def _with_store(fn: Callable[[Config, Store], Awaitable[T]]) -> T:
     async def go() -> T:
-        from agentbox.access import PairingService
         from agentbox.store import Store
 
         config = config_or_exit()
         store = await Store.open(config.database_path)
         try:
-            return await fn(PairingService(store.pairing))
+            return await fn(config, store)
         finally:
             await store.close()
 
     return run_async(go())
 
 
+def _pairing(store: Store) -> Any:
+    from agentbox.access import PairingService
+
+    return PairingService(store.pairing)
+
+
+def _groups(store: Store) -> Any:
+    from agentbox.group_pairing import GroupPairing
+
+    return GroupPairing(store.groups, store.pairing)
+
+
+def _run_or_fail(action: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `action` on the store; a PairingError exits 1 with its message (after the store closed)."""
+    from agentbox.access import PairingError
+
+    async def go(_: Config, store: Store) -> T | PairingError:
+        try:
+            return await action(store)
+        except PairingError as exc:
+            return exc
+
+    result = _with_store(go)
+    if isinstance(result, PairingError):
+        fail(str(result))
+    return result
+
+
+def _row(channel: str, item_id: str, name: str, tail: str) -> str:
+    return f"{channel:<9} {_cell(item_id, 20)} {_cell(name, 20)} {tail}"
+
+
 @app.command("list")
 def list_requests(
-    channel: Annotated[str | None, typer.Argument(help="telegram, slack or discord; default all.")] = None,
+    channel: Annotated[str | None, typer.Argument(help=f"{CHANNEL_HELP}; default all.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Pending pairing requests: channel, sender, name, code, age, expiry."""
+    """Pending pairing requests (senders and groups), and how many requests were refused."""
     only = _channel(channel) if channel else None
-    requests = _with_pairing(lambda service: service.pending(only))
+
+    async def load(_: Config, store: Store) -> tuple[Any, Any, dict[str, dict[str, int]]]:
+        service = _pairing(store)
+        return await service.pending(only), await _groups(store).requests(only), await service.refusals(only)
+
+    requests, groups, refused = _with_store(load)
     now = time.time()
     if as_json:
         print_json(
             [
                 {
+                    "kind": "sender",
                     "channel": r.channel,
                     "sender_id": r.sender_id,
                     "sender_name": r.sender_name,
@@ -65,86 +121,142 @@ def list_requests(
                 }
                 for r in requests
             ]
-        )
+            + [
+                {"kind": "group", "channel": g.channel, "group_id": g.group_id, "group_name": g.group_name,
+                 "code": g.code, "created_at": g.created_at, "age_s": round(now - g.created_at, 1)}
+                for g in groups
+            ]
+        )  # fmt: skip
         return
-    if not requests:
+    if not requests and not groups:
         typer.echo("No pending pairing requests.")
-        return
-    typer.echo(f"{'CHANNEL':<9} {'SENDER':<20} {'NAME':<20} {'CODE':<9} {'AGE':>5} {'EXPIRES IN':>10}")
-    for r in requests:
-        typer.echo(
-            f"{r.channel:<9} {r.sender_id:<20} {(r.sender_name or '-')[:20]:<20} {r.code:<9}"
-            f" {ago(now - r.created_at):>5} {ago(r.expires_at - now):>10}"
+    if requests:
+        typer.echo(f"{'CHANNEL':<9} {'SENDER':<20} {'NAME':<20} {'CODE':<9} {'AGE':>5} {'EXPIRES IN':>10}")
+        for r in requests:
+            typer.echo(
+                _row(r.channel, r.sender_id, r.sender_name, f"{r.code:<9} {ago(now - r.created_at):>5}")
+                + f" {ago(r.expires_at - now):>10}"
+            )
+        typer.echo(f"\nApprove with: agentbox pairing approve {requests[0].channel} {requests[0].code}")
+    if groups:
+        typer.echo(f"\nGroups asking to be opened to everyone in them:\n{'CHANNEL':<9} {'GROUP':<20} {'NAME':<20} CODE")
+        for g in groups:
+            typer.echo(_row(g.channel, g.group_id, g.group_name, g.code))
+        typer.echo(f"\nOpen one with: agentbox pairing approve-group {groups[0].channel} {groups[0].code}")
+    _echo_refusals(refused)
+
+
+def _echo_refusals(refused: dict[str, dict[str, int]]) -> None:
+    from agentbox.access import MAX_PENDING
+
+    for name, reasons in refused.items():
+        parts = ", ".join(
+            f"{count} {REFUSAL_REASONS.get(reason, reason).format(max=MAX_PENDING)}"
+            for reason, count in reasons.items()
         )
-    typer.echo(f"\nApprove with: agentbox pairing approve {requests[0].channel} {requests[0].code}")
+        typer.echo(f"\nRefused on {name}: {sum(reasons.values())} ({parts})")
 
 
 @app.command("approve")
 def approve(
-    channel: Annotated[str, typer.Argument(help="telegram, slack or discord")],
+    channel: Annotated[str, typer.Argument(help=CHANNEL_HELP)],
     code: Annotated[str, typer.Argument(help="The pairing code the bot sent (case-insensitive).")],
 ) -> None:
-    """Approve the sender who got CODE; their next message gets a real answer (no restart needed)."""
-    from agentbox.access import PairingError
-
+    """Approve the sender who got CODE; the running gateway tells them at once (no restart needed)."""
     name = _channel(channel)
-
-    async def go(service: Any) -> Any:
-        try:
-            return await service.approve(name, code)
-        except PairingError as exc:
-            return exc
-
-    result = _with_pairing(go)
-    if isinstance(result, PairingError):
-        fail(str(result))
-    typer.echo(f"Approved {name} sender {result.sender_id}.")
+    request = _run_or_fail(lambda store: _pairing(store).approve(name, code))
+    typer.echo(f"Approved {name} sender {terminal_safe(request.sender_id, single_line=True)}.")
+    typer.echo(_tell_gateway(name))
 
 
-@app.command("revoke")
+def _tell_gateway(channel: str) -> str:
+    """Ask the running gateway to send the "you're approved" notice now."""
+    from agentbox.cli.gateway_client import NoGateway, call_gateway
+
+    try:
+        answer = call_gateway(config_or_exit(), "/pairing/notify", post=True)
+    except NoGateway:
+        return "No gateway is running: they are told they can talk when it starts."
+    if answer.get("sent"):
+        return "They were told they can talk now."
+    return f"They are told they can talk as soon as the {channel} connector is ready."
+
+
+@app.command("revoke", context_settings=NEGATIVE_IDS)
 def revoke(
-    channel: Annotated[str, typer.Argument(help="telegram, slack or discord")],
+    channel: Annotated[str, typer.Argument(help=CHANNEL_HELP)],
     sender_id: Annotated[str, typer.Argument(help="The sender id (see `agentbox pairing allowed`).")],
 ) -> None:
     """Withdraw an approval; the sender has to pair again. (allow_from in config.toml is not touched.)"""
-    from agentbox.access import PairingError
-
     name = _channel(channel)
+    _run_or_fail(lambda store: _pairing(store).revoke(name, sender_id))
+    typer.echo(f"Revoked {name} sender {terminal_safe(sender_id, single_line=True)}.")
 
-    async def go(service: Any) -> PairingError | None:
-        try:
-            await service.revoke(name, sender_id)
-        except PairingError as exc:
-            return exc
-        return None
 
-    if (error := _with_pairing(go)) is not None:
-        fail(str(error))
-    typer.echo(f"Revoked {name} sender {sender_id}.")
+@app.command("approve-group", context_settings=NEGATIVE_IDS)
+def approve_group(
+    channel: Annotated[str, typer.Argument(help=CHANNEL_HELP)],
+    code_or_id: Annotated[str, typer.Argument(help="The code the bot posted in the group, or the group's chat id.")],
+) -> None:
+    """Open a group to everyone in it (a Discord server, a Slack channel, a Telegram group)."""
+    name = _channel(channel)
+    result = _run_or_fail(lambda store: _groups(store).approve(name, code_or_id))
+    label = terminal_safe(result.group_id, single_line=True)
+    if result.group_name:
+        label += f" ({terminal_safe(result.group_name, single_line=True)})"
+    verb = "was already open" if result.already else "is now open to everyone in it"
+    typer.echo(f"{name} group {label} {verb}.")
+
+
+@app.command("revoke-group", context_settings=NEGATIVE_IDS)
+def revoke_group(
+    channel: Annotated[str, typer.Argument(help=CHANNEL_HELP)],
+    group_id: Annotated[str, typer.Argument(help="The group's id (see `agentbox pairing allowed`).")],
+) -> None:
+    """Close a group opened with approve-group: only paired senders are answered there again."""
+    name = _channel(channel)
+    _run_or_fail(lambda store: _groups(store).revoke(name, group_id))
+    typer.echo(f"Closed {name} group {terminal_safe(group_id, single_line=True)}.")
+    if group_id.strip() in getattr(config_or_exit().channels, name).groups:
+        typer.echo(f"It is also listed in groups under [channels.{name}] in config.toml: remove it there too.")
 
 
 @app.command("allowed")
 def allowed(
-    channel: Annotated[str | None, typer.Argument(help="telegram, slack or discord; default all.")] = None,
+    channel: Annotated[str | None, typer.Argument(help=f"{CHANNEL_HELP}; default all.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Senders approved by pairing (senders in a channel's allow_from are listed in config.toml)."""
+    """Senders approved by pairing and groups opened to everyone (allow_from is in config.toml)."""
     only = _channel(channel) if channel else None
-    senders = _with_pairing(lambda service: service.allowed(only))
+
+    async def load(config: Config, store: Store) -> tuple[Any, Any, list[tuple[str, str]]]:
+        listed = [(n, g) for n in CHANNELS if only in (None, n) for g in getattr(config.channels, n).groups]
+        return await _pairing(store).allowed(only), await _groups(store).allowed(only), listed
+
+    senders, groups, listed = _with_store(load)
     if as_json:
         print_json(
             [
-                {"channel": s.channel, "sender_id": s.sender_id, "sender_name": s.sender_name,
+                {"kind": "sender", "channel": s.channel, "sender_id": s.sender_id, "sender_name": s.sender_name,
                  "approved_at": s.approved_at}
                 for s in senders
             ]
+            + [
+                {"kind": "group", "channel": g.channel, "group_id": g.group_id, "group_name": g.group_name,
+                 "approved_at": g.approved_at}
+                for g in groups
+            ]
+            + [{"kind": "group", "channel": n, "group_id": g, "source": "config"} for n, g in listed]
         )  # fmt: skip
         return
+    now = time.time()
     if not senders:
         typer.echo("No approved senders yet.")
-        return
-    now = time.time()
     for s in senders:
-        typer.echo(
-            f"{s.channel:<9} {s.sender_id:<20} {(s.sender_name or '-'):<20} approved {ago(now - s.approved_at)} ago"
-        )
+        typer.echo(_row(s.channel, s.sender_id, s.sender_name, f"approved {ago(now - s.approved_at)} ago"))
+    if groups or listed:
+        typer.echo("\nGroups open to everyone in them:")
+    for g in groups:
+        typer.echo(_row(g.channel, g.group_id, g.group_name, f"approved {ago(now - g.approved_at)} ago"))
+    for n, g in listed:
+        typer.echo(_row(n, g, "", f"groups in config.toml{' (every group)' if g == '*' else ''}"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiosqlite
 
 from agentbox.store.db import connect
+from agentbox.store.groups import GroupRepo
 from agentbox.store.inbox import InboxRepo
 from agentbox.store.jobs import Job, JobRepo
 from agentbox.store.pairing import PairingRepo
@@ -25,6 +26,7 @@ class Store:
         self.sessions = SessionRepo(conn)
         self.media = MediaRepo(conn)
         self.pairing = PairingRepo(conn)
+        self.groups = GroupRepo(conn)
         self.inbox = InboxRepo(conn, self.media)
         self.jobs = JobRepo(conn)
 

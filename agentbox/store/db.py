@@ -92,6 +92,24 @@ async def run_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequence
         return Result(cursor.rowcount, cursor.lastrowid)
 
 
+async def insert_capped(conn: aiosqlite.Connection, table: str, row: dict[str, Any], *, key: str, cap: int) -> bool:
+    """Insert `row` into a pairing table unless its key exists or `cap` unexpired rows share its channel.
+
+    One statement, so one write transaction: concurrent inserts, on this connection or on other
+    processes' connections, cannot all count "cap - 1" and all insert. `table` and `key` are ours.
+    """
+    columns = ", ".join(row)
+    marks = ",".join("?" * len(row))
+    cursor = await run(
+        conn,
+        f"INSERT INTO {table}({columns}) SELECT {marks} WHERE"
+        f" (SELECT COUNT(*) FROM {table} WHERE channel = ? AND expires_at > ?) < ?"
+        f" ON CONFLICT({key}) DO NOTHING",
+        (*row.values(), row["channel"], row["created_at"], cap),
+    )
+    return cursor.rowcount > 0
+
+
 def _prepare(path: Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     return not path.exists()

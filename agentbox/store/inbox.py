@@ -46,6 +46,8 @@ def sanitize_inbound(inbound: Inbound) -> Inbound:
         message_id=_clean(inbound.message_id) or "",
         thread_id=_clean(inbound.thread_id),
         reply_to_text=_clean(inbound.reply_to_text),
+        group_id=_clean(inbound.group_id),
+        group_name=_clean(inbound.group_name) or "",
         attachments=attachments,
     )
 
@@ -90,6 +92,8 @@ class InboxRepo:
             "unsupported": inbound.unsupported,
             "bot_authored": inbound.bot_authored,
             "reply_to_text": inbound.reply_to_text,
+            "group_id": inbound.group_id,
+            "group_name": inbound.group_name,
             "attachments": attachments,
         }
         cursor = await run(
@@ -151,6 +155,8 @@ class InboxRepo:
             unsupported=p.get("unsupported"),
             bot_authored=bool(p.get("bot_authored")),
             reply_to_text=p.get("reply_to_text"),
+            group_id=p.get("group_id"),
+            group_name=p.get("group_name", ""),
         )
         return InboxRow(
             row["id"], inbound, row["status"], row["turn_id"], row["replied_at"], row["attempts"], row["received_at"]

@@ -1,15 +1,15 @@
-"""Pairing requests, the overflow counter and approved senders (tables of migration 1 and 2).
+"""Pairing requests, refused-request counters and approved senders (tables of migrations 1–3).
 
 Plain storage only: code generation, expiry policy and limits live in `agentbox.access`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import aiosqlite
 
-from agentbox.store.db import now, run
+from agentbox.store.db import insert_capped, now, run
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +56,11 @@ class PairingRepo:
         self._conn = conn
 
     # -- pending requests --------------------------------------------------------
-    async def delete_expired(self, at: float | None = None) -> int:
-        cursor = await run(self._conn, "DELETE FROM pairing_requests WHERE expires_at <= ?", (at or now(),))
+    async def delete_expired(self, at: float | None = None, *, keep_for: float = 0.0) -> int:
+        """Forget requests that expired more than `keep_for` seconds before `at` (the cooldown)."""
+        cursor = await run(
+            self._conn, "DELETE FROM pairing_requests WHERE expires_at <= ?", ((at or now()) - keep_for,)
+        )
         return cursor.rowcount
 
     async def pending(self, channel: str | None = None, *, at: float | None = None) -> list[PairingRequest]:
@@ -71,6 +74,7 @@ class PairingRepo:
             return [_request(row) for row in await cursor.fetchall()]
 
     async def pending_for(self, channel: str, sender_id: str) -> PairingRequest | None:
+        """The sender's request, expired (cooling down) or not."""
         async with self._conn.execute(
             "SELECT * FROM pairing_requests WHERE channel = ? AND sender_id = ?", (channel, sender_id)
         ) as cursor:
@@ -85,39 +89,35 @@ class PairingRepo:
             row = await cursor.fetchone()
         return _request(row) if row else None
 
-    async def add_request(self, request: PairingRequest) -> bool:
-        """Insert unless the sender already has a row; False when it had one (keep its code)."""
-        cursor = await run(
-            self._conn,
-            "INSERT INTO pairing_requests(channel, sender_id, sender_name, chat_id, code, created_at, expires_at)"
-            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(channel, sender_id) DO NOTHING",
-            (
-                request.channel,
-                request.sender_id,
-                request.sender_name,
-                request.chat_id,
-                request.code,
-                request.created_at,
-                request.expires_at,
-            ),
+    async def add_request(self, request: PairingRequest, *, max_pending: int) -> bool:
+        """Insert unless the sender has a row or `max_pending` unexpired requests exist on the channel."""
+        return await insert_capped(
+            self._conn, "pairing_requests", asdict(request), key="channel, sender_id", cap=max_pending
         )
-        return cursor.rowcount > 0
 
     async def delete_request(self, channel: str, sender_id: str) -> None:
         await run(self._conn, "DELETE FROM pairing_requests WHERE channel = ? AND sender_id = ?", (channel, sender_id))
 
-    async def bump_overflow(self, channel: str) -> None:
+    # -- refused requests --------------------------------------------------------
+    async def count_refusal(self, channel: str, reason: str) -> None:
+        """Only a counter: storing every stranger who writes would let anyone fill the database."""
         await run(
             self._conn,
-            "INSERT INTO pairing_overflow(channel, count) VALUES (?, 1)"
-            " ON CONFLICT(channel) DO UPDATE SET count = count + 1",
-            (channel,),
+            "INSERT INTO pairing_refusals(channel, reason, count, last_at) VALUES (?, ?, 1, ?)"
+            " ON CONFLICT(channel, reason) DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+            (channel, reason, now()),
         )
 
-    async def overflow(self, channel: str) -> int:
-        async with self._conn.execute("SELECT count FROM pairing_overflow WHERE channel = ?", (channel,)) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+    async def refusals(self, channel: str | None = None) -> dict[str, dict[str, int]]:
+        """Refused requests so far: {channel: {reason: count}}."""
+        sql, args = "SELECT channel, reason, count FROM pairing_refusals", tuple[str, ...]()
+        if channel:
+            sql, args = sql + " WHERE channel = ?", (channel,)
+        counts: dict[str, dict[str, int]] = {}
+        async with self._conn.execute(sql + " ORDER BY channel, reason", args) as cursor:
+            for row in await cursor.fetchall():
+                counts.setdefault(row["channel"], {})[row["reason"]] = int(row["count"])
+        return counts
 
     # -- approved senders --------------------------------------------------------
     async def allow(self, channel: str, sender_id: str, *, sender_name: str = "", chat_id: str = "") -> None:
@@ -136,10 +136,14 @@ class PairingRepo:
         return cursor.rowcount > 0
 
     async def is_allowed(self, channel: str, sender_id: str) -> bool:
+        return await self.approval(channel, sender_id) is not None
+
+    async def approval(self, channel: str, sender_id: str) -> AllowedSender | None:
         async with self._conn.execute(
-            "SELECT 1 FROM allowed_senders WHERE channel = ? AND sender_id = ?", (channel, sender_id)
+            "SELECT * FROM allowed_senders WHERE channel = ? AND sender_id = ?", (channel, sender_id)
         ) as cursor:
-            return await cursor.fetchone() is not None
+            row = await cursor.fetchone()
+        return _allowed(row) if row else None
 
     async def allowed(self, channel: str | None = None) -> list[AllowedSender]:
         sql, args = "SELECT * FROM allowed_senders", tuple[str, ...]()
@@ -148,15 +152,18 @@ class PairingRepo:
         async with self._conn.execute(sql + " ORDER BY approved_at", args) as cursor:
             return [_allowed(row) for row in await cursor.fetchall()]
 
-    async def unnotified(self) -> list[AllowedSender]:
-        async with self._conn.execute(
-            "SELECT * FROM allowed_senders WHERE notified = 0 AND chat_id != '' ORDER BY approved_at"
-        ) as cursor:
+    async def unnotified(self, channel: str | None = None) -> list[AllowedSender]:
+        sql, args = "SELECT * FROM allowed_senders WHERE notified = 0 AND chat_id != ''", tuple[str, ...]()
+        if channel:
+            sql, args = sql + " AND channel = ?", (channel,)
+        async with self._conn.execute(sql + " ORDER BY approved_at", args) as cursor:
             return [_allowed(row) for row in await cursor.fetchall()]
 
-    async def mark_notified(self, channel: str, sender_id: str) -> None:
-        await run(
+    async def claim_notice(self, channel: str, sender_id: str) -> bool:
+        """Mark the "you're approved" notice as sent; True only for the one caller that flipped it."""
+        cursor = await run(
             self._conn,
-            "UPDATE allowed_senders SET notified = 1 WHERE channel = ? AND sender_id = ?",
+            "UPDATE allowed_senders SET notified = 1 WHERE channel = ? AND sender_id = ? AND notified = 0",
             (channel, sender_id),
         )
+        return cursor.rowcount > 0

@@ -118,6 +118,37 @@ MIGRATIONS: list[str] = [
     ALTER TABLE pairing_requests ADD COLUMN chat_id TEXT NOT NULL DEFAULT '';
     ALTER TABLE allowed_senders ADD COLUMN chat_id TEXT NOT NULL DEFAULT '';
     """,
+    # 3 (access: groups and pairing limits): groups the owner opened to everyone in them; one
+    # pairing request per group, kept after its code expires so the group is hinted at most once;
+    # refused pairing requests counted per channel and reason ("full", "cooldown", "groups full"),
+    # which replaces the single overflow counter.
+    """
+    CREATE TABLE allowed_groups (
+        channel      TEXT NOT NULL,
+        group_id     TEXT NOT NULL,
+        group_name   TEXT NOT NULL DEFAULT '',
+        approved_at  REAL NOT NULL,
+        PRIMARY KEY (channel, group_id)
+    );
+    CREATE TABLE group_requests (
+        channel      TEXT NOT NULL,
+        group_id     TEXT NOT NULL,
+        group_name   TEXT NOT NULL DEFAULT '',
+        code         TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        expires_at   REAL NOT NULL,
+        PRIMARY KEY (channel, group_id)
+    );
+    CREATE TABLE pairing_refusals (
+        channel      TEXT NOT NULL,
+        reason       TEXT NOT NULL,
+        count        INTEGER NOT NULL DEFAULT 0,
+        last_at      REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (channel, reason)
+    );
+    INSERT INTO pairing_refusals(channel, reason, count) SELECT channel, 'full', count FROM pairing_overflow;
+    DROP TABLE pairing_overflow;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -83,7 +83,8 @@ def test_dm_pairing_then_approve_then_answer(
 
     approved = run_cli("pairing", "approve", "discord", code, env=gateway.env)
     assert approved.returncode == 0, approved.stderr
-    assert approved.stdout == f"Approved discord sender {fake_discord.user_id}.\n"
+    assert approved.stdout == f"Approved discord sender {fake_discord.user_id}.\nThey were told they can talk now.\n"
+    assert sent_containing(fake_discord, "You're approved")  # at once, before the first answer
 
     question = fake_discord.push_message(content="what is 2+2?")
     [answer] = wait_for(answered(fake_discord, "echo: what is 2+2?"), what="the model's answer")
@@ -91,7 +92,7 @@ def test_dm_pairing_then_approve_then_answer(
     assert answer.message_reference is not None and str(answer.message_reference["message_id"]) == question
     assert asked(fake_aimlapi) == ["what is 2+2?"]
     assert len(sent_containing(fake_discord, "pairing code")) == 1
-    [notice] = wait_for(answered(fake_discord, "You're approved"), what="the approval notice")
+    [notice] = sent_containing(fake_discord, "You're approved")
     assert notice.channel_id == dm_channel(fake_discord)
     assert gateway.terminate() == 0
 
@@ -99,7 +100,7 @@ def test_dm_pairing_then_approve_then_answer(
 def test_guild_message_needs_a_mention_and_the_answer_replies_to_it(
     launch: Launch, fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord
 ) -> None:
-    gateway = launch()
+    gateway = launch(f'groups = ["{fake_discord.guild_id}"]')
     guild, channel = fake_discord.guild_id, fake_discord.channel_id
     fake_discord.push_message(channel, "just chatting about lunch", guild_id=guild)
     question = fake_discord.push_message(
@@ -172,3 +173,44 @@ def test_long_answer_with_code_block_is_split_into_valid_messages(
     assert len(fake_aimlapi.chat_requests()) == 1
     references = [m.message_reference for m in fake_discord.messages]
     assert references[0] is not None and all(r is None for r in references[1:])  # only the first one replies
+
+
+def test_a_stranger_in_a_server_nobody_opened_gets_one_hint_until_the_owner_opens_it(
+    launch: Launch, fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord
+) -> None:
+    """A public bot invited to someone's server: no model call until the owner opens that server."""
+    gateway = launch()
+    guild, mallory = fake_discord.guild_id, "4000000000000000666"
+    for text in ("do my homework", "/model o1-pro", "hello??"):
+        fake_discord.push_message(
+            fake_discord.channel_id, f"<@{fake_discord.bot_id}> {text}", guild_id=guild,
+            mentions=[fake_discord.bot_id], author_id=mallory,
+        )  # fmt: skip
+    [hint] = wait_for(answered(fake_discord, "approve-group"), what="the server hint")
+    wait_for(lambda: gateway.status()[1]["inbox"].get("ignored") == 3, what="all three handled")
+    assert fake_discord.sent() == [hint.content] and fake_aimlapi.chat_requests() == []
+    opened = run_cli("pairing", "approve-group", "discord", guild, env=gateway.env)  # by the server id
+    assert opened.returncode == 0 and "is now open to everyone in it" in opened.stdout, opened.stderr
+    fake_discord.push_message(
+        fake_discord.other_channel_id, f"<@{fake_discord.bot_id}> now?", guild_id=guild,
+        mentions=[fake_discord.bot_id], author_id=mallory,
+    )  # fmt: skip
+    [answer] = wait_for(answered(fake_discord, "echo: now?"), what="the answer in another channel of that server")
+    assert answer.channel_id == fake_discord.other_channel_id and asked(fake_aimlapi) == ["now?"]
+
+
+def test_own_messages_in_a_server_start_nothing(
+    launch: Launch, fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord
+) -> None:
+    """The bot's own messages come back over the gateway, even when they mention or reply to it."""
+    gateway = launch(f'groups = ["{fake_discord.guild_id}"]\ngroup_policy = "open"')
+    guild, channel, bot = fake_discord.guild_id, fake_discord.channel_id, fake_discord.bot_id
+    earlier = fake_discord.push_message(channel, "echo: an old answer", guild_id=guild, author_id=bot, bot=True)
+    fake_discord.push_message(
+        channel, f"<@{bot}> as I said", guild_id=guild, mentions=[bot], author_id=bot, bot=True, reply_to=earlier
+    )
+    fake_discord.push_message(channel, "are you there?", guild_id=guild)  # a person, after the two above
+    wait_for(answered(fake_discord, "echo: are you there?"), what="the person's answer")
+    assert asked(fake_aimlapi) == ["are you there?"]
+    assert fake_discord.sent() == ["echo: are you there?"]
+    assert inbox_settled(gateway, 1) == {"done": 1}  # the bot's messages were never even stored

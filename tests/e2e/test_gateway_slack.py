@@ -9,6 +9,7 @@ stored the message, so once `event()` returns, the message was either stored or 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ ALICE = "U0ALICE"
 DM = "D0ALICE"
 CHANNEL = "C0GENERAL"
 OPEN = 'dm_policy = "open"'
+OPEN_CHANNEL = f'groups = ["{CHANNEL}"]'  # everyone in #general may talk to the bot
 
 Launch = Callable[..., tuple[PlatformGateway, SlackEvents]]
 
@@ -98,20 +100,21 @@ def test_dm_pairing_then_approve_then_answer(launch: Launch, fake_aimlapi: FakeA
 
     approved = run_cli("pairing", "approve", "slack", code, env=gateway.env)
     assert approved.returncode == 0, approved.stderr
-    assert approved.stdout == f"Approved slack sender {ALICE}.\n"
+    assert approved.stdout == f"Approved slack sender {ALICE}.\nThey were told they can talk now.\n"
 
     assert events.event(dm("what is 2+2?")) == 200
     wait_for(answered(fake_slack, "echo: what is 2+2?"), what="the model's answer")
     assert asked(fake_aimlapi) == ["what is 2+2?"]
     assert len(posted_containing(fake_slack, "pairing code")) == 1
-    wait_for(answered(fake_slack, "You're approved"), what="the approval notice in the DM")
+    # The notice went out when the owner approved: before the first answer, once.
+    assert [m["text"][:16] for m in fake_slack.messages] == ["Hi! I don't know", "You're approved:", "echo: what is 2+"]
     assert gateway.terminate() == 0
 
 
 def test_mention_answered_in_a_thread_and_follow_ups_without_mention(
     launch: Launch, fake_aimlapi: FakeAimlapi, fake_slack: FakeSlack
 ) -> None:
-    gateway, events = launch()
+    gateway, events = launch(OPEN_CHANNEL)
     assert events.event(in_channel("just chatting, no mention")) == 200  # channel chatter is not for the bot
     question = in_channel(f"<@{fake_slack.bot_user_id}> what is the capital of France?", type="app_mention")
     assert events.event(question) == 200
@@ -132,7 +135,7 @@ def test_mention_answered_in_a_thread_and_follow_ups_without_mention(
 
     # After a restart the connector no longer remembers the thread: it asks Slack who is in it.
     assert gateway.terminate() == 0
-    _, events = launch()
+    _, events = launch(OPEN_CHANNEL)
     assert events.event(in_channel("and of Spain?", thread_ts=question["ts"])) == 200
     [third] = wait_for(answered(fake_slack, "echo: and of Spain?", CHANNEL), what="the answer after a restart")
     assert third["thread_ts"] == question["ts"]
@@ -211,3 +214,48 @@ def test_wrong_signature_is_rejected(launch: Launch, fake_aimlapi: FakeAimlapi, 
     assert asked(fake_aimlapi) == ["genuine"]
     assert fake_slack.posted(DM) == ["echo: genuine"]
     assert inbox_settled(gateway, 1) == {"done": 1}  # the forged request was never stored
+
+
+def test_a_stranger_in_a_channel_nobody_opened_gets_one_hint_until_the_owner_opens_it(
+    launch: Launch, fake_aimlapi: FakeAimlapi, fake_slack: FakeSlack
+) -> None:
+    gateway, events = launch()
+    for text in ("summarise the secrets", "/model o1-pro", "hello??"):
+        assert events.event(in_channel(f"<@{fake_slack.bot_user_id}> {text}", type="app_mention")) == 200
+    [hint] = wait_for(answered(fake_slack, "approve-group", CHANNEL), what="the channel hint")
+    assert fake_slack.posted(CHANNEL) == [hint["text"]] and fake_aimlapi.chat_requests() == []
+    assert fake_slack.calls_to("reactions.add") == []  # no "working" signal for a refused message either
+    code = re.search(r"approve-group slack ([A-Z2-9]{8})", hint["text"])
+    assert code is not None, hint["text"]
+    opened = run_cli("pairing", "approve-group", "slack", code.group(1), env=gateway.env)
+    assert opened.returncode == 0, opened.stderr
+    assert events.event(in_channel(f"<@{fake_slack.bot_user_id}> now?", type="app_mention")) == 200
+    wait_for(answered(fake_slack, "echo: now?", CHANNEL), what="the answer once the channel is open")
+    assert asked(fake_aimlapi) == ["now?"]
+
+
+def test_own_events_in_a_channel_start_no_turn_and_no_reaction(
+    launch: Launch, fake_aimlapi: FakeAimlapi, fake_slack: FakeSlack
+) -> None:
+    """The bot's own posts, edits of them (streaming) and self-mentions, in a thread it answers in."""
+    gateway, events = launch(OPEN_CHANNEL)
+    bot = {"user": fake_slack.bot_user_id, "bot_id": fake_slack.bot_id}
+    question = in_channel(f"<@{fake_slack.bot_user_id}> hi", type="app_mention")
+    assert events.event(question) == 200
+    wait_for(answered(fake_slack, "echo: hi", CHANNEL), what="the first answer")
+    thread = {"thread_ts": question["ts"]}
+    assert events.event(in_channel("echo: hi", **bot, **thread)) == 200  # its own reply, echoed by Slack
+    assert events.event(in_channel(f"<@{fake_slack.bot_user_id}> as I said", type="app_mention", **bot)) == 200
+    edited = in_channel("", subtype="message_changed", **thread)
+    edited["message"] = {"type": "message", "text": "echo: hi (edited)", "ts": question["ts"], **bot}
+    assert events.event(edited) == 200
+    legacy = in_channel("posted by an integration", subtype="bot_message", bot_id=fake_slack.bot_id, user=None)
+    assert events.event(legacy) == 200
+    follow_up = in_channel("and you?", **thread)
+    assert events.event(follow_up) == 200  # a person, after all of the above
+    wait_for(answered(fake_slack, "echo: and you?", CHANNEL), what="the person's answer")
+    assert asked(fake_aimlapi) == ["hi", "and you?"]
+    assert fake_slack.posted(CHANNEL) == ["echo: hi", "echo: and you?"]
+    # The "working" reaction went on the two people's messages only.
+    assert [c["timestamp"] for c in fake_slack.calls_to("reactions.add")] == [question["ts"], follow_up["ts"]]
+    assert inbox_settled(gateway, 2) == {"done": 2}  # the bot's events were never even stored

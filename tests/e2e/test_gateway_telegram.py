@@ -4,6 +4,7 @@ Telegram Bot API, the real turn pipeline against the fake AI/ML API. Nothing is 
 from __future__ import annotations
 
 import base64
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,14 @@ def test_pairing_then_approve_then_answer(processes, home: Path, fake_aimlapi, f
 
     approved = run_cli("pairing", "approve", "telegram", code.lower(), env=gateway.env)
     assert approved.returncode == 0, approved.stderr
-    assert approved.stdout == f"Approved telegram sender {ALICE}.\n"
+    assert approved.stdout == f"Approved telegram sender {ALICE}.\nThey were told they can talk now.\n"
+    assert texts_containing(fake_telegram, "You're approved")  # sent before the command returned
 
     fake_telegram.push_text(ALICE, "what is 2+2?")
     wait_for(lambda: texts_containing(fake_telegram, "echo: what is 2+2?"), what="the model's answer")
     assert [user_text(b) for b in fake_aimlapi.chat_requests()] == ["what is 2+2?"]  # none before approval
     assert len(texts_containing(fake_telegram, "pairing code")) == 1
-    wait_for(lambda: texts_containing(fake_telegram, "approved"), what="the approval notice")
+    assert len(texts_containing(fake_telegram, "You're approved")) == 1
     assert gateway.terminate() == 0
 
 
@@ -167,3 +169,43 @@ def test_missing_token_is_reported_not_retried(processes, home: Path, fake_aimla
     state = wait_for(lambda: (s := gateway.connector_state()) and s.startswith("failed") and s, what="failed state")
     assert "TELEGRAM_BOT_TOKEN" in state
     assert gateway.terminate() == 0
+
+
+def test_a_stranger_in_an_unknown_group_gets_one_hint_until_the_owner_opens_it(
+    processes, home: Path, fake_aimlapi, fake_telegram
+) -> None:
+    """Someone adds the bot to their own group: no model call, one hint, and the owner decides."""
+    gateway = launch(processes, home, fake_aimlapi, fake_telegram)
+    group, bot = -100777, fake_telegram.bot_username
+    for text in ("do my homework", "/model o1-pro", "hello??"):
+        fake_telegram.push_text(group, f"@{bot} {text}", chat_type="supergroup", from_id=666, username="mallory")
+    [hint] = wait_for(lambda: texts_containing(fake_telegram, "approve-group", chat=group), what="the group hint")
+    wait_for(lambda: gateway.status()[1]["inbox"].get("ignored") == 3, what="all three handled")
+    assert fake_telegram.sent_messages(group) == [hint] and fake_aimlapi.chat_requests() == []
+    code = re.search(r"approve-group telegram ([A-Z2-9]{8})", hint)
+    assert code is not None, hint
+
+    listed = run_cli("pairing", "list", env=gateway.env)
+    assert "-100777" in listed.stdout and "Test group" in listed.stdout and code.group(1) in listed.stdout
+    opened = run_cli("pairing", "approve-group", "telegram", code.group(1), env=gateway.env)
+    assert opened.returncode == 0 and "is now open to everyone in it" in opened.stdout, opened.stderr
+    fake_telegram.push_text(group, f"@{bot} now?", chat_type="supergroup", from_id=666, username="mallory")
+    wait_for(lambda: texts_containing(fake_telegram, "echo: now?", chat=group), what="the answer once opened")
+    assert [user_text(b) for b in fake_aimlapi.chat_requests()] == ["now?"]
+    closed = run_cli("pairing", "revoke-group", "telegram", "-100777", env=gateway.env)  # a negative id
+    assert closed.returncode == 0, closed.stderr
+
+
+def test_own_and_other_bots_messages_are_ignored(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
+    """Even where every message is answered (an open group, no mention needed), bots start nothing."""
+    group, bot = -100777, fake_telegram.bot_username
+    gateway = launch(processes, home, fake_aimlapi, fake_telegram, f'group_policy = "open"\ngroups = ["{group}"]')
+    own = {"from_id": fake_telegram.bot_id, "is_bot": True, "username": bot, "chat_type": "supergroup"}
+    fake_telegram.push_text(group, f"@{bot} echo: an earlier answer", reply_to_bot=True, **own)
+    fake_telegram.push_text(group, "beep boop", chat_type="supergroup", from_id=7000002, is_bot=True, username="b2")
+    fake_telegram.push_text(group, "are you there?", chat_type="supergroup")  # handled after the two above
+    wait_for(lambda: texts_containing(fake_telegram, "echo: are you there?", chat=group), what="the person's answer")
+    assert [user_text(b) for b in fake_aimlapi.chat_requests()] == ["are you there?"]
+    assert fake_telegram.sent_messages(group) == ["echo: are you there?"]
+    inbox = wait_for(lambda: (c := gateway.status()[1]["inbox"]).get("done") == 1 and c, what="the inbox")
+    assert inbox == {"done": 1, "ignored": 2}  # stored, then ignored as bot authored

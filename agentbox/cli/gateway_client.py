@@ -1,0 +1,51 @@
+"""The CLI's side of the gateway's control endpoint: find the running gateway, call it with its token.
+
+Standard library only (urllib), so `agentbox status` and `agentbox pairing approve` stay instant.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentbox.config import Config
+
+
+class NoGateway(Exception):
+    """No gateway answers for this AGENTBOX_HOME; the message says why, for the user."""
+
+
+def call_gateway(config: Config, path: str, *, post: bool = False, timeout: float = 5.0) -> dict[str, Any]:
+    """GET (or POST) `path` on the running gateway; raises NoGateway with a user-facing reason."""
+    from agentbox.control import ADDRESS_FILE, read_token
+
+    host, port = config.gateway.host, config.gateway.port
+    try:  # the address the running gateway actually bound (port 0 picks a free one)
+        bound = json.loads((config.home / ADDRESS_FILE).read_text(encoding="utf-8"))
+        host, port = bound["host"], int(bound["port"])
+    except (OSError, ValueError, KeyError):
+        pass
+    token = read_token(config.home)
+    if token is None:
+        raise NoGateway(
+            f"no gateway running (no token at {config.home / 'gateway.token'}; start one with `agentbox gateway run`)"
+        )
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    request = urllib.request.Request(
+        f"http://{host}:{port}{path}",
+        headers={"Authorization": f"Bearer {token}"},
+        method="POST" if post else "GET",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data: dict[str, Any] = json.loads(response.read())
+            return data
+    except urllib.error.HTTPError as exc:
+        raise NoGateway(f"the gateway on {host}:{port} answered {exc.code}: {exc.reason}") from None
+    except (OSError, ValueError):
+        raise NoGateway(
+            f"no gateway running (nothing answers on {host}:{port}); start one with `agentbox gateway run`"
+        ) from None
