@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from agentbox.access import AccessPolicy, PairingService, pairing_reply
 from agentbox.chat_commands import ChatCommands, parse_command
 from agentbox.config import Config
+from agentbox.inbound_media import fetch_images
 from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
+from agentbox.refusals import unsupported_reply
 from agentbox.replies import ReplyStreamer, attachments_from_paths, keep_typing
 from agentbox.routing import Route, channel_config
 from agentbox.store import Store
 from agentbox.turns import TurnRequest, TurnResult, TurnRunner
-from agentbox.vision import InputError, validate_attachment_image
+from agentbox.vision import InputError
 
 log = logging.getLogger("agentbox.gateway")
 
@@ -31,7 +33,6 @@ MAX_BATCH = 10
 
 ConnectorFor = Callable[[str], Awaitable[Connector]]
 
-UNSUPPORTED = "Sorry, I can't handle {what} messages yet. Please send text or an image."
 EMPTY = "I got an empty message. Send me some text or an image."
 
 
@@ -160,12 +161,8 @@ class Dispatcher:
         polite = self._refusal(inbound)
         images: list[Attachment] = []
         if polite is None:
-            try:
-                images = [
-                    validate_attachment_image(item, self._config.vision)
-                    for item in inbound.attachments
-                    if item.kind == "image"
-                ]
+            try:  # the sender is allowed in: only now is any media downloaded
+                images = await fetch_images(self._connector_for, inbound, self._config.vision)
             except InputError as exc:
                 polite = f"Sorry, I can't use that image: {exc}."
         if polite is None and (command := parse_command(inbound.text)) is not None:
@@ -179,10 +176,10 @@ class Dispatcher:
 
     def _refusal(self, inbound: Inbound) -> str | None:
         if inbound.unsupported:
-            return UNSUPPORTED.format(what=inbound.unsupported)
+            return unsupported_reply([inbound.unsupported])
         others = sorted({item.kind for item in inbound.attachments if item.kind != "image"})
         if others:
-            return UNSUPPORTED.format(what=" and ".join(others))
+            return unsupported_reply(others)
         if not inbound.text.strip() and not inbound.attachments:
             return EMPTY
         limit = self._config.gateway.max_message_chars
