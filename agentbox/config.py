@@ -63,6 +63,7 @@ class AgentConfig(Section):
     skills: list[str] | None = None  # None: every ready skill; a list: only these
     disabled_skills: list[str] = []
     allow_exec: bool = False  # lets the model run scripts inside skill folders
+    max_tool_result_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024  # longer tool results are cut (with a note)
     memory: MemoryConfig = MemoryConfig()
 
 
