@@ -191,6 +191,12 @@ class LoggingConfig(Section):
     file_backups: Annotated[int, Field(ge=0)] = 5
 
 
+class StorageConfig(Section):
+    # Turns, sessions, answered inbox messages and media older than this are deleted (daily, by
+    # the gateway); unset keeps everything. `agentbox sessions prune --older-than` does it by hand.
+    retention_days: Annotated[int, Field(ge=1)] | None = None
+
+
 class Config(Section):
     aimlapi: AimlapiConfig = AimlapiConfig()
     agents: dict[str, AgentConfig] = {"main": AgentConfig()}
@@ -201,6 +207,7 @@ class Config(Section):
     skills: SkillsConfig = SkillsConfig()
     limits: LimitsConfig = LimitsConfig()
     logging: LoggingConfig = LoggingConfig()
+    storage: StorageConfig = StorageConfig()
 
     # Set by `load_config`, not by the file.
     source: Path | None = Field(default=None, exclude=True)

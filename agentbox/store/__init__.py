@@ -13,9 +13,10 @@ from agentbox.store.db import connect
 from agentbox.store.inbox import InboxRepo
 from agentbox.store.jobs import Job, JobRepo
 from agentbox.store.pairing import PairingRepo
+from agentbox.store.retention import PruneReport, RetentionRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 
-__all__ = ["Job", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
+__all__ = ["Job", "PruneReport", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
 
 
 class Store:
@@ -27,6 +28,7 @@ class Store:
         self.pairing = PairingRepo(conn)
         self.inbox = InboxRepo(conn, self.media)
         self.jobs = JobRepo(conn)
+        self.retention = RetentionRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
