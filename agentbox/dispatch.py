@@ -10,6 +10,7 @@ groups each is prefixed with its sender's name). The reply goes to the last of t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from agentbox.access import AccessPolicy, PairingService, pairing_reply
 from agentbox.chat_commands import ChatCommands, parse_command
 from agentbox.config import Config
+from agentbox.diskfull import DiskFullAlarm, is_disk_full
 from agentbox.inbound_media import fetch_images
 from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
 from agentbox.refusals import unsupported_reply
@@ -30,6 +32,7 @@ from agentbox.vision import InputError
 log = logging.getLogger("agentbox.gateway")
 
 MAX_BATCH = 10
+DISK_FULL_RETRIES = 6  # then the row waits, still pending, for the next start
 
 ConnectorFor = Callable[[str], Awaitable[Connector]]
 
@@ -44,6 +47,7 @@ class Job:
     inbound: Inbound
     route: Route
     turn_id: int | None = None  # set: the model already answered; re-send, don't ask again
+    disk_full_retries: int = 0
 
 
 @dataclass(slots=True)
@@ -73,6 +77,8 @@ class Dispatcher:
         self._queues: dict[str, deque[Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._draining = False
+        self.disk_full = DiskFullAlarm(config.home)
+        self.disk_full_delay = 30.0  # first retry after a full disk; doubles each time
 
     # -- queueing ------------------------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -112,6 +118,12 @@ class Dispatcher:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if is_disk_full(exc):  # not the message's fault: it stays pending and is tried again
+                        self.disk_full.report(f"session {key}: {exc}")
+                        with contextlib.suppress(Exception):  # an attempt the disk spoiled does not count
+                            await self._store.inbox.undo_attempt(job.row_ids)
+                        self._retry_later(job)
+                        continue
                     log.exception("session %s: message %s failed", key, job.inbound.message_id)
                     await self._store.inbox.finish(job.row_ids, "failed", f"{type(exc).__name__}: {exc}")
         finally:
@@ -119,6 +131,13 @@ class Dispatcher:
             self._workers.pop(key, None)
             if not queue:
                 self._queues.pop(key, None)
+
+    def _retry_later(self, job: Job) -> None:
+        job.disk_full_retries += 1
+        if job.disk_full_retries > DISK_FULL_RETRIES:
+            return  # still pending in the inbox: the next start picks it up
+        delay = self.disk_full_delay * 2 ** (job.disk_full_retries - 1)
+        asyncio.get_running_loop().call_later(delay, lambda: None if self._draining else self.submit(job))
 
     async def _handle(self, job: Job, queue: deque[Job]) -> None:
         if job.turn_id is not None:

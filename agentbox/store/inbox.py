@@ -185,6 +185,12 @@ class InboxRepo:
     async def start_attempt(self, row_id: int) -> None:
         await run(self._conn, "UPDATE inbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
 
+    async def undo_attempt(self, row_ids: list[int]) -> None:
+        """An attempt that failed for a reason outside the message (a full disk) does not count."""
+        await run_many(
+            self._conn, "UPDATE inbox SET attempts = MAX(attempts - 1, 0) WHERE id = ?", [(i,) for i in row_ids]
+        )
+
     async def set_session(self, row_ids: list[int], session_key: str) -> None:
         await self._many("UPDATE inbox SET session_key = ? WHERE id = ?", row_ids, session_key)
 
