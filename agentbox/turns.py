@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import mimetypes
+import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -112,6 +113,15 @@ class TurnResult:
             "attachments": [item.describe() for item in self.attachments],
             "error": self.error,
         }
+
+
+_WINDOW = re.compile(r"maximum context length is (\d+)")
+
+
+def context_window(exc: BaseException) -> int | None:
+    """The model's context window in tokens, when its overflow error says (OpenAI-family wording)."""
+    match = _WINDOW.search(str(exc))
+    return int(match.group(1)) if match else None
 
 
 def friendly_error(exc: BaseException) -> str:
@@ -350,6 +360,7 @@ class TurnRunner:
         """The model run over the session's history; once more with the history shortened if it overflowed."""
         memory = self.config.agent(request.agent_id).memory
         budget, text = memory.token_budget, request.text
+        window: int | None = None  # the model's context window, once an overflow error told us
         for attempt in (1, 2):
             history = await prompt_history(
                 self.store,
@@ -372,14 +383,16 @@ class TurnRunner:
                     # less CPU and its answer carries meta.usage, the real cost, which streams lack.
                     event_stream_handler=_event_handler(on_delta, tool_calls) if on_delta else None,
                 )
-            except ModelContextWindowExceededError:
+            except ModelContextWindowExceededError as exc:
                 if attempt == 2:
                     raise
+                window = context_window(exc)
             # The model's window is smaller than our estimate: compact hard (persisted, so the next
             # turn starts from the shorter history too) and cut the new message if it alone is too big.
-            budget = max(MIN_TOKEN_BUDGET, history.estimated_tokens // 4)
-            if (size := estimate_tokens(text)) > budget:
-                text = shorten_text(text, budget / size)
+            budget = max(MIN_TOKEN_BUDGET, (window or history.estimated_tokens) // 4)
+            room = window // 2 if window else budget
+            if (size := estimate_tokens(text)) > room:
+                text = shorten_text(text, room / size)
             tool_calls.clear()
             log.warning(
                 "session %s: %s's context window was exceeded (~%d tokens of history); retrying with ~%d. "

@@ -146,3 +146,4 @@ async def test_a_message_too_long_for_the_model_is_cut_and_answered(fake_aimlapi
     assert result.ok and after.ok
     retried = fake_aimlapi.chat_requests()[1]["messages"][-1]["content"]
     assert "agentbox shortened this for the prompt" in retried
+    assert len(retried) > 10_000  # cut to what the model's window (named in its error) holds, not to a stub
