@@ -20,6 +20,7 @@ from pydantic_ai.toolsets.abstract import ToolsetTool
 
 from agentbox.config import AgentConfig, Config
 from agentbox.deps import TurnDeps
+from agentbox.tool_results import CapToolResults
 
 log = logging.getLogger("agentbox.agent")
 
@@ -104,7 +105,8 @@ def build_agent(
     toolsets: list[AbstractToolset[TurnDeps]] = [builtin_toolset()]
     if extra_toolsets is not None:
         toolsets.extend(extra_toolsets(agent_id))
-    toolsets = [ReportToolErrors(toolset) for toolset in toolsets]
+    limit = agent_config.max_tool_result_bytes
+    toolsets = [CapToolResults(ReportToolErrors(toolset), limit=limit) for toolset in toolsets]
     # retries=2: malformed tool arguments go back to the model twice before the turn fails.
     return Agent(
         deps_type=TurnDeps,

@@ -64,6 +64,7 @@ class AgentConfig(Section):
     disabled_skills: list[str] = []
     allow_exec: bool = False  # lets the model run scripts inside skill folders
     allowed_models: list[str] = []  # besides `model`, what `/model` in a chat may switch to
+    max_tool_result_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024  # longer tool results are cut (with a note)
     memory: MemoryConfig = MemoryConfig()
 
     def model_choices(self) -> list[str]:
@@ -200,6 +201,12 @@ class LoggingConfig(Section):
     file_backups: Annotated[int, Field(ge=0)] = 5
 
 
+class StorageConfig(Section):
+    # Turns, sessions, answered inbox messages and media older than this are deleted (daily, by
+    # the gateway); unset keeps everything. `agentbox sessions prune --older-than` does it by hand.
+    retention_days: Annotated[int, Field(ge=1)] | None = None
+
+
 class Config(Section):
     aimlapi: AimlapiConfig = AimlapiConfig()
     agents: dict[str, AgentConfig] = {"main": AgentConfig()}
@@ -210,6 +217,7 @@ class Config(Section):
     skills: SkillsConfig = SkillsConfig()
     limits: LimitsConfig = LimitsConfig()
     logging: LoggingConfig = LoggingConfig()
+    storage: StorageConfig = StorageConfig()
 
     # Set by `load_config`, not by the file.
     source: Path | None = Field(default=None, exclude=True)

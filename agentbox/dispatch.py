@@ -10,6 +10,7 @@ groups each is prefixed with its sender's name). The reply goes to the last of t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -19,21 +20,24 @@ from agentbox.access import AccessDecision, AccessPolicy, PairingService, group_
 from agentbox.approval_notices import ApprovalNotices
 from agentbox.chat_commands import ChatCommands, parse_command
 from agentbox.config import Config
+from agentbox.diskfull import DiskFullAlarm, is_disk_full
 from agentbox.group_pairing import GroupPairing, group_hint
+from agentbox.inbound_media import fetch_images
 from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
+from agentbox.refusals import unsupported_reply
 from agentbox.replies import ReplyStreamer, attachments_from_paths, keep_typing
 from agentbox.routing import Route, channel_config
 from agentbox.store import Store
 from agentbox.turns import TurnRequest, TurnResult, TurnRunner
-from agentbox.vision import InputError, validate_attachment_image
+from agentbox.vision import InputError
 
 log = logging.getLogger("agentbox.gateway")
 
 MAX_BATCH = 10
+DISK_FULL_RETRIES = 6  # then the row waits, still pending, for the next start
 
 ConnectorFor = Callable[[str], Awaitable[Connector]]
 
-UNSUPPORTED = "Sorry, I can't handle {what} messages yet. Please send text or an image."
 EMPTY = "I got an empty message. Send me some text or an image."
 
 
@@ -45,6 +49,7 @@ class Job:
     inbound: Inbound
     route: Route
     turn_id: int | None = None  # set: the model already answered; re-send, don't ask again
+    disk_full_retries: int = 0
 
 
 @dataclass(slots=True)
@@ -77,6 +82,8 @@ class Dispatcher:
         self._queues: dict[str, deque[Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._draining = False
+        self.disk_full = DiskFullAlarm(config.home)
+        self.disk_full_delay = 30.0  # first retry after a full disk; doubles each time
 
     # -- queueing ------------------------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -116,6 +123,12 @@ class Dispatcher:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if is_disk_full(exc):  # not the message's fault: it stays pending and is tried again
+                        self.disk_full.report(f"session {key}: {exc}")
+                        with contextlib.suppress(Exception):  # an attempt the disk spoiled does not count
+                            await self._store.inbox.undo_attempt(job.row_ids)
+                        self._retry_later(job)
+                        continue
                     log.exception("session %s: message %s failed", key, job.inbound.message_id)
                     await self._store.inbox.finish(job.row_ids, "failed", f"{type(exc).__name__}: {exc}")
         finally:
@@ -123,6 +136,13 @@ class Dispatcher:
             self._workers.pop(key, None)
             if not queue:
                 self._queues.pop(key, None)
+
+    def _retry_later(self, job: Job) -> None:
+        job.disk_full_retries += 1
+        if job.disk_full_retries > DISK_FULL_RETRIES:
+            return  # still pending in the inbox: the next start picks it up
+        delay = self.disk_full_delay * 2 ** (job.disk_full_retries - 1)
+        asyncio.get_running_loop().call_later(delay, lambda: None if self._draining else self.submit(job))
 
     async def _handle(self, job: Job, queue: deque[Job]) -> None:
         if job.turn_id is not None:
@@ -156,12 +176,8 @@ class Dispatcher:
         polite = self._refusal(inbound)
         images: list[Attachment] = []
         if polite is None:
-            try:
-                images = [
-                    validate_attachment_image(item, self._config.vision)
-                    for item in inbound.attachments
-                    if item.kind == "image"
-                ]
+            try:  # the sender is allowed in: only now is any media downloaded
+                images = await fetch_images(self._connector_for, inbound, self._config.vision)
             except InputError as exc:
                 polite = f"Sorry, I can't use that image: {exc}."
         if polite is None and (command := parse_command(inbound.text)) is not None:
@@ -198,10 +214,10 @@ class Dispatcher:
 
     def _refusal(self, inbound: Inbound) -> str | None:
         if inbound.unsupported:
-            return UNSUPPORTED.format(what=inbound.unsupported)
+            return unsupported_reply([inbound.unsupported])
         others = sorted({item.kind for item in inbound.attachments if item.kind != "image"})
         if others:
-            return UNSUPPORTED.format(what=" and ".join(others))
+            return unsupported_reply(others)
         if not inbound.text.strip() and not inbound.attachments:
             return EMPTY
         limit = self._config.gateway.max_message_chars

@@ -16,6 +16,7 @@ from typing import Literal
 
 from agentbox import paths
 from agentbox.config import Config, ConfigError, load_config
+from agentbox.diskfull import PRUNE_HINT
 from agentbox.envfile import env_file_path
 from agentbox.store.schema import SCHEMA_VERSION
 from agentbox.tokens import enabled_channels, mask, token_specs
@@ -224,12 +225,23 @@ def check_disk(config: Config) -> Check:
     while not target.exists():
         target = target.parent
     free = shutil.disk_usage(target).free
-    text = f"{free / 1024**3:.1f} GiB free on the disk of {target}"
+    text = f"{free / 1024**3:.1f} GiB free on the disk of {target}{_database_size(config)}"
     if free < MIN_FREE_BYTES:
-        return Check("disk", "fail", text, "free some space: the database and logs need room to write")
+        return Check(
+            "disk",
+            "fail",
+            text + "; agentbox cannot record messages when it is full (they wait, and are retried)",
+            f"free some space on that disk; {PRUNE_HINT}",
+        )
     if free < LOW_FREE_BYTES:
-        return Check("disk", "warn", text, "free some space soon")
+        return Check("disk", "warn", text, f"free some space soon; {PRUNE_HINT}")
     return Check("disk", "ok", text)
+
+
+def _database_size(config: Config) -> str:
+    files = [config.database_path, config.database_path.with_name(config.database_path.name + "-wal")]
+    size = sum(path.stat().st_size for path in files if path.exists())
+    return f" (database {size / 1_048_576:.1f} MB)" if size else ""
 
 
 def run_checks(*, online: bool = False) -> list[Check]:

@@ -26,6 +26,7 @@ from agentbox.approval_notices import ApprovalNotices
 from agentbox.caps import caps_status
 from agentbox.config import Config
 from agentbox.control import ControlServer
+from agentbox.diskfull import is_disk_full
 from agentbox.dispatch import Dispatcher, Job
 from agentbox.messages import Address, Connector, ConnectorError, Inbound, Outbound
 from agentbox.routing import route
@@ -135,7 +136,12 @@ class Gateway:
     async def deliver(self, inbound: Inbound) -> None:
         """Connectors call this: the message is durable when it returns; handling happens in a task."""
         inbound = sanitize_inbound(inbound)
-        row_id = await self.store.inbox.add(inbound)
+        try:
+            row_id = await self.store.inbox.add(inbound)
+        except Exception as exc:  # the connector keeps the message and delivers it again
+            if is_disk_full(exc):
+                self.dispatcher.disk_full.report(f"{inbound.channel} message {inbound.message_id} not stored: {exc}")
+            raise
         if row_id is None:
             log.debug(
                 "%s message %s in chat %s seen before: skipped", inbound.channel, inbound.message_id, inbound.chat_id

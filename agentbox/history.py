@@ -7,16 +7,19 @@ so the database stays small and history loads stay fast however many images a ch
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+from pydantic import TypeAdapter
+from pydantic_ai.messages import BinaryContent, ModelMessage, ModelMessagesTypeAdapter
 
 from agentbox.store import Store
 
 MEDIA_REF = "agentbox-media:"
 IMAGE_TOKENS = 800  # rough cost of one image in the prompt
+
+# Decodes a dumped binary part with pydantic's own rules (it writes URL-safe base64).
+_BINARY = TypeAdapter(BinaryContent)
 
 
 def _walk(node: Any, visit: Any) -> None:
@@ -34,7 +37,8 @@ async def dump_messages(store: Store, messages: list[ModelMessage]) -> bytes:
     binaries: list[dict[str, Any]] = []
     _walk(data, lambda node: binaries.append(node) if node.get("kind") == "binary" and node.get("data") else None)
     for node in binaries:
-        digest = await store.media.put(base64.b64decode(node["data"]), str(node.get("media_type") or ""))
+        content = _BINARY.validate_python({"data": node["data"], "media_type": node.get("media_type") or ""})
+        digest = await store.media.put(content.data, str(node.get("media_type") or ""))
         node["data"] = ""
         node["identifier"] = MEDIA_REF + digest
     return json.dumps(data, separators=(",", ":")).encode()
@@ -54,9 +58,9 @@ async def load_messages(store: Store, blob: bytes) -> list[ModelMessage]:
     for node in refs:
         found = await store.media.get(node["identifier"][len(MEDIA_REF) :])
         if found is None:  # media row lost: keep the conversation, drop the picture
-            node["data"] = base64.b64encode(b"").decode()
+            node["data"] = b""
             continue
-        node["data"] = base64.b64encode(found[0]).decode()
+        node["data"] = found[0]  # bytes as they are: validate_python takes them without any decoding
         node["identifier"] = None
     return ModelMessagesTypeAdapter.validate_python(data)
 

@@ -15,7 +15,12 @@ AttachmentKind = Literal["image", "video", "audio", "file"]
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A piece of media: bytes, a local file path or a URL, never more than one needed."""
+    """A piece of media: bytes, a local file path or a URL, never more than one needed.
+
+    Inbound media arrives as a `ref` instead: the platform's handle for the file (a file id, or a
+    URL that holds no secret) and the `size` the platform declared. The gateway asks the connector
+    to `fetch` it only once the sender is allowed in, so a stranger's upload is never downloaded.
+    """
 
     kind: AttachmentKind
     data: bytes | None = None
@@ -24,10 +29,13 @@ class Attachment:
     media_type: str | None = None
     filename: str | None = None
     caption: str | None = None
+    ref: str | None = None
+    size: int | None = None
 
     def describe(self) -> str:
         """Where the media is, for text output (CLI, logs): a path or URL, never bytes."""
-        return self.path or self.url or f"<{self.kind} {len(self.data or b'')} bytes>"
+        size = len(self.data) if self.data is not None else self.size or 0
+        return self.path or self.url or f"<{self.kind} {size} bytes>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,13 @@ class Connector(Protocol):
     async def typing(self, address: Address) -> None:
         """Show a short-lived 'working' signal (best effort)."""
 
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """Download a referenced inbound attachment (`ref`); the same attachment with `data` set.
+
+        Called only after the sender passed the access check. Checks the declared size first and
+        stops reading past `max_bytes`. Raises `MediaTooLarge` or `MediaUnavailable`.
+        """
+
 
 class ReplyStream(Protocol):
     """Optional: a reply that grows in place while the model streams (e.g. Telegram message edits)."""
@@ -116,6 +131,23 @@ class ReplyStream(Protocol):
 @runtime_checkable
 class StreamingConnector(Connector, Protocol):
     async def open_stream(self, address: Address) -> ReplyStream: ...
+
+
+class MediaTooLarge(Exception):
+    """An inbound file is bigger than the caller accepts (or than the platform lets bots download)."""
+
+    def __init__(self, limit: int, size: int | None = None) -> None:
+        super().__init__(f"file larger than {limit} bytes" + (f" ({size} bytes)" if size is not None else ""))
+        self.limit = limit
+        self.size = size
+
+
+class MediaUnavailable(Exception):
+    """An inbound file could not be downloaded; `transient` means trying again may work."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ConnectorError(Exception):

@@ -18,7 +18,10 @@ from agentbox.turns import TurnRunner
 
 # Background services the gateway starts and stops with itself: "module:factory" entries, each
 # factory called with the Gateway and returning an object with `name`, `start()` and `stop()`.
-GATEWAY_SERVICES: list[str] = ["agentbox.jobs:gateway_service"]  # polls and delivers video jobs
+GATEWAY_SERVICES: list[str] = [
+    "agentbox.jobs:gateway_service",  # polls and delivers video jobs
+    "agentbox.retention:gateway_service",  # storage.retention_days, and media nothing refers to
+]
 
 
 @dataclass(slots=True)

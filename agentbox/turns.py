@@ -11,15 +11,17 @@ import asyncio
 import hashlib
 import logging
 import mimetypes
+import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic_ai import Agent, RunContext
+from pydantic_ai import Agent, AgentRunResult, RunContext
 from pydantic_ai.exceptions import (
     ModelAPIError,
+    ModelContextWindowExceededError,
     ModelHTTPError,
     ModelRateLimitError,
     UnexpectedModelBehavior,
@@ -43,10 +45,10 @@ from pydantic_ai.usage import UsageLimits
 
 from agentbox.agent import ExtraInstructions, ExtraToolsets, build_agent
 from agentbox.aimlapi import AimlapiClient, ModelFactory, UsageMeter, current_meter, normalize_model_id
-from agentbox.compaction import prompt_history
+from agentbox.compaction import prompt_history, shorten_text
 from agentbox.config import Config
 from agentbox.deps import Outbox, Progress, SessionContext, TurnDeps, _no_progress
-from agentbox.history import dump_messages
+from agentbox.history import dump_messages, estimate_tokens
 from agentbox.lanes import Lanes
 from agentbox.messages import Address, Attachment
 from agentbox.pricing import turn_cost
@@ -54,6 +56,7 @@ from agentbox.store import Store, TurnRecord
 
 log = logging.getLogger("agentbox.turns")
 
+MIN_TOKEN_BUDGET = 500  # the floor of a retry's shortened history (memory.token_budget's own minimum)
 OnDelta = Callable[[str], Awaitable[None]]
 Guard = Callable[["TurnRequest"], Awaitable[str | None]]
 """Runs before a turn; a returned string refuses the turn with that message (no model call)."""
@@ -112,9 +115,20 @@ class TurnResult:
         }
 
 
+_WINDOW = re.compile(r"maximum context length is (\d+)")
+
+
+def context_window(exc: BaseException) -> int | None:
+    """The model's context window in tokens, when its overflow error says (OpenAI-family wording)."""
+    match = _WINDOW.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
 def friendly_error(exc: BaseException) -> str:
     """One short honest sentence for the user; details go to the log."""
     status = exc.status_code if isinstance(exc, ModelHTTPError) else None
+    if isinstance(exc, ModelContextWindowExceededError):
+        return "That is too long for this model, even with our conversation shortened. Please send a shorter message."
     if status == 401:
         return "I can't answer: the AI/ML API key was rejected. The owner needs to check AIMLAPI_API_KEY."
     if status == 403:
@@ -274,26 +288,7 @@ class TurnRunner:
         token = current_meter.set(meter)
         tool_calls: list[str] = []
         try:
-            history = await prompt_history(
-                self.store,
-                request.session_key,
-                budget=self.config.agent(request.agent_id).memory.token_budget,
-                summarise=lambda text: self._summarise(request.agent_id, model_id, text),
-            )
-            result = await self.agent(request.agent_id).run(
-                user_content(request.text, request.images),
-                message_history=history.messages,
-                deps=deps,
-                model=self.models.model(model_id),
-                model_settings=self._settings(request.agent_id),
-                usage_limits=UsageLimits(
-                    request_limit=25,
-                    total_tokens_limit=self.config.limits.tokens_per_turn,
-                ),
-                # Nobody reads deltas (CLI --json, Slack, Discord, streaming off): a plain request costs
-                # less CPU and its answer carries meta.usage, the real cost, which streams lack.
-                event_stream_handler=_event_handler(on_delta, tool_calls) if on_delta else None,
-            )
+            result = await self._run_agent(request, deps, model_id, on_delta, tool_calls)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -369,6 +364,58 @@ class TurnRunner:
             attachments=attachments,
             turn_id=turn_id,
         )
+
+    async def _run_agent(
+        self, request: TurnRequest, deps: TurnDeps, model_id: str, on_delta: OnDelta | None, tool_calls: list[str]
+    ) -> AgentRunResult[str]:
+        """The model run over the session's history; once more with the history shortened if it overflowed."""
+        memory = self.config.agent(request.agent_id).memory
+        budget, text = memory.token_budget, request.text
+        window: int | None = None  # the model's context window, once an overflow error told us
+        for attempt in (1, 2):
+            history = await prompt_history(
+                self.store,
+                request.session_key,
+                budget=budget,
+                summarise=lambda transcript: self._summarise(request.agent_id, model_id, transcript),
+            )
+            try:
+                return await self.agent(request.agent_id).run(
+                    user_content(text, request.images),
+                    message_history=history.messages,
+                    deps=deps,
+                    model=self.models.model(model_id),
+                    model_settings=self._settings(request.agent_id),
+                    usage_limits=UsageLimits(
+                        request_limit=25,
+                        total_tokens_limit=self.config.limits.tokens_per_turn,
+                    ),
+                    # Nobody reads deltas (CLI --json, Slack, Discord, streaming off): a plain request costs
+                    # less CPU and its answer carries meta.usage, the real cost, which streams lack.
+                    event_stream_handler=_event_handler(on_delta, tool_calls) if on_delta else None,
+                )
+            except ModelContextWindowExceededError as exc:
+                if attempt == 2:
+                    raise
+                window = context_window(exc)
+            # The model's window is smaller than our estimate: compact hard (persisted, so the next
+            # turn starts from the shorter history too) and cut the new message if it alone is too big.
+            budget = max(MIN_TOKEN_BUDGET, (window or history.estimated_tokens) // 4)
+            room = window // 2 if window else budget
+            if (size := estimate_tokens(text)) > room:
+                text = shorten_text(text, room / size)
+            tool_calls.clear()
+            log.warning(
+                "session %s: %s's context window was exceeded (~%d tokens of history); retrying with ~%d. "
+                "If this repeats, lower agents.%s.memory.token_budget (now %d).",
+                request.session_key,
+                model_id,
+                history.estimated_tokens,
+                budget,
+                request.agent_id,
+                memory.token_budget,
+            )
+        raise AssertionError("unreachable")
 
     def _settings(self, agent_id: str) -> ModelSettings:
         agent = self.config.agent(agent_id)

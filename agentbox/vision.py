@@ -32,12 +32,17 @@ def sniff_image_type(data: bytes) -> str | None:
     return None
 
 
+def too_large(name: str, size: int | None, limit: int) -> InputError:
+    """The user-facing error for an image over the size limit (its size, when known)."""
+    if size is None:
+        return InputError(f"{name} is larger than the limit of {limit / 1_048_576:.1f} MB")
+    return InputError(f"{name} is {size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.1f} MB")
+
+
 def check_image_bytes(data: bytes, vision: VisionConfig, *, name: str = "image") -> str:
     """Validate image bytes; return the media type or raise InputError."""
     if len(data) > vision.max_image_bytes:
-        raise InputError(
-            f"{name} is {len(data) / 1_048_576:.1f} MB; the limit is {vision.max_image_bytes / 1_048_576:.1f} MB"
-        )
+        raise too_large(name, len(data), vision.max_image_bytes)
     media_type = sniff_image_type(data)
     if media_type is None or media_type not in vision.allowed_types:
         allowed = ", ".join(t.removeprefix("image/").upper() for t in vision.allowed_types)
@@ -56,9 +61,7 @@ def load_image(spec: str, vision: VisionConfig) -> Attachment:
         raise InputError(f"{spec}: no such file")
     size = path.stat().st_size
     if size > vision.max_image_bytes:
-        raise InputError(
-            f"{spec} is {size / 1_048_576:.1f} MB; the limit is {vision.max_image_bytes / 1_048_576:.1f} MB"
-        )
+        raise too_large(spec, size, vision.max_image_bytes)
     data = path.read_bytes()
     media_type = check_image_bytes(data, vision, name=spec)
     return Attachment("image", data=data, media_type=media_type, filename=path.name, path=str(path))

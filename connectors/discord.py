@@ -34,9 +34,11 @@ import os
 import re
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
 from agentbox.config import ConfigError, DiscordConfig
+from agentbox.download import check_declared, read_capped
 from agentbox.messages import (
     Address,
     Attachment,
@@ -45,6 +47,7 @@ from agentbox.messages import (
     ConnectorLimits,
     Deliver,
     Inbound,
+    MediaUnavailable,
     Outbound,
 )
 from agentbox.textsplit import split_markdown
@@ -320,7 +323,8 @@ class DiscordConnector:
             if not mentioned and self.config.group_policy != "open":
                 return None
 
-        attachments, unsupported = await self._attachments(message)
+        attachments = self._attachments(message)
+        unsupported: str | None = None
         if message.flags.voice:
             unsupported = "voice"
         elif message.stickers and not text.strip() and not attachments:
@@ -349,29 +353,43 @@ class DiscordConnector:
             return False
         return True
 
-    async def _attachments(self, message: discord.Message) -> tuple[list[Attachment], str | None]:
-        import discord
-
+    def _attachments(self, message: discord.Message) -> list[Attachment]:
         result: list[Attachment] = []
-        unsupported: str | None = None
         for item in message.attachments:
             media_type = (item.content_type or "").split(";")[0] or None
+            # The CDN URL is signed but carries no bot token: safe to keep as the reference to fetch later.
             if _is_image(media_type, item.filename):
-                if item.size > MAX_IMAGE_DOWNLOAD:
-                    unsupported = "image too large"
-                    continue
-                try:
-                    data = await item.read()
-                except (discord.HTTPException, OSError) as exc:
-                    log.warning("Discord: could not download attachment %s of message %s: %s", item.id, message.id, exc)
-                    unsupported = "image download failed"
-                    continue
-                result.append(Attachment(kind="image", data=data, media_type=media_type, filename=item.filename))
+                result.append(
+                    Attachment(
+                        kind="image", ref=item.url, size=item.size, media_type=media_type, filename=item.filename
+                    )
+                )
             else:
-                # The CDN URL is signed but carries no bot token, so passing it on leaks nothing.
                 kind = _kind_of(media_type)
                 result.append(Attachment(kind=kind, url=item.url, media_type=media_type, filename=item.filename))
-        return result, unsupported
+        return result
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """Download an image from Discord's CDN (no token needed), never past `max_bytes`."""
+        import aiohttp
+
+        if attachment.ref is None or attachment.data is not None:
+            return attachment
+        limit = min(max_bytes, MAX_IMAGE_DOWNLOAD)
+        check_declared(attachment.size, limit)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=60)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(attachment.ref) as response,
+            ):
+                if response.status != 200:
+                    raise MediaUnavailable(f"Discord's CDN answered HTTP {response.status}")
+                check_declared(response.content_length, limit)
+                data = await read_capped(response.content.iter_chunked(64 * 1024), limit)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise MediaUnavailable(f"download failed: {type(exc).__name__}", transient=True) from None
+        return replace(attachment, data=data)
 
     async def _on_new_command(self, interaction: discord.Interaction) -> None:
         import discord

@@ -1,16 +1,20 @@
 """Slack inbound: events (DMs, mentions, thread follow-ups) translated into `Inbound`s.
 
 A mixin of `SlackConnector` (connectors/slack.py), kept apart so each module has one job:
-this one decides what a Slack event means; the connector owns the app, tokens and sending.
+this one decides what a Slack event means and fetches shared images; the connector owns the
+app, tokens and sending. An image file becomes a reference (its private URL, which holds no
+secret, and declared size); `fetch` downloads it with the bot token once access is granted.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from agentbox.messages import Attachment, Inbound
+from agentbox.download import check_declared, read_capped
+from agentbox.messages import Attachment, Inbound, MediaUnavailable
 
 from .slack_format import mrkdwn_to_text
 
@@ -98,7 +102,7 @@ class SlackInbound:
         user = str(event.get("user"))
         text = mrkdwn_to_text(str(event.get("text") or ""), strip_user=self.bot_user_id)
         files = [f for f in event.get("files") or [] if isinstance(f, dict)]
-        attachments = tuple([a for a in [await self._download_image(f) for f in files] if a is not None])
+        attachments = tuple([a for a in [self._image_ref(f) for f in files] if a is not None])
         unsupported = None
         if files and not attachments and not text:
             unsupported = "file"
@@ -140,32 +144,44 @@ class SlackInbound:
         api_host = urlsplit(self.config.api_base_url).hostname or ""
         return host == api_host or host == "slack.com" or host.endswith(".slack.com")
 
-    async def _download_image(self, file: dict[str, Any]) -> Attachment | None:
+    def _image_ref(self, file: dict[str, Any]) -> Attachment | None:
         mimetype = str(file.get("mimetype") or "")
         url = str(file.get("url_private_download") or file.get("url_private") or "")
         if not mimetype.startswith("image/") or not url:
             return None
-        if int(file.get("size") or 0) > _MAX_DOWNLOAD or not self._trusted_file_url(url):
-            log.warning("slack: skipped image %s (too large or untrusted host)", file.get("id"))
+        if not self._trusted_file_url(url):
+            log.warning("slack: skipped image %s (not on a Slack host)", file.get("id"))
             return None
+        size = file.get("size")
+        return Attachment(
+            "image",
+            ref=url,
+            size=int(size) if size is not None else None,
+            media_type=mimetype,
+            filename=file.get("name"),
+        )
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """Download a shared image with the bot token, never past `max_bytes`."""
+        if attachment.ref is None or attachment.data is not None:
+            return attachment
+        limit = min(max_bytes, _MAX_DOWNLOAD)
+        check_declared(attachment.size, limit)
+        if not self._trusted_file_url(attachment.ref):  # a replayed row is checked again: the token stays home
+            raise MediaUnavailable("the file is not on a Slack host")
         assert self._session is not None
         headers = {"Authorization": f"Bearer {self._bot_token}"}
         try:
-            async with self._session.get(url, headers=headers) as response:
+            async with self._session.get(attachment.ref, headers=headers) as response:
                 content_type = response.content_type or ""
                 if response.status != 200 or not content_type.startswith("image/"):
                     # Slack answers a sign-in page when the token lacks files:read.
                     log.warning(
-                        "slack: image %s download gave HTTP %s %s (is files:read granted?)",
-                        file.get("id"),
-                        response.status,
-                        content_type,
+                        "slack: image download gave HTTP %s %s (is files:read granted?)", response.status, content_type
                     )
-                    return None
-                data = await response.content.read(_MAX_DOWNLOAD + 1)
+                    raise MediaUnavailable(f"Slack answered HTTP {response.status} {content_type}")
+                check_declared(response.content_length, limit)
+                data = await read_capped(response.content.iter_chunked(64 * 1024), limit)
         except (TimeoutError, OSError) as exc:
-            log.warning("slack: image %s download failed: %s", file.get("id"), type(exc).__name__)
-            return None
-        if len(data) > _MAX_DOWNLOAD:
-            return None
-        return Attachment(kind="image", data=data, media_type=content_type, filename=file.get("name"))
+            raise MediaUnavailable(f"download failed: {type(exc).__name__}", transient=True) from None
+        return replace(attachment, data=data, media_type=content_type)

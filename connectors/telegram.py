@@ -14,8 +14,9 @@ Delivery is at least once: the offset advances only after `deliver` returned, so
 update whose delivery raised (or was interrupted by a crash) comes back.
 
 The bot token is part of every Telegram URL (file downloads included). It never
-leaves this module: inbound media is passed as bytes, error texts are redacted, and
-the token is redacted from the `httpx` / `telegram` loggers while a connector runs.
+leaves the connector: inbound media is passed as a file id and fetched as bytes (`fetch`),
+error texts are redacted, and the token is redacted from the `httpx` / `telegram` loggers
+while a connector runs.
 """
 
 from __future__ import annotations
@@ -309,11 +310,7 @@ class TelegramConnector(TelegramInbound):
     async def _handle_update(self, update: Update, deliver: Deliver, backoff: Backoff) -> bool:
         """Deliver one update; False when it must be retried (the offset stays put)."""
         try:
-            inbound = await self._translate(update)
-        except TelegramError as exc:  # media download failed: a network problem, try again
-            self._set_state(f"degraded: downloading media failed ({self._reason(exc)}); retrying")
-            await self._sleep(backoff.next())
-            return False
+            inbound = await self._translate(update)  # no network: media is fetched later, after the access check
         except Exception:
             # a malformed update would block every later one: skip it, loudly
             log.exception("telegram: cannot translate update %s; skipped", update.update_id)

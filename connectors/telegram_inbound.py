@@ -2,22 +2,28 @@
 
 A mixin of `TelegramConnector` (connectors/telegram.py), kept apart so each module has one
 job: this one decides what a Telegram message means (mentions, photos, replies, unsupported
-media); the connector owns polling, the token and sending. Media is downloaded as bytes: the
-file URL contains the bot token and must never leave the connector.
+media) and fetches media; the connector owns polling, the token and sending. A photo becomes a
+reference (its file id and declared size); the gateway asks `fetch` for the bytes only once the
+sender is allowed in. The file URL contains the bot token and never leaves this module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 from telegram import Message, Update
 from telegram.constants import MessageEntityType
-from telegram.error import BadRequest, InvalidToken
+from telegram.error import BadRequest, InvalidToken, TelegramError
 
 from agentbox.config import TelegramConfig
-from agentbox.messages import Attachment, Inbound
+from agentbox.download import check_declared, read_capped
+from agentbox.messages import Attachment, Inbound, MediaTooLarge, MediaUnavailable
 from agentbox.vision import sniff_image_type
 
 if TYPE_CHECKING:
@@ -69,14 +75,14 @@ class TelegramInbound:
         unsupported: str | None = None
         if msg.photo:
             largest = max(msg.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
-            attachment, unsupported = await self._download_image(largest.file_id, largest.file_size, None, None)
-            attachments += [attachment] if attachment else []
+            attachments.append(Attachment("image", ref=largest.file_id, size=largest.file_size))
         elif msg.document and (msg.document.mime_type or "").startswith("image/"):
             doc = msg.document
-            attachment, unsupported = await self._download_image(
-                doc.file_id, doc.file_size, doc.mime_type, doc.file_name
+            attachments.append(
+                Attachment(
+                    "image", ref=doc.file_id, size=doc.file_size, media_type=doc.mime_type, filename=doc.file_name
+                )
             )
-            attachments += [attachment] if attachment else []
         else:
             unsupported = next((kind for kind in _UNSUPPORTED if getattr(msg, kind, None)), None)
         if unsupported:
@@ -134,24 +140,45 @@ class TelegramInbound:
             text = re.sub(r"[ \t]{2,}", " ", units.decode("utf-16-le")).strip()
         return mentioned, text
 
-    async def _download_image(
-        self, file_id: str, size: int | None, media_type: str | None, filename: str | None
-    ) -> tuple[Attachment | None, str | None]:
-        """(attachment, None), or (None, reason) when the file cannot be fetched at all."""
-        if size is not None and size > _MAX_DOWNLOAD:
-            return None, "file_too_large"
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """The bytes of a photo or image document: getFile, then a download capped at `max_bytes`."""
+        if attachment.ref is None or attachment.data is not None:
+            return attachment
+        limit = min(max_bytes, _MAX_DOWNLOAD)
+        check_declared(attachment.size, limit)
         try:
-            file = await self._require_bot().get_file(file_id)
-            data = bytes(await file.download_as_bytearray())
+            file = await self._require_bot().get_file(attachment.ref)
         except BadRequest as exc:
-            # permanent (e.g. "file is too big"): retrying would block the chat forever
-            log.warning("telegram: cannot download %s: %s", file_id, self._reason(exc))
-            return None, "file_too_large" if "too big" in str(exc).lower() else "file_unavailable"
-        except InvalidToken:  # the file endpoint answers 404 for a vanished file (PTB maps it to InvalidToken)
-            return None, "file_unavailable"
-        return Attachment(
-            kind="image", data=data, media_type=sniff_image_type(data) or media_type or "image/jpeg", filename=filename
-        ), None
+            log.warning("telegram: getFile failed for %s: %s", attachment.ref, self._reason(exc))
+            if "too big" in str(exc).lower():
+                raise MediaTooLarge(limit, attachment.size) from None
+            raise MediaUnavailable("Telegram no longer has this file") from None
+        except InvalidToken:  # PTB's mapping of a 401/404 from the file endpoint
+            raise MediaUnavailable("Telegram no longer has this file") from None
+        except TelegramError as exc:
+            raise MediaUnavailable(f"cannot reach Telegram: {self._reason(exc)}", transient=True) from None
+        check_declared(file.file_size, limit)
+        if not file.file_path:
+            raise MediaUnavailable("Telegram gave no path for this file")
+        data = await self._download(file.file_path, limit)
+        media_type = sniff_image_type(data) or attachment.media_type or "image/jpeg"
+        return replace(attachment, data=data, media_type=media_type)
+
+    async def _download(self, file_path: str, limit: int) -> bytes:
+        if not file_path.startswith(("http://", "https://")):  # a local Bot API server hands out paths
+            path = Path(file_path)
+            check_declared((await asyncio.to_thread(path.stat)).st_size, limit)
+            return await asyncio.to_thread(path.read_bytes)
+        try:
+            async with (
+                httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=15.0)) as client,
+                client.stream("GET", file_path) as response,
+            ):
+                if response.status_code != 200:
+                    raise MediaUnavailable(f"the file download answered HTTP {response.status_code}")
+                return await read_capped(response.aiter_bytes(), limit)
+        except httpx.HTTPError as exc:  # the URL holds the token: only the redacted reason is kept
+            raise MediaUnavailable(f"download failed: {self._reason(exc)}", transient=True) from None
 
 
 def _quoted(msg: Message) -> str | None:

@@ -7,7 +7,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from agentbox.messages import (
     ConnectorLimits,
     Deliver,
     Inbound,
+    MediaTooLarge,
+    MediaUnavailable,
     Outbound,
 )
 from tests.helpers import runtime_on
@@ -73,6 +75,8 @@ class FakeConnector:
     typings: int = 0
     starts: int = 0
     deliver: Deliver | None = None
+    files: dict[str, bytes] = field(default_factory=dict)  # ref -> bytes `fetch` serves
+    fetches: list[str] = field(default_factory=list)
 
     async def start(self, deliver: Deliver) -> None:
         self.starts += 1
@@ -96,6 +100,16 @@ class FakeConnector:
 
     async def typing(self, address: Address) -> None:
         self.typings += 1
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        assert attachment.ref is not None
+        self.fetches.append(attachment.ref)
+        data = self.files.get(attachment.ref)
+        if data is None:
+            raise MediaUnavailable("no such file")
+        if len(data) > max_bytes:
+            raise MediaTooLarge(max_bytes, len(data))
+        return replace(attachment, data=data)
 
     def texts(self, chat: str | None = None) -> list[str]:
         return [s.text for s in self.sent if chat is None or s.address.chat_id == chat]

@@ -204,7 +204,15 @@ async def test_image_attachment_is_downloaded(fake_discord: FakeDiscord, bot: Ru
     inbound = await bot.next()
     assert inbound.text == "what is this?"
     [image] = inbound.attachments
-    assert (image.kind, image.data, image.media_type, image.filename) == ("image", PNG_1X1, "image/png", "cat.png")
+    assert (image.kind, image.data, image.size, image.filename) == ("image", None, len(PNG_1X1), "cat.png")
+    assert not fake_discord.requests_to("/cat.png")  # nothing fetched before the gateway's access check
+    fetched = await bot.connector.fetch(image, 1024 * 1024)
+    assert (fetched.kind, fetched.data, fetched.media_type, fetched.filename) == (
+        "image",
+        PNG_1X1,
+        "image/png",
+        "cat.png",
+    )
     assert fake_discord.requests_to("/cat.png")  # fetched from the (fake) CDN
 
 

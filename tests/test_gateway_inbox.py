@@ -28,6 +28,17 @@ async def test_payload_round_trips_with_media_by_reference(store: Store) -> None
     assert row is not None and row.inbound == message
 
 
+async def test_referenced_media_round_trips_without_bytes(store: Store) -> None:
+    from agentbox.messages import Attachment
+
+    ref = Attachment("image", ref="AgACBAADfile", size=15_728_640, media_type="image/jpeg", filename="IMG_1.jpg")
+    row_id = await store.inbox.add(inbound("look", attachments=(ref,)))
+    row = await store.inbox.get(row_id or 0)
+    assert row is not None and row.inbound.attachments == (ref,)
+    async with store.conn.execute("SELECT COUNT(*) FROM media") as cursor:
+        assert (await cursor.fetchone())[0] == 0
+
+
 async def test_unfinished_and_turn_markers(store: Store) -> None:
     ids = [await store.inbox.add(inbound(str(i))) for i in range(3)]
     a, b, c = (i or 0 for i in ids)

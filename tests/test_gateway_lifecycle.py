@@ -58,6 +58,23 @@ async def test_unfinished_rows_are_processed_before_new_ones(fake_aimlapi, home:
     assert counts == {"done": 2, "failed": 1}
 
 
+async def test_a_replayed_row_fetches_its_referenced_image(fake_aimlapi, home: Path) -> None:
+    """Media is kept as the platform's reference in the inbox: after a crash the row fetches it then."""
+    from agentbox.messages import Attachment
+    from tests.helpers import png_bytes
+
+    photo = png_bytes(40, 30)
+    ref = Attachment("image", ref="AgACfile1", size=len(photo), filename="p.png")
+    await _seed(home, inbound("what is it?", attachments=(ref,)))
+    tg = FakeConnector(files={"AgACfile1": photo})
+    async with running_gateway(fake_aimlapi, home, tg, config=OPEN) as gw:
+        await wait_until(lambda: tg.sent)
+        counts = await gw.store.inbox.counts()
+    assert tg.fetches == ["AgACfile1"] and counts == {"done": 1}
+    content = fake_aimlapi.chat_requests()[0]["messages"][-1]["content"]
+    assert [p["image_url"]["url"][:22] for p in content if p["type"] == "image_url"] == ["data:image/png;base64,"]
+
+
 async def test_transient_start_failures_are_retried(fake_aimlapi, home: Path) -> None:
     tg = FakeConnector(fail_starts=2)
     async with running_gateway(fake_aimlapi, home, tg) as gw:

@@ -315,7 +315,11 @@ async def test_image_file_is_downloaded_with_the_bot_token(slack: Harness) -> No
     image = slack.fake.add_file(PNG, "image/png", "cat.png")
     await slack.event(dm("what is this?", subtype="file_share", files=[image]))
     [inbound] = slack.received
-    assert inbound.attachments == (Attachment(kind="image", data=PNG, media_type="image/png", filename="cat.png"),)
+    [attachment] = inbound.attachments
+    assert (attachment.ref, attachment.size, attachment.data) == (image["url_private_download"], len(PNG), None)
+    assert slack.fake.downloads == []  # nothing fetched before the gateway's access check
+    fetched = await slack.connector.fetch(attachment, 1024 * 1024)
+    assert (fetched.kind, fetched.data, fetched.media_type, fetched.filename) == ("image", PNG, "image/png", "cat.png")
     [download] = slack.fake.downloads
     assert download == {"file_id": image["id"], "authorization": f"Bearer {slack.fake.bot_token}"}
 

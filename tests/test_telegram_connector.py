@@ -191,32 +191,52 @@ async def test_forum_topic_becomes_thread_and_replies_go_there(
     assert (sent.thread_id, sent.reply_to, sent.text) == (42, int(inbound.message_id), "hello topic")
 
 
-async def test_photo_arrives_as_bytes_without_token(
+async def test_photo_arrives_as_a_reference_and_is_fetched_as_bytes_without_token(
     started: tuple[TelegramConnector, Inbox], fake_telegram: FakeTelegram
 ) -> None:
-    _, inbox = started
+    connector, inbox = started
     image = png_bytes(64, 48, (10, 200, 10))
     update = fake_telegram.push_photo(DM, image, caption="what is this?")
     (inbound,) = await inbox.wait_for(1)
     (attachment,) = inbound.attachments
-    assert attachment.data == image  # the largest size, not the thumbnail
-    assert (attachment.kind, attachment.media_type, attachment.url) == ("image", "image/png", None)
+    largest = update["message"]["photo"][-1]
+    # Translation downloads nothing: the gateway fetches once the sender is allowed in.
+    assert (attachment.kind, attachment.ref, attachment.size, attachment.data) == (
+        "image",
+        largest["file_id"],
+        len(image),
+        None,
+    )
     assert inbound.text == "what is this?"
-    largest = update["message"]["photo"][-1]["file_id"]
-    assert fake_telegram.calls_to("getFile")[-1]["file_id"] == largest
-    assert fake_telegram.token not in repr(inbound)
-    assert fake_telegram.token.split(":")[1] not in repr(inbound)
+    assert fake_telegram.calls_to("getFile") == [] and fake_telegram.requests_to(".jpg") == []
+    fetched = await connector.fetch(attachment, 1024 * 1024)
+    assert fetched.data == image  # the largest size, not the thumbnail
+    assert (fetched.kind, fetched.media_type, fetched.url) == ("image", "image/png", None)
+    assert fake_telegram.calls_to("getFile")[-1]["file_id"] == largest["file_id"]
+    for item in (inbound, fetched):
+        assert fake_telegram.token not in repr(item)
+        assert fake_telegram.token.split(":")[1] not in repr(item)
 
 
 async def test_image_document_is_an_image(
     started: tuple[TelegramConnector, Inbox], fake_telegram: FakeTelegram
 ) -> None:
-    _, inbox = started
+    connector, inbox = started
     image = png_bytes(8, 8)
     fake_telegram.push_document(DM, image, mime_type="image/png", file_name="scan.png")
     (inbound,) = await inbox.wait_for(1)
-    assert inbound.attachments == (Attachment(kind="image", data=image, media_type="image/png", filename="scan.png"),)
+    (attachment,) = inbound.attachments
+    assert (attachment.kind, attachment.media_type, attachment.filename, attachment.size) == (
+        "image",
+        "image/png",
+        "scan.png",
+        len(image),
+    )
     assert inbound.unsupported is None
+    fetched = await connector.fetch(attachment, 1024 * 1024)
+    assert fetched == Attachment(
+        kind="image", data=image, media_type="image/png", filename="scan.png", ref=attachment.ref, size=len(image)
+    )
 
 
 async def test_unsupported_media_and_bot_messages(

@@ -1,4 +1,4 @@
-"""`agentbox sessions list|show|reset`: quick, no pydantic-ai import."""
+"""`agentbox sessions list|show|reset|prune`: quick, no pydantic-ai import."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async
 
-app = typer.Typer(help="Inspect and reset conversation sessions.", no_args_is_help=True)
+app = typer.Typer(help="Inspect, reset and prune conversation sessions.", no_args_is_help=True)
 
 
 async def _with_store(fn):  # type: ignore[no-untyped-def]
@@ -97,3 +97,30 @@ def reset(key: str) -> None:
     if not run_async(_with_store(lambda store: store.sessions.reset(key))):
         fail(f"no session {key!r} (see `agentbox sessions list`)")
     typer.echo(f"Session {key} reset.")
+
+
+@app.command("prune")
+def prune(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age to delete, e.g. 90d, 12h, 2w.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be deleted.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Delete turns, sessions and answered messages older than the age, then media nothing refers to."""
+    from dataclasses import asdict
+
+    from agentbox.retention import parse_age
+    from agentbox.retention import prune as prune_store
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    config = config_or_exit()
+    report, files = run_async(
+        _with_store(lambda store: prune_store(store, config.home / "media", time.time() - age, dry_run=dry_run))
+    )
+    if as_json:
+        print_json({"dry_run": dry_run, "files": files, **asdict(report)})
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    typer.echo(f"{verb} {report.describe()} and {files} media files on disk, older than {older_than}.")

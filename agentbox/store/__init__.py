@@ -14,9 +14,10 @@ from agentbox.store.groups import GroupRepo
 from agentbox.store.inbox import InboxRepo
 from agentbox.store.jobs import Job, JobRepo
 from agentbox.store.pairing import PairingRepo
+from agentbox.store.retention import PruneReport, RetentionRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 
-__all__ = ["Job", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
+__all__ = ["Job", "PruneReport", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
 
 
 class Store:
@@ -29,6 +30,7 @@ class Store:
         self.groups = GroupRepo(conn)
         self.inbox = InboxRepo(conn, self.media)
         self.jobs = JobRepo(conn)
+        self.retention = RetentionRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

@@ -1,7 +1,9 @@
 """The gateway's inbox: every inbound message is written here before it is processed.
 
 Unique on (channel, chat, platform message id), so a redelivered update is stored, and
-therefore processed, once. Media bytes go to the `media` table; the payload keeps references.
+therefore processed, once. Inbound media is stored as the platform's reference (file id, size),
+fetched after the access check, so a replayed row fetches it again; bytes a connector did hand
+over go to the `media` table and the payload keeps their hash.
 Row life: pending → done | ignored | failed. `turn_id` is set as soon as a turn has answered a
 row (before the reply is sent), so a restart re-sends that stored reply instead of asking the
 model again.
@@ -35,7 +37,8 @@ def sanitize_inbound(inbound: Inbound) -> Inbound:
     wedge a poller that keeps redelivering it.
     """
     attachments = tuple(
-        replace(item, filename=_clean(item.filename), caption=_clean(item.caption)) for item in inbound.attachments
+        replace(item, filename=_clean(item.filename), caption=_clean(item.caption), ref=_clean(item.ref))
+        for item in inbound.attachments
     )
     return replace(
         inbound,
@@ -119,6 +122,8 @@ class InboxRepo:
             "media_type": item.media_type,
             "filename": item.filename,
             "caption": item.caption,
+            "ref": item.ref,
+            "size": item.size,
         }
         if item.data is not None:
             ref["sha256"] = await self._media.put(item.data, item.media_type or "application/octet-stream")
@@ -137,6 +142,8 @@ class InboxRepo:
             media_type=ref.get("media_type"),
             filename=ref.get("filename"),
             caption=ref.get("caption"),
+            ref=ref.get("ref"),
+            size=ref.get("size"),
         )
 
     async def _row(self, row: aiosqlite.Row) -> InboxRow:
@@ -183,6 +190,12 @@ class InboxRepo:
 
     async def start_attempt(self, row_id: int) -> None:
         await run(self._conn, "UPDATE inbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+
+    async def undo_attempt(self, row_ids: list[int]) -> None:
+        """An attempt that failed for a reason outside the message (a full disk) does not count."""
+        await run_many(
+            self._conn, "UPDATE inbox SET attempts = MAX(attempts - 1, 0) WHERE id = ?", [(i,) for i in row_ids]
+        )
 
     async def set_session(self, row_ids: list[int], session_key: str) -> None:
         await self._many("UPDATE inbox SET session_key = ? WHERE id = ?", row_ids, session_key)

@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from agentbox.store.db import now, run
+from agentbox.store.retention import MEDIA_GRACE
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,11 +218,13 @@ class MediaRepo:
 
     async def put(self, data: bytes, media_type: str) -> str:
         digest = hashlib.sha256(data).hexdigest()
+        # Stored again: refresh its age (rarely, to spare the rewrite) so garbage collection spares it.
         await run(
             self._conn,
             "INSERT INTO media(sha256, media_type, size, data, created_at) VALUES (?,?,?,?,?)"
-            " ON CONFLICT(sha256) DO NOTHING",
-            (digest, media_type, len(data), data, now()),
+            " ON CONFLICT(sha256) DO UPDATE SET created_at = excluded.created_at"
+            " WHERE media.created_at < excluded.created_at - ?",
+            (digest, media_type, len(data), data, now(), MEDIA_GRACE / 2),
         )
         return digest
 

@@ -243,6 +243,37 @@ class CutStream:
 
 
 Step = Reply | Fail | Hang | Malformed | CutStream
+
+
+def context_length_exceeded(limit_tokens: int, used_tokens: int) -> Fail:
+    """The 400 an OpenAI-family model behind the AI/ML API answers when the prompt overflows its window.
+
+    The body is OpenAI's error object (what the API passes through for these models), so the openai
+    SDK and pydantic-ai classify it the way they classify the real one.
+    """
+    message = (
+        f"This model's maximum context length is {limit_tokens} tokens. However, your messages resulted in "
+        f"{used_tokens} tokens. Please reduce the length of the messages."
+    )
+    error = {
+        "message": message,
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    return Fail(400, body={"error": error})
+
+
+def window_limited(limit_tokens: int, fallback: Callable[[dict[str, Any]], Step]) -> Callable[[dict[str, Any]], Step]:
+    """A responder for a model with a real context window: over `limit_tokens` it fails as the API does."""
+
+    def respond(body: dict[str, Any]) -> Step:
+        used = _estimate_tokens(_prompt_chars(body.get("messages") or []))
+        return context_length_exceeded(limit_tokens, used) if used > limit_tokens else fallback(body)
+
+    return respond
+
+
 Responder = Callable[[dict[str, Any]], Step]
 ImageFormat = Literal["url", "b64_json", "fal"]
 

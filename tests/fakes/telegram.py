@@ -153,6 +153,7 @@ class FakeTelegram(FakeServer):
     bot_id: int = 7000001
     bot_username: str = "agentbox_test_bot"
     bad_token: bool = False  # every method answers 401 Unauthorized
+    report_file_sizes: bool = True  # getFile's file_size is optional in the Bot API: False omits it
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -347,7 +348,8 @@ class FakeTelegram(FakeServer):
         if file_id not in self.files:
             raise _ApiError(400, "Bad Request: invalid file_id")
         path, data = self.files[file_id]
-        return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(data), "file_path": path}
+        size = {"file_size": len(data)} if self.report_file_sizes else {}
+        return {"file_id": file_id, "file_unique_id": f"u-{file_id}", **size, "file_path": path}
 
     async def _m_setmycommands(self, params: dict[str, Any], uploads: dict[str, Any]) -> bool:
         commands = params.get("commands") or []
@@ -562,16 +564,25 @@ class FakeTelegram(FakeServer):
         return self.push_message(chat_id, **fields, **kwargs)
 
     def push_document(
-        self, chat_id: int, data: bytes, *, mime_type: str, file_name: str, caption: str | None = None, **kwargs: Any
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        mime_type: str,
+        file_name: str,
+        caption: str | None = None,
+        declare_size: bool = True,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         file_id = self.add_file(data, kind="documents", ext=file_name.rsplit(".", 1)[-1])
-        doc = {
+        doc: dict[str, Any] = {
             "file_id": file_id,
             "file_unique_id": "doc",
             "file_name": file_name,
             "mime_type": mime_type,
-            "file_size": len(data),
         }
+        if declare_size:  # optional in the Bot API
+            doc["file_size"] = len(data)
         fields: dict[str, Any] = {"document": doc}
         if caption is not None:
             fields["caption"] = caption
