@@ -50,6 +50,7 @@ from agentbox.history import dump_messages
 from agentbox.lanes import Lanes
 from agentbox.messages import Address, Attachment
 from agentbox.pricing import turn_cost
+from agentbox.redaction import scrub_error
 from agentbox.store import Store, TurnRecord
 
 log = logging.getLogger("agentbox.turns")
@@ -295,7 +296,7 @@ class TurnRunner:
                 exc_info=not isinstance(exc, ModelAPIError),
             )
             turn_id = await self._record(
-                request, model_id, started, status="failed", reply=message, error=f"{type(exc).__name__}: {exc}"
+                request, model_id, started, status="failed", reply=message, error=scrub_error(f"{type(exc).__name__}: {exc}")
             )
             return TurnResult(
                 request.session_key,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from agentbox.config import load_config
-from agentbox.logs import MASK, Redactor, collect_secrets, log_file, session_logger, setup_logging
+from agentbox.logs import collect_secrets, log_file, session_logger, setup_logging
+from agentbox.redaction import MASK, Redactor
 
 KEY = "sk-log-test-api-key-0123456789"
 SECRETS = {
@@ -119,3 +120,14 @@ def test_gateway_token_created_at_start_is_masked_at_once(logging_setup: Path, h
     token = (home / "gateway.token").read_text().strip()
     logging.getLogger("agentbox.test").warning("Authorization: Bearer %s", token)
     assert token not in logging_setup.read_text() and "Bearer ***" in logging_setup.read_text()
+
+
+def test_collect_secrets_reads_skill_config_secrets_but_not_ordinary_settings(home: Path) -> None:
+    (home / "config.toml").write_text(
+        '[skills.config.weather]\napi_token = "wx-token-value-123"\nunits = "metric-units"\nsort_key = "created"\n'
+        '[skills.config.weather.env]\nOPENWEATHER_KEY = "owk-from-config-456"\n'
+        '[skills.config.maps]\nclient_secret = "maps-secret-789"\n'
+    )
+    found = collect_secrets(load_config())
+    assert {"wx-token-value-123", "owk-from-config-456", "maps-secret-789"} <= found
+    assert "metric-units" not in found and "created" not in found

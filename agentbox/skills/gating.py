@@ -9,7 +9,7 @@ import importlib.util
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agentbox.config import Config
@@ -40,6 +40,16 @@ def lookup_env(config: Config, skill_name: str, var: str, environ: Mapping[str, 
     if var == "AIMLAPI_API_KEY":
         return config.api_key()
     return None
+
+
+def declared_secrets(skills: Iterable[Skill], config: Config, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of every env var the skills declare (and that is set): all of them are secrets."""
+    return [
+        value
+        for skill in skills
+        for var in sorted(skill.declared_env)
+        if (value := lookup_env(config, skill.name, var, environ))
+    ]
 
 
 def find_binary(name: str, config: Config) -> str | None:

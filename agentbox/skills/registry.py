@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentbox.config import Config
-from agentbox.skills.gating import unmet_reason
+from agentbox.redaction import register_secrets
+from agentbox.skills.gating import declared_secrets, unmet_reason
 from agentbox.skills.loader import discover
 from agentbox.skills.model import Skill, Source
 
@@ -107,6 +108,7 @@ class SkillRegistry:
             for skill in found.values():
                 if skill.error is None and not self._assume_ready:
                     skill.reason = unmet_reason(skill, self.config, self._environ)
+            register_secrets(*declared_secrets(found.values(), self.config, self._environ))
             self._skills = found
             self._cache_key = key
             self._agents.clear()
