@@ -173,13 +173,15 @@ def setup_logging(
         try:
             paths.ensure_home()  # owner-only, before the logs dir would create it with the umask
             log_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(str(log_file()))
+            os.chmod(log_file(), 0o600)  # a file loosened by hand is tightened again
             fh = logging.handlers.RotatingFileHandler(
                 log_file(),
                 maxBytes=config.logging.file_max_bytes if config else 5 * 1024 * 1024,
                 backupCount=config.logging.file_backups if config else 5,
                 encoding="utf-8",
             )
-            os.chmod(log_file(), 0o600)
+            fh.rotator = _rotate_private
             fh.setLevel(file_level)
             handlers.append(fh)
         except OSError as exc:  # a read-only home must not stop the command
@@ -196,6 +198,18 @@ def setup_logging(
     _install_excepthook(redacting.redactor)
     _active_filter = redacting
     return redacting
+
+
+def _create_private(path: str) -> None:
+    """Create the file owner-only if it is missing (the handler alone would create it with the umask)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+
+
+def _rotate_private(source: str, dest: str) -> None:
+    """The handler's rotation step, then the next log file created owner-only before it reopens it."""
+    if os.path.exists(source):
+        os.rename(source, dest)
+    _create_private(source)
 
 
 def _install_excepthook(redactor: Redactor) -> None:

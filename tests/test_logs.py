@@ -131,3 +131,27 @@ def test_collect_secrets_reads_skill_config_secrets_but_not_ordinary_settings(ho
     found = collect_secrets(load_config())
     assert {"wx-token-value-123", "owk-from-config-456", "maps-secret-789"} <= found
     assert "metric-units" not in found and "created" not in found
+
+
+def test_every_rotated_log_file_is_owner_only_whatever_the_umask(home: Path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)  # the usual desktop umask: files would be created 0644
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    try:
+        (home / "config.toml").write_text("[logging]\nfile_max_bytes = 10000\nfile_backups = 3\n")
+        setup_logging(load_config(), verbose=False)
+        for i in range(600):
+            logging.getLogger("agentbox.test").info("line %d %s", i, "x" * 80)
+        files = sorted(log_file().parent.iterdir())
+        assert [p.name for p in files] == ["agentbox.log", "agentbox.log.1", "agentbox.log.2", "agentbox.log.3"]
+        modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+        assert set(modes.values()) == {"0o600"}, modes
+    finally:
+        os.umask(previous)
+        for handler in root.handlers[:]:
+            if handler not in saved:
+                root.removeHandler(handler)
+                handler.close()
