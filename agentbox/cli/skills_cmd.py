@@ -27,7 +27,8 @@ def list_skills(
     agent: AgentOption = "main",
 ) -> None:
     """Every skill found: name, source, status (ready / unavailable: reason / broken: error / disabled)."""
-    rows = _registry().listing(agent)
+    registry = _registry()
+    rows = registry.listing(agent)
     if as_json:
         print_json(
             [
@@ -38,11 +39,17 @@ def list_skills(
                     "detail": text.split(": ", 1)[1] if ": " in text else None,
                     "description": skill.summary(),
                     "path": str(skill.path),
+                    "overrides": [{"source": src, "path": str(path)} for src, path in registry.overridden(skill)],
                 }
                 for skill, text in rows
             ]
         )
         return
+    for skill, _ in rows:  # a same-name skill silently replacing another is a surprise: say so first
+        for source, path in registry.overridden(skill):
+            typer.echo(
+                f"note: {skill.name}: the {skill.source} skill ({skill.path}) replaces the {source} one ({path})"
+            )
     if not rows:
         typer.echo("No skills found.")
         return
@@ -114,9 +121,26 @@ def new(
         folder = scaffold(root, name)
     except ScaffoldError as exc:
         fail(str(exc), 2)
+    _warn_same_name(name, folder)
     typer.echo(f"Created {folder}/ (SKILL.md, tools.py, test_{name.replace('-', '_')}.py)")
     typer.echo(f"Test it:  pytest {folder}")
     typer.echo(f"Check it: agentbox skills check {folder}")
+
+
+def _warn_same_name(name: str, created: Path) -> None:
+    """A new skill named like an existing one replaces it (or is hidden by it): tell the author now."""
+    registry = _registry()
+    skill = registry.get(name)
+    if skill is None:
+        return
+    others = [(src, path) for src, path in [*registry.overridden(skill), (skill.source, skill.path)] if path != created]
+    for source, path in others:
+        if skill.path == created:
+            typer.echo(f"warning: a {source} skill named {name!r} exists ({path}); yours replaces it", err=True)
+        else:
+            typer.echo(f"warning: agentbox uses the {source} skill {name!r} ({path}), not this one", err=True)
+    if others:
+        typer.echo("  choose another name to keep both: agentbox skills new <other-name>", err=True)
 
 
 @app.command("check")

@@ -109,6 +109,11 @@ class SkillRegistry:
                 if skill.error is None and not self._assume_ready:
                     skill.reason = unmet_reason(skill, self.config, self._environ)
             register_secrets(*declared_secrets(found.values(), self.config, self._environ))
+            for skill in found.values():
+                for source, path in self.overridden(skill):
+                    log.info(
+                        "%s skill %s (%s) replaces the %s one (%s)", skill.source, skill.name, skill.path, source, path
+                    )
             self._skills = found
             self._cache_key = key
             self._agents.clear()
@@ -120,6 +125,11 @@ class SkillRegistry:
 
     def get(self, name: str) -> Skill | None:
         return self.skills().get(name)
+
+    def overridden(self, skill: Skill) -> list[tuple[Source, Path]]:
+        """The same-name skills `skill` hides (source, folder), lowest precedence first."""
+        roots = self.roots()
+        return [(next((src for src, root in roots if path.parent == root), "extra"), path) for path in skill.overrides]
 
     # -- per agent -----------------------------------------------------------------------
     def is_enabled(self, agent_id: str, name: str) -> bool:
