@@ -296,7 +296,12 @@ class TurnRunner:
                 exc_info=not isinstance(exc, ModelAPIError),
             )
             turn_id = await self._record(
-                request, model_id, started, status="failed", reply=message, error=scrub_error(f"{type(exc).__name__}: {exc}")
+                request,
+                model_id,
+                started,
+                status="failed",
+                reply=message,
+                error=scrub_error(f"{type(exc).__name__}: {exc}"),
             )
             return TurnResult(
                 request.session_key,
