@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from agentbox.config import load_config
-from agentbox.logs import collect_secrets, log_file, session_logger, setup_logging
+from agentbox.logs import collect_secrets, session_logger
 from agentbox.redaction import MASK, Redactor
+from tests.logkit import agentbox_logging
 
 KEY = "sk-log-test-api-key-0123456789"
 SECRETS = {
@@ -26,23 +29,11 @@ SECRETS = {
 
 @pytest.fixture
 def logging_setup(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, sys.excepthook)
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    (home / "config.toml").write_text(
-        f'[aimlapi]\napi_key = "{KEY}"\n[logging]\nfile_max_bytes = 10000\nfile_backups = 2\n'
-    )
-    setup_logging(load_config(), verbose=False)
-    try:
-        yield log_file()
-    finally:
-        for handler in root.handlers[:]:
-            if handler not in saved[0]:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(saved[1])
-        sys.excepthook = saved[2]
+    config = f'[aimlapi]\napi_key = "{KEY}"\n[logging]\nfile_max_bytes = 10000\nfile_backups = 2\n'
+    with agentbox_logging(home, config) as path:
+        yield path
 
 
 def all_secrets() -> list[str]:
@@ -134,24 +125,14 @@ def test_collect_secrets_reads_skill_config_secrets_but_not_ordinary_settings(ho
 
 
 def test_every_rotated_log_file_is_owner_only_whatever_the_umask(home: Path) -> None:
-    import os
-    import stat
-
     previous = os.umask(0o022)  # the usual desktop umask: files would be created 0644
-    root = logging.getLogger()
-    saved = root.handlers[:]
     try:
-        (home / "config.toml").write_text("[logging]\nfile_max_bytes = 10000\nfile_backups = 3\n")
-        setup_logging(load_config(), verbose=False)
-        for i in range(600):
-            logging.getLogger("agentbox.test").info("line %d %s", i, "x" * 80)
-        files = sorted(log_file().parent.iterdir())
-        assert [p.name for p in files] == ["agentbox.log", "agentbox.log.1", "agentbox.log.2", "agentbox.log.3"]
-        modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
-        assert set(modes.values()) == {"0o600"}, modes
+        with agentbox_logging(home, "[logging]\nfile_max_bytes = 10000\nfile_backups = 3\n") as path:
+            for i in range(600):
+                logging.getLogger("agentbox.test").info("line %d %s", i, "x" * 80)
+            files = sorted(path.parent.iterdir())
     finally:
         os.umask(previous)
-        for handler in root.handlers[:]:
-            if handler not in saved:
-                root.removeHandler(handler)
-                handler.close()
+    assert [p.name for p in files] == ["agentbox.log", "agentbox.log.1", "agentbox.log.2", "agentbox.log.3"]
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert set(modes.values()) == {"0o600"}, modes

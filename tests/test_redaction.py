@@ -9,8 +9,6 @@ file are searched for every secret value.
 from __future__ import annotations
 
 import hashlib
-import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -19,12 +17,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentbox.config import load_config
-from agentbox.logs import log_file, setup_logging
 from agentbox.redaction import MASK, Redactor, redact_tree, register_secrets, scrub_error, strip_url_secrets
 from agentbox.turns import TurnRequest
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import API_KEY, runtime_on
+from tests.logkit import agentbox_logging
 from tests.skills_helpers import requires, tool_outputs, write_skill
 
 DECLARED = "owk-declared-env-secret-7c1d9e42"  # OPENWEATHER_KEY: a name no pattern would call secret
@@ -75,19 +72,8 @@ async def archive(ctx: RunContext[TurnDeps], city: str) -> str:
 
 @pytest.fixture
 def logging_to_file(home: Path) -> Iterator[Path]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, sys.excepthook)
-    (home / "config.toml").write_text(f'[aimlapi]\napi_key = "{API_KEY}"\n')
-    setup_logging(load_config(), verbose=False)
-    try:
-        yield log_file()
-    finally:
-        for handler in root.handlers[:]:
-            if handler not in saved[0]:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(saved[1])
-        sys.excepthook = saved[2]
+    with agentbox_logging(home, f'[aimlapi]\napi_key = "{API_KEY}"\n') as path:
+        yield path
 
 
 def stored_bytes_and_log(home: Path, log: Path) -> tuple[bytes, str]:
