@@ -20,6 +20,7 @@ from pydantic_ai.toolsets.abstract import ToolsetTool
 
 from agentbox.config import AgentConfig, Config
 from agentbox.deps import TurnDeps
+from agentbox.redaction import redact_tree, scrub_error
 from agentbox.tool_results import CapToolResults
 
 log = logging.getLogger("agentbox.agent")
@@ -77,18 +78,27 @@ def builtin_toolset() -> FunctionToolset[TurnDeps]:
 
 @dataclass
 class ReportToolErrors(WrapperToolset[TurnDeps]):
-    """A tool that raises is reported to the model as a failed call, never a crashed turn."""
+    """A tool that raises is reported to the model as a failed call, never a crashed turn.
+
+    What goes back to the model (and so into the stored history) is cleaned first: known secrets
+    are masked in results and errors, and error text loses URL query strings and credentials.
+    """
 
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[TurnDeps], tool: ToolsetTool[TurnDeps]
     ) -> Any:
         try:
-            return await self.wrapped.call_tool(name, tool_args, ctx, tool)
-        except (ModelRetry, ToolFailed, CallDeferred, ApprovalRequired, UserError):
+            return redact_tree(await self.wrapped.call_tool(name, tool_args, ctx, tool))
+        except ModelRetry as exc:
+            raise ModelRetry(scrub_error(exc.message)) from exc
+        except ToolFailed as exc:
+            raise ToolFailed(scrub_error(exc.message)) from exc
+        except (CallDeferred, ApprovalRequired, UserError):
             raise  # pydantic-ai's own control flow, and programming errors that must surface
         except Exception as exc:
-            log.warning("tool %s failed in session %s: %s", name, ctx.deps.session.key, exc, exc_info=True)
-            raise ToolFailed(f"The tool {name} failed: {type(exc).__name__}: {exc}") from exc
+            message = scrub_error(f"{type(exc).__name__}: {exc}")
+            log.warning("tool %s failed in session %s: %s", name, ctx.deps.session.key, message, exc_info=True)
+            raise ToolFailed(f"The tool {name} failed: {message}") from exc
 
 
 def build_agent(

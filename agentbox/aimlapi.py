@@ -150,17 +150,13 @@ def _metering_transport(inner: Any, module: Any) -> Any:
 
 
 def _connection_transport(limits: Any) -> Any:
-    """aiohttp under the openai SDK when available (its own supported `aiohttp` mode).
+    """aiohttp under the openai SDK's httpx2 client (httpx-aiohttp's public httpx2 transport).
 
     httpcore's pool slows down sharply with many open connections: 1,000 concurrent
     streamed requests took ~8-10 s against a 1 s fake, ~3 s through aiohttp (bench/turns.py).
     """
-    try:
-        from openai._vendor.httpx_aiohttp.transport import AiohttpTransport
-    except ImportError:  # an SDK without the vendored transport: plain httpx2 still works
-        import httpx2
+    from httpx_aiohttp.httpx2 import AiohttpTransport
 
-        return httpx2.AsyncHTTPTransport(limits=limits)
     return AiohttpTransport(limits=limits)
 
 

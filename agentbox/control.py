@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentbox.paths import write_private
+from agentbox.redaction import register_secrets
 
 log = logging.getLogger("agentbox.control")
 
@@ -83,6 +84,13 @@ def _post_handler(action: Action) -> Callable[[Any], Awaitable[Any]]:
     return handle
 
 
+def bearer_matches(header: str, token: str) -> bool:
+    """Constant-time check of an `Authorization` header; any bytes a client sends just fail it."""
+    # aiohttp hands over bytes that are not UTF-8 as surrogates; "surrogatepass" encodes any str.
+    given = header.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(given, f"Bearer {token}".encode())
+
+
 class ControlServer:
     def __init__(
         self,
@@ -101,10 +109,7 @@ class ControlServer:
         self._status = status
         self._actions = dict(actions or {})
         self._token = load_or_create_token(home)
-        from agentbox.logs import redacting_filter
-
-        if (redactor := redacting_filter()) is not None:
-            redactor.add_secret(self._token)  # a token created just now was unknown to the log filter
+        register_secrets(self._token)  # a token created just now was unknown to logs and tool results
         self._runner: Any = None
         self.port = 0
 
@@ -113,8 +118,7 @@ class ControlServer:
 
         @web.middleware
         async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+            if not bearer_matches(request.headers.get("Authorization", ""), self._token):
                 return web.json_response(
                     {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"}, status=401
                 )
@@ -140,9 +144,8 @@ class ControlServer:
         except OSError as exc:
             await self._runner.cleanup()
             raise ControlError(f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc}") from None
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        addresses = self._runner.addresses  # the bound (host, port, ...) tuples: port 0 picks a free one
+        self.port = addresses[0][1] if addresses else self._port
         write_private(
             self._home / ADDRESS_FILE,
             json.dumps({"host": self._host, "port": self.port, "pid": os.getpid()}) + "\n",

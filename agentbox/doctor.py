@@ -244,6 +244,22 @@ def _database_size(config: Config) -> str:
     return f" (database {size / 1_048_576:.1f} MB)" if size else ""
 
 
+def check_skills(config: Config) -> list[Check]:
+    """Skills some agent enables that this machine cannot run yet, each with the command that fixes it."""
+    from agentbox.skills.registry import SkillRegistry  # reads SKILL.md files only; no skill code runs
+
+    registry = SkillRegistry(config)
+    unmet: dict[tuple[str, str | None], list[str]] = {}  # one check per cause: a missing key idles four skills
+    for skill in registry.skills().values():
+        if skill.status == "unavailable" and any(registry.is_enabled(agent, skill.name) for agent in config.agents):
+            unmet.setdefault((skill.reason or "", skill.fix), []).append(skill.name)
+    checks = [
+        Check(f"skill{'s' if len(names) > 1 else ''} {', '.join(names)}", "warn", f"unavailable: {reason}", fix)
+        for (reason, fix), names in unmet.items()
+    ]
+    return checks or [Check("skills", "ok", "every enabled skill can run here")]
+
+
 def run_checks(*, online: bool = False) -> list[Check]:
     config, config_check = check_config()
     checks = [config_check, check_api_key(config)]
@@ -252,5 +268,6 @@ def run_checks(*, online: bool = False) -> list[Check]:
     checks += check_tokens(config)
     checks.append(check_database(config))
     checks += check_permissions(config)
+    checks += check_skills(config)
     checks.append(check_disk(config))
     return checks

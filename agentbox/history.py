@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic_ai.messages import BinaryContent, ModelMessage, ModelMessagesTypeAdapter
 
+from agentbox.redaction import redact_tree
 from agentbox.store import Store
 
 MEDIA_REF = "agentbox-media:"
@@ -41,7 +42,7 @@ async def dump_messages(store: Store, messages: list[ModelMessage]) -> bytes:
         digest = await store.media.put(content.data, str(node.get("media_type") or ""))
         node["data"] = ""
         node["identifier"] = MEDIA_REF + digest
-    return json.dumps(data, separators=(",", ":")).encode()
+    return json.dumps(redact_tree(data), separators=(",", ":")).encode()  # no known secret is stored
 
 
 async def load_messages(store: Store, blob: bytes) -> list[ModelMessage]:

@@ -17,17 +17,20 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from agentbox import paths
 from agentbox.config import Config
+from agentbox.redaction import MIN_SECRET_LEN, Redactor, register_secrets, shared_redactor, strip_url_secrets
 
-MASK = "***"
-MIN_SECRET_LEN = 6  # shorter values would mask ordinary words
 _SECRET_ENV = re.compile(r"(TOKEN|SECRET|API_KEY|PASSWORD)$")
+# `[skills.config.<name>]` keys whose values are secrets (besides everything under its `env` table).
+_SECRET_SETTING = re.compile(
+    r"(api_?key|access_?key|private_?key|secret_?key|token|secret|password|passwd|credentials?)$", re.I
+)
 _HANDLER_TAG = "_agentbox_handler"
 FORMAT = "%(asctime)s %(levelname)s %(name)s session=%(session)s msg=%(message_id)s %(message)s"
 
@@ -60,6 +63,8 @@ def collect_secrets(config: Config | None, environ: Mapping[str, str] | None = N
     values = {v for k, v in sources.items() if k in named or _SECRET_ENV.search(k)}
     if config is not None and (key := config.api_key()):
         values.add(key)
+    if config is not None:
+        values.update(skill_config_secrets(config.skills.config))
     token_file = paths.home() / "gateway.token"
     try:
         values.add(token_file.read_text(encoding="utf-8").strip())
@@ -68,42 +73,44 @@ def collect_secrets(config: Config | None, environ: Mapping[str, str] | None = N
     return {v for v in values if v and len(v) >= MIN_SECRET_LEN}
 
 
-class Redactor:
-    """Replaces secret values in text; longest first so a secret containing another is fully masked."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self.add(*secrets)
-
-    def add(self, *secrets: str) -> None:
-        self._secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_LEN)
-        ordered = sorted(self._secrets, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-
-    def __call__(self, text: str) -> str:
-        return self._pattern.sub(MASK, text) if self._pattern else text
+def skill_config_secrets(settings: Mapping[str, Any]) -> Iterator[str]:
+    """String values under `[skills.config.<name>.env]`, and of secret-named keys (`api_key`, `token`...)."""
+    for skill_settings in settings.values():
+        if not isinstance(skill_settings, Mapping):
+            continue
+        for key, value in skill_settings.items():
+            if key == "env" and isinstance(value, Mapping):
+                yield from (item for item in value.values() if isinstance(item, str))
+            elif isinstance(value, str) and _SECRET_SETTING.search(str(key)):
+                yield value
 
 
 class RedactingFilter(logging.Filter):
-    """Masks secrets in the rendered message, exception and stack text; also fills the context fields."""
+    """Masks secrets (and URL queries and credentials) in the message, exception and stack text.
 
-    def __init__(self, redactor: Redactor) -> None:
+    It also fills the context fields. By default it uses the process-wide redactor of
+    `agentbox.redaction`, so a secret registered anywhere later is masked in the log too.
+    """
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
         super().__init__()
-        self.redactor = redactor
+        self.redactor = redactor or shared_redactor()
 
     def add_secret(self, *values: str) -> None:
         self.redactor.add(*values)
 
+    def scrub(self, text: str) -> str:
+        return self.redactor(strip_url_secrets(text))
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor(record.getMessage())
+        record.msg = self.scrub(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
         if record.exc_text:
-            record.exc_text = self.redactor(record.exc_text)
+            record.exc_text = self.scrub(record.exc_text)
         if record.stack_info:
-            record.stack_info = self.redactor(record.stack_info)
+            record.stack_info = self.scrub(record.stack_info)
         for name in ("session", "message_id"):
             value = getattr(record, name, None)
             setattr(record, name, self.redactor(str(value)) if value not in (None, "") else "-")
@@ -156,7 +163,8 @@ def setup_logging(
         handler.close()
     file_level = logging.DEBUG if verbose else getattr(logging, config.logging.level if config else "INFO")
     err_level = logging.DEBUG if verbose else (stderr_level or logging.WARNING)
-    redacting = RedactingFilter(Redactor(collect_secrets(config)))
+    register_secrets(*collect_secrets(config))
+    redacting = RedactingFilter()
     formatter = OneLineFormatter(FORMAT)
 
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
@@ -165,13 +173,15 @@ def setup_logging(
         try:
             paths.ensure_home()  # owner-only, before the logs dir would create it with the umask
             log_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(str(log_file()))
+            os.chmod(log_file(), 0o600)  # a file loosened by hand is tightened again
             fh = logging.handlers.RotatingFileHandler(
                 log_file(),
                 maxBytes=config.logging.file_max_bytes if config else 5 * 1024 * 1024,
                 backupCount=config.logging.file_backups if config else 5,
                 encoding="utf-8",
             )
-            os.chmod(log_file(), 0o600)
+            fh.rotator = _rotate_private
             fh.setLevel(file_level)
             handlers.append(fh)
         except OSError as exc:  # a read-only home must not stop the command
@@ -188,6 +198,18 @@ def setup_logging(
     _install_excepthook(redacting.redactor)
     _active_filter = redacting
     return redacting
+
+
+def _create_private(path: str) -> None:
+    """Create the file owner-only if it is missing (the handler alone would create it with the umask)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+
+
+def _rotate_private(source: str, dest: str) -> None:
+    """The handler's rotation step, then the next log file created owner-only before it reopens it."""
+    if os.path.exists(source):
+        os.rename(source, dest)
+    _create_private(source)
 
 
 def _install_excepthook(redactor: Redactor) -> None:

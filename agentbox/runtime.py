@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from agentbox.caps import SpendingCaps
 from agentbox.config import Config, require_api_key
+from agentbox.logs import collect_secrets
+from agentbox.redaction import register_secrets
 from agentbox.skills import SkillRegistry
 from agentbox.store import Store
 from agentbox.turns import TurnRunner
@@ -36,6 +38,7 @@ class Runtime:
 @asynccontextmanager
 async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     require_api_key(config)
+    register_secrets(*collect_secrets(config))  # tool results and stored history mask them, logging or not
     config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = await Store.open(config.database_path)
     caps = SpendingCaps(config.limits, store)

@@ -52,6 +52,7 @@ from agentbox.history import dump_messages, estimate_tokens
 from agentbox.lanes import Lanes
 from agentbox.messages import Address, Attachment
 from agentbox.pricing import turn_cost
+from agentbox.redaction import scrub_error
 from agentbox.store import Store, TurnRecord
 
 log = logging.getLogger("agentbox.turns")
@@ -301,7 +302,12 @@ class TurnRunner:
                 exc_info=not isinstance(exc, ModelAPIError),
             )
             turn_id = await self._record(
-                request, model_id, started, status="failed", reply=message, error=f"{type(exc).__name__}: {exc}"
+                request,
+                model_id,
+                started,
+                status="failed",
+                reply=message,
+                error=scrub_error(f"{type(exc).__name__}: {exc}"),
             )
             return TurnResult(
                 request.session_key,

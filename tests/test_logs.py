@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from agentbox.config import load_config
-from agentbox.logs import MASK, Redactor, collect_secrets, log_file, session_logger, setup_logging
+from agentbox.logs import collect_secrets, session_logger
+from agentbox.redaction import MASK, Redactor
+from tests.logkit import agentbox_logging
 
 KEY = "sk-log-test-api-key-0123456789"
 SECRETS = {
@@ -25,23 +29,11 @@ SECRETS = {
 
 @pytest.fixture
 def logging_setup(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, sys.excepthook)
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    (home / "config.toml").write_text(
-        f'[aimlapi]\napi_key = "{KEY}"\n[logging]\nfile_max_bytes = 10000\nfile_backups = 2\n'
-    )
-    setup_logging(load_config(), verbose=False)
-    try:
-        yield log_file()
-    finally:
-        for handler in root.handlers[:]:
-            if handler not in saved[0]:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(saved[1])
-        sys.excepthook = saved[2]
+    config = f'[aimlapi]\napi_key = "{KEY}"\n[logging]\nfile_max_bytes = 10000\nfile_backups = 2\n'
+    with agentbox_logging(home, config) as path:
+        yield path
 
 
 def all_secrets() -> list[str]:
@@ -119,3 +111,28 @@ def test_gateway_token_created_at_start_is_masked_at_once(logging_setup: Path, h
     token = (home / "gateway.token").read_text().strip()
     logging.getLogger("agentbox.test").warning("Authorization: Bearer %s", token)
     assert token not in logging_setup.read_text() and "Bearer ***" in logging_setup.read_text()
+
+
+def test_collect_secrets_reads_skill_config_secrets_but_not_ordinary_settings(home: Path) -> None:
+    (home / "config.toml").write_text(
+        '[skills.config.weather]\napi_token = "wx-token-value-123"\nunits = "metric-units"\nsort_key = "created"\n'
+        '[skills.config.weather.env]\nOPENWEATHER_KEY = "owk-from-config-456"\n'
+        '[skills.config.maps]\nclient_secret = "maps-secret-789"\n'
+    )
+    found = collect_secrets(load_config())
+    assert {"wx-token-value-123", "owk-from-config-456", "maps-secret-789"} <= found
+    assert "metric-units" not in found and "created" not in found
+
+
+def test_every_rotated_log_file_is_owner_only_whatever_the_umask(home: Path) -> None:
+    previous = os.umask(0o022)  # the usual desktop umask: files would be created 0644
+    try:
+        with agentbox_logging(home, "[logging]\nfile_max_bytes = 10000\nfile_backups = 3\n") as path:
+            for i in range(600):
+                logging.getLogger("agentbox.test").info("line %d %s", i, "x" * 80)
+            files = sorted(path.parent.iterdir())
+    finally:
+        os.umask(previous)
+    assert [p.name for p in files] == ["agentbox.log", "agentbox.log.1", "agentbox.log.2", "agentbox.log.3"]
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert set(modes.values()) == {"0o600"}, modes

@@ -36,6 +36,8 @@ def test_skills_list_json_shows_source_and_status(home: Path) -> None:
         "detail": None,
         "description": rows["image-generation"]["description"],
         "path": rows["image-generation"]["path"],
+        "overrides": [],
+        "fix": None,
     }
     table = run_cli("skills", "list", env=cli_env(home))
     assert "needs env NOPE_KEY" in table.stdout and "image-generation" in table.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentbox.config import AgentConfig, Config
-from agentbox.skills import SkillRegistry
+from agentbox.skills import SkillRegistry, fixes
 from agentbox.skills.loader import parse_skill_md
 from tests.skills_helpers import requires, write_skill
 
@@ -65,19 +65,32 @@ def test_gating_reasons_are_exact(home: Path, monkeypatch: pytest.MonkeyPatch, t
     write_skill(root, "needs-python", metadata={"agentbox": {"requires": {"python": ["no_such_module_xyz"]}}})
     write_skill(root, "needs-os", metadata=requires(os=["plan9"]))
     skills = registry(environ={}).skills()
-    assert skills["image-generation"].status_text() == "unavailable: needs env AIMLAPI_API_KEY"
+    assert skills["image-generation"].status_text() == (
+        "unavailable: needs env AIMLAPI_API_KEY — fix: agentbox onboard --api-key <key> (keys: https://aimlapi.com/app/keys)"
+    )
     assert skills["web-page-vision"].reason in ("needs env AIMLAPI_API_KEY",)
     assert skills["needs-env"].reason == "needs env WEATHER_API_KEY"
     assert skills["needs-bin"].reason == "needs binary definitely-not-a-binary"
     assert skills["needs-config"].reason == "needs config token"
     assert skills["needs-python"].reason == "needs python package no_such_module_xyz"
+    dotenv = fixes.shell_path(home / ".env")
+    assert skills["needs-env"].fix == f"add WEATHER_API_KEY=<value> to {dotenv} or to [skills.config.needs-env.env]"
+    assert (
+        skills["needs-config"].fix
+        == f"set token in [skills.config.needs-config] of {fixes.shell_path(home / 'config.toml')}"
+    )
+    assert skills["needs-python"].fix == f"{fixes.shell_path(sys.executable)} -m pip install no_such_module_xyz"
+    assert skills["needs-bin"].fix.startswith("install definitely-not-a-binary")  # PATH is empty: no apt, dnf...
+    assert skills["needs-os"].fix is None  # nothing to install
     assert skills["needs-os"].reason == "needs os plan9"
 
 
 def test_chromium_missing_makes_web_page_vision_unavailable(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("agentbox.skills.gating.shutil.which", lambda name: None)
     skills = registry().skills()
-    assert skills["web-page-vision"].status_text() == "unavailable: needs binary chromium"
+    vision = skills["web-page-vision"]
+    assert vision.status_text() == f"unavailable: needs binary chromium — fix: {fixes.binary_install('chromium')}"
+    assert vision.fix and "chromium_path" in vision.fix
     assert skills["web-search"].status == "ready"
 
 

@@ -120,7 +120,8 @@ async def test_secret_from_config_file_when_not_in_env(fake_aimlapi, home: Path)
     async with runtime_on(fake_aimlapi, home, cfg) as rt:
         assert rt.skills.get("weather").status == "ready"  # type: ignore[union-attr]
         await rt.runner.run(TurnRequest(session_key="t:cfgsecret", text="weather"))
-    assert "key=from-config" in tool_outputs(fake_aimlapi.last_chat())[0]
+    # The tool got the configured value; echoed back, it is a secret and reaches the model masked.
+    assert "key=***" in tool_outputs(fake_aimlapi.last_chat())[0]
 
 
 def test_skill_helpers_refuse_outside_a_tool_call() -> None:
@@ -195,7 +196,7 @@ async def test_exec_runs_only_inside_the_skill_with_only_declared_env(
     ok = outputs[0]
     assert "exit code: 0" in ok
     assert "args=--flag,a b; rm -rf /" in ok  # one argv item, never a shell
-    assert "declared=visible" in ok
+    assert "declared=***" in ok  # the script saw the declared secret; the model gets it masked
     assert "undeclared=<unset>" in ok and "hidden-value" not in ok
     assert "aimlapi=<unset>" in ok  # not declared by this skill, so not passed on
     assert f"cwd={home / 'exec' / 'scripted'}" in ok
@@ -203,7 +204,7 @@ async def test_exec_runs_only_inside_the_skill_with_only_declared_env(
     assert outputs[2].startswith("refused:") and "outside the skill folder" in outputs[2]
     assert outputs[3].startswith("refused:") and "outside the skill folder" in outputs[3]
     assert outputs[4].startswith("refused:") and "not a file" in outputs[4]
-    assert "declared=visible" in outputs[5]  # an absolute path inside the folder is fine
+    assert "declared=***" in outputs[5]  # an absolute path inside the folder is fine
     assert all("ESCAPED" not in out for out in outputs)
 
 

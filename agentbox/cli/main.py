@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -80,6 +81,9 @@ app.add_typer(jobs_app, name="jobs")
 
 
 def run() -> None:
+    # Everything agentbox writes (database and its WAL, media, logs, locks, skill scaffolds) holds
+    # conversations or secrets, and SQLite and most writers take no mode: owner-only by umask.
+    os.umask(0o077)
     app()
 
 

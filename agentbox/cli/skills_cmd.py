@@ -27,7 +27,8 @@ def list_skills(
     agent: AgentOption = "main",
 ) -> None:
     """Every skill found: name, source, status (ready / unavailable: reason / broken: error / disabled)."""
-    rows = _registry().listing(agent)
+    registry = _registry()
+    rows = registry.listing(agent)
     if as_json:
         print_json(
             [
@@ -35,14 +36,23 @@ def list_skills(
                     "name": skill.name,
                     "source": skill.source,
                     "status": text.split(":", 1)[0],
-                    "detail": text.split(": ", 1)[1] if ": " in text else None,
+                    "detail": skill.error or skill.reason,
+                    "fix": skill.fix if skill.reason else None,
                     "description": skill.summary(),
                     "path": str(skill.path),
+                    "overrides": [{"source": src, "path": str(path)} for src, path in registry.overridden(skill)],
                 }
                 for skill, text in rows
             ]
         )
         return
+    for skill, _ in rows:  # said before the table, one line each: nothing wraps, commands copy whole
+        for source, path in registry.overridden(skill):
+            typer.echo(
+                f"note: {skill.name}: the {skill.source} skill ({skill.path}) replaces the {source} one ({path})"
+            )
+        if skill.status == "unavailable" and skill.fix:
+            typer.echo(f"fix for {skill.name}: {skill.fix}")
     if not rows:
         typer.echo("No skills found.")
         return
@@ -67,6 +77,7 @@ def info(name: str, agent: AgentOption = "main") -> None:
         f"name:        {skill.name}",
         f"source:      {skill.source} ({skill.path})",
         f"status:      {statuses.get(name, skill.status_text())}",
+        *([f"fix:         {skill.fix}"] if skill.status == "unavailable" and skill.fix else []),
         f"description: {skill.description}",
     ]
     req = skill.requires
@@ -114,9 +125,26 @@ def new(
         folder = scaffold(root, name)
     except ScaffoldError as exc:
         fail(str(exc), 2)
+    _warn_same_name(name, folder)
     typer.echo(f"Created {folder}/ (SKILL.md, tools.py, test_{name.replace('-', '_')}.py)")
     typer.echo(f"Test it:  pytest {folder}")
     typer.echo(f"Check it: agentbox skills check {folder}")
+
+
+def _warn_same_name(name: str, created: Path) -> None:
+    """A new skill named like an existing one replaces it (or is hidden by it): tell the author now."""
+    registry = _registry()
+    skill = registry.get(name)
+    if skill is None:
+        return
+    others = [(src, path) for src, path in [*registry.overridden(skill), (skill.source, skill.path)] if path != created]
+    for source, path in others:
+        if skill.path == created:
+            typer.echo(f"warning: a {source} skill named {name!r} exists ({path}); yours replaces it", err=True)
+        else:
+            typer.echo(f"warning: agentbox uses the {source} skill {name!r} ({path}), not this one", err=True)
+    if others:
+        typer.echo("  choose another name to keep both: agentbox skills new <other-name>", err=True)
 
 
 @app.command("check")
@@ -124,7 +152,7 @@ def check(
     path: Annotated[Path, typer.Argument(help="A skill folder (default: the current directory).")] = Path("."),
 ) -> None:
     """Validate a skill folder and print exactly what the model would see."""
-    from agentbox.skills.gating import unmet_reason
+    from agentbox.skills.gating import unmet_requirement
     from agentbox.skills.loader import load_skill
     from agentbox.skills.registry import render_skill_list
 
@@ -135,10 +163,10 @@ def check(
     if skill.error:
         fail(f"{folder / 'SKILL.md'}: {skill.error}", 1)
     config = config_or_exit()
-    reason = unmet_reason(skill, config)
+    skill.reason, skill.fix = unmet_requirement(skill, config) or (None, None)
     typer.echo(f"✓ SKILL.md: {skill.name}")
-    if reason:
-        typer.echo(f"! unavailable here: {reason}")
+    if skill.reason:
+        typer.echo(f"! unavailable here: {skill.reason}" + (f" — fix: {skill.fix}" if skill.fix else ""))
     tools: list[dict[str, Any]] = []
     if skill.has_tools:
         from agentbox.skills.toolsets import ToolsImportError, build_function_toolset

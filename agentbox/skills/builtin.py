@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic_ai import ModelRetry, RunContext
+from pydantic_ai import ModelRetry, RunContext, ToolFailed
 from pydantic_ai.toolsets import FunctionToolset
 
 from agentbox.deps import TurnDeps
@@ -22,14 +22,24 @@ def skill_instructions(skill: Skill, tools: list[str]) -> str:
 
 
 def skills_toolset(
-    skills: Mapping[str, Skill], tools_by_skill: Mapping[str, list[str]], *, allow_exec: bool
+    skills: Mapping[str, Skill],
+    tools_by_skill: Mapping[str, list[str]],
+    *,
+    allow_exec: bool,
+    unavailable: Mapping[str, Skill] | None = None,
 ) -> FunctionToolset[TurnDeps]:
-    """`read_skill` over the agent's enabled skills, plus `exec` when the agent allows it."""
+    """`read_skill` over the agent's enabled skills, plus `exec` when the agent allows it.
+
+    Asked for an enabled skill that is unavailable here, it answers why and the owner's fix.
+    """
     toolset: FunctionToolset[TurnDeps] = FunctionToolset(id="agentbox:skills")
     names = ", ".join(skills) or "(none)"
+    unavailable = unavailable or {}
 
     def lookup(name: str) -> Skill:
         skill = skills.get(name.strip())
+        if skill is None and (missing := unavailable.get(name.strip())) is not None:
+            raise ToolFailed(f"skill {missing.name!r} is installed but {missing.status_text()}")
         if skill is None:
             raise ModelRetry(f"no skill named {name!r}; available: {names}")
         return skill

@@ -9,10 +9,11 @@ import importlib.util
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agentbox.config import Config
+from agentbox.skills import fixes
 from agentbox.skills.model import Skill
 
 # Debian, Ubuntu and Google builds name the same browser differently.
@@ -42,6 +43,16 @@ def lookup_env(config: Config, skill_name: str, var: str, environ: Mapping[str, 
     return None
 
 
+def declared_secrets(skills: Iterable[Skill], config: Config, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of every env var the skills declare (and that is set): all of them are secrets."""
+    return [
+        value
+        for skill in skills
+        for var in sorted(skill.declared_env)
+        if (value := lookup_env(config, skill.name, var, environ))
+    ]
+
+
 def find_binary(name: str, config: Config) -> str | None:
     """Path of a required binary (config's `skills.chromium_path` counts for chromium)."""
     if name == "chromium" and config.skills.chromium_path:
@@ -64,23 +75,25 @@ def config_value(config: Config, skill_name: str, dotted: str) -> Any:
     return None
 
 
-def unmet_reason(skill: Skill, config: Config, environ: Mapping[str, str] | None = None) -> str | None:
-    """None when every requirement holds, else the first unmet one ("needs env AIMLAPI_API_KEY")."""
+def unmet_requirement(
+    skill: Skill, config: Config, environ: Mapping[str, str] | None = None
+) -> tuple[str, str | None] | None:
+    """None when every requirement holds, else (the first unmet one, the command that meets it)."""
     req = skill.requires
     if req.os and not any(sys.platform.startswith(name) for name in req.os):
-        return f"needs os {' or '.join(req.os)}"
+        return f"needs os {' or '.join(req.os)}", None
     for var in req.env:
         if not lookup_env(config, skill.name, var, environ):
-            return f"needs env {var}"
+            return f"needs env {var}", fixes.env_setting(var, skill.name)
     for binary in req.bins:
         if not find_binary(binary, config):
-            return f"needs binary {binary}"
+            return f"needs binary {binary}", fixes.binary_install(binary)
     if req.any_bins and not any(find_binary(binary, config) for binary in req.any_bins):
-        return f"needs binary {' or '.join(req.any_bins)}"
+        return f"needs binary {' or '.join(req.any_bins)}", fixes.binary_install(req.any_bins[0])
     for module in req.python:
         if importlib.util.find_spec(module) is None:
-            return f"needs python package {module}"
+            return f"needs python package {module}", fixes.pip_install(module)
     for key in req.config:
         if config_value(config, skill.name, key) is None:
-            return f"needs config {key}"
+            return f"needs config {key}", fixes.config_setting(key, skill.name)
     return None

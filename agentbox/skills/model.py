@@ -40,6 +40,7 @@ class Skill:
     homepage: str | None = None
     error: str | None = None
     reason: str | None = None
+    fix: str | None = None  # the command that meets the unmet requirement in `reason`
     overrides: list[Path] = field(default_factory=list)  # same-name skills this one shadows
 
     @property
@@ -75,9 +76,9 @@ class Skill:
         line = " ".join(self.description.strip().split("\n", 1)[0].split())
         return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
-    def status_text(self) -> str:
+    def status_text(self, *, with_fix: bool = True) -> str:
         if self.error:
             return f"broken: {self.error}"
         if self.reason:
-            return f"unavailable: {self.reason}"
+            return f"unavailable: {self.reason}" + (f" — fix: {self.fix}" if self.fix and with_fix else "")
         return "ready"

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentbox.config import Config
-from agentbox.skills.gating import unmet_reason
+from agentbox.redaction import register_secrets
+from agentbox.skills.gating import declared_secrets, unmet_requirement
 from agentbox.skills.loader import discover
 from agentbox.skills.model import Skill, Source
 
@@ -38,6 +39,10 @@ SKILLS_HEADER = (
     "## Skills\n"
     "Before using a skill for the first time in a conversation, call read_skill(name) for its instructions.\n"
 )
+UNAVAILABLE_HEADER = (
+    "## Skills not available yet\n"
+    "If the user asks for one of these, say it is not set up and quote the owner's fix exactly.\n"
+)
 
 
 def bundled_root() -> Path:
@@ -49,6 +54,7 @@ class AgentSkills:
     """What one agent gets: its enabled skills, their tool names, instructions and toolsets."""
 
     skills: dict[str, Skill] = field(default_factory=dict)
+    unavailable: dict[str, Skill] = field(default_factory=dict)  # enabled, but a requirement is unmet here
     tools: dict[str, list[str]] = field(default_factory=dict)
     instructions: str = ""
     toolsets: list[AbstractToolset[TurnDeps]] = field(default_factory=list)
@@ -106,7 +112,13 @@ class SkillRegistry:
             found = discover(self.roots())
             for skill in found.values():
                 if skill.error is None and not self._assume_ready:
-                    skill.reason = unmet_reason(skill, self.config, self._environ)
+                    skill.reason, skill.fix = unmet_requirement(skill, self.config, self._environ) or (None, None)
+            register_secrets(*declared_secrets(found.values(), self.config, self._environ))
+            for skill in found.values():
+                for source, path in self.overridden(skill):
+                    log.info(
+                        "%s skill %s (%s) replaces the %s one (%s)", skill.source, skill.name, skill.path, source, path
+                    )
             self._skills = found
             self._cache_key = key
             self._agents.clear()
@@ -119,6 +131,11 @@ class SkillRegistry:
     def get(self, name: str) -> Skill | None:
         return self.skills().get(name)
 
+    def overridden(self, skill: Skill) -> list[tuple[Source, Path]]:
+        """The same-name skills `skill` hides (source, folder), lowest precedence first."""
+        roots = self.roots()
+        return [(next((src for src, root in roots if path.parent == root), "extra"), path) for path in skill.overrides]
+
     # -- per agent -----------------------------------------------------------------------
     def is_enabled(self, agent_id: str, name: str) -> bool:
         agent = self.config.agent(agent_id)
@@ -127,13 +144,13 @@ class SkillRegistry:
         return agent.skills is None or name in agent.skills
 
     def listing(self, agent_id: str = "main") -> list[tuple[Skill, str]]:
-        """(skill, status text) for every skill, "disabled" for those the agent turned off."""
+        """(skill, status text) for every skill, "disabled" for those the agent turned off; fixes are in `skill.fix`."""
         out = []
         for skill in self.skills().values():
             enabled = self.is_enabled(agent_id, skill.name)
             if enabled and skill.status == "ready" and skill.has_tools:
                 self._load_tools(skill)  # surfaces tools.py import errors as "broken"
-            text = skill.status_text() if enabled or skill.status != "ready" else "disabled"
+            text = skill.status_text(with_fix=False) if enabled or skill.status != "ready" else "disabled"
             out.append((skill, text))
         return out
 
@@ -160,6 +177,8 @@ class SkillRegistry:
         result = AgentSkills()
         taken: dict[str, str] = {name: "agentbox" for name in BUILTIN_TOOLS}
         for skill in skills.values():
+            if skill.status == "unavailable" and self.is_enabled(agent_id, skill.name):
+                result.unavailable[skill.name] = skill
             if skill.status != "ready" or not self.is_enabled(agent_id, skill.name):
                 continue
             toolset, names = self._load_tools(skill) if skill.has_tools else (None, [])
@@ -179,12 +198,14 @@ class SkillRegistry:
             if toolset is not None:
                 result.toolsets.append(toolset)
         self._warn_unknown(agent_id, skills)
-        result.instructions = render_skill_list(result.skills.values())
+        sections = (render_skill_list(result.skills.values()), render_unavailable(result.unavailable.values()))
+        result.instructions = "\n\n".join(section for section in sections if section)
         from agentbox.skills.builtin import skills_toolset
 
         allow_exec = self.config.agent(agent_id).allow_exec
-        if result.skills:
-            result.toolsets.insert(0, skills_toolset(result.skills, result.tools, allow_exec=allow_exec))
+        if result.skills or result.unavailable:
+            toolset = skills_toolset(result.skills, result.tools, allow_exec=allow_exec, unavailable=result.unavailable)
+            result.toolsets.insert(0, toolset)
         self._agents[agent_id] = result
         return result
 
@@ -210,4 +231,10 @@ def render_skill_list(skills: Iterable[Skill]) -> str:
     return SKILLS_HEADER + "\n".join(lines) if lines else ""
 
 
-__all__ = ["AgentSkills", "SkillRegistry", "bundled_root", "render_skill_list"]
+def render_unavailable(skills: Iterable[Skill]) -> str:
+    """Enabled skills this machine cannot run yet, with the owner's fix: the model can explain, not guess."""
+    lines = [f"- {skill.name}: {skill.summary(80)} ({skill.status_text()})" for skill in skills]
+    return UNAVAILABLE_HEADER + "\n".join(lines) if lines else ""
+
+
+__all__ = ["AgentSkills", "SkillRegistry", "bundled_root", "render_skill_list", "render_unavailable"]
