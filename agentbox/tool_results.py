@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import pydantic_core
+from pydantic import TypeAdapter
 from pydantic_ai import RunContext, ToolFailed
 from pydantic_ai.messages import BinaryContent, FileUrl, ToolReturn
 from pydantic_ai.toolsets import WrapperToolset
@@ -38,6 +38,9 @@ def cut_text(text: str, limit: int, *, what: str = "This tool result") -> str:
     )
 
 
+_ANY: TypeAdapter[Any] = TypeAdapter(Any)
+
+
 def cap_result(value: Any, limit: int) -> Any:
     """The tool's return value, with any text (or JSON rendering of data) over `limit` bytes cut."""
     if isinstance(value, str):
@@ -49,8 +52,8 @@ def cap_result(value: Any, limit: int) -> Any:
     if isinstance(value, list) and any(isinstance(item, BinaryContent | FileUrl) for item in value):
         return [cap_result(item, limit) for item in value]
     try:
-        rendered = pydantic_core.to_json(value, fallback=str)
-    except (pydantic_core.PydanticSerializationError, ValueError, TypeError):
+        rendered = _ANY.dump_json(value, fallback=str)
+    except (ValueError, TypeError):  # PydanticSerializationError is a ValueError
         return value  # pydantic-ai reports unserialisable results itself
     if len(rendered) <= limit:
         return value
