@@ -33,10 +33,10 @@ def test_full_session_leaks_no_secret(home: Path) -> None:
             outputs.append(f"{done.returncode}\n{done.stdout}\n{done.stderr}")  # not the args: they hold a token
 
         fake.script(Reply(tool_calls=[ToolCall("current_time", "{}")]), Reply(text="It is noon."))
-        run("--verbose", "agent", "-m", "what time is it?")
+        run("-vv", "agent", "-m", "what time is it?")  # libraries' debug lines too (httpx logs URLs)
         run("agent", "-m", "remember me", "--json")
         fake.script(Fail(401))  # a failed turn logs the error: still no key
-        run("--verbose", "agent", "-m", "fail please")
+        run("-vv", "agent", "-m", "fail please")
         fake.script(Fail(500, times=10))
         run("agent", "-m", "server trouble")
         run("chat", "--session", "s2")
