@@ -16,6 +16,7 @@ from typing import Literal
 
 from agentbox import paths
 from agentbox.config import Config, ConfigError, load_config
+from agentbox.dbhealth import broken_database_fix
 from agentbox.envfile import env_file_path
 from agentbox.store.schema import SCHEMA_VERSION
 from agentbox.tokens import enabled_channels, mask, token_specs
@@ -165,10 +166,7 @@ def check_database(config: Config) -> Check:
     path = config.database_path
     if not path.exists():
         return Check("database", "ok", f"{path} not created yet (first run creates it)")
-    fix = (
-        f"stop agentbox, move the file aside (mv {path} {path}.broken) and start again; "
-        "sessions and pairings in it are lost unless you restore a backup"
-    )
+    fix = broken_database_fix(path)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:

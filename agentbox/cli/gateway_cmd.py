@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agentbox.cli.common import ago, config_or_exit, fail, print_json
+from agentbox.cli.common import ago, config_or_exit, database_errors, fail, print_json
 from agentbox.cli.humanize import local_time, money
 from agentbox.plural import plural
 
@@ -43,7 +43,8 @@ def run(
     except AlreadyRunning as exc:
         fail(str(exc), 1)
     try:
-        code = asyncio.run(_serve(config))
+        with database_errors():
+            code = asyncio.run(_serve(config))
     finally:
         lock.close()
     raise typer.Exit(code)
