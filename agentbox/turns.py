@@ -380,6 +380,16 @@ class TurnRunner:
         )
         return result.output
 
+    async def record_cancelled(self, request: TurnRequest, *, started: float, partial_reply: str = "") -> int:
+        """Keep a question whose answer the user stopped (Ctrl-C in `agentbox chat`) in the transcript.
+
+        Recorded as status `cancelled`: the transcript shows it, later prompts don't (only `ok` turns).
+        """
+        model_id = await self.model_for(request)
+        return await self._record(
+            request, model_id, started, status="cancelled", reply=partial_reply, error="stopped by the user"
+        )
+
     async def _record(
         self, request: TurnRequest, model_id: str, started: float, *, status: str, reply: str, error: str
     ) -> int:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from agentbox.cli.common import config_or_exit, fail, print_json, run_async
+from agentbox.cli.common import config_or_exit, database_errors, fail, print_json, run_async
 
 CLI_SESSION = "cli:default"
 
@@ -68,10 +68,12 @@ def chat(
 ) -> None:
     """Interactive terminal chat with streaming output. /help lists the commands."""
     config = config_or_exit()
-    from agentbox.cli.chat_repl import repl
+    from agentbox.cli.chat_repl import run_chat
     from agentbox.config import ConfigError
 
     try:
-        raise typer.Exit(run_async(repl(config, session)))
+        with database_errors():
+            code = run_chat(config, session)
     except ConfigError as exc:
         fail(str(exc), 2)
+    raise typer.Exit(code)
