@@ -47,6 +47,7 @@ from agentbox.compaction import prompt_history
 from agentbox.config import Config
 from agentbox.deps import Outbox, Progress, SessionContext, TurnDeps, _no_progress
 from agentbox.history import dump_messages
+from agentbox.keysource import api_key_source
 from agentbox.lanes import Lanes
 from agentbox.messages import Address, Attachment
 from agentbox.pricing import turn_cost
@@ -94,6 +95,7 @@ class TurnResult:
     error: str | None = None
     status: str = "ok"  # ok | failed | refused
     turn_id: int = 0
+    http_status: int | None = None  # the API's status code when a failed turn ended on one (401, 404, ...)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -116,7 +118,9 @@ def friendly_error(exc: BaseException) -> str:
     """One short honest sentence for the user; details go to the log."""
     status = exc.status_code if isinstance(exc, ModelHTTPError) else None
     if status == 401:
-        return "I can't answer: the AI/ML API key was rejected. The owner needs to check AIMLAPI_API_KEY."
+        return (
+            "I can't answer: the AI/ML API key was rejected. The owner needs to check it (`agentbox doctor --online`)."
+        )
     if status == 403:
         return "I can't answer: the AI/ML API refused the request (out of credits or a key limit)."
     if status == 404:
@@ -287,11 +291,13 @@ class TurnRunner:
             raise
         except Exception as exc:
             message = friendly_error(exc)
+            http_status = exc.status_code if isinstance(exc, ModelHTTPError) else None
             log.warning(
-                "turn failed in session %s: %s: %s",
+                "turn failed in session %s: %s: %s%s",
                 request.session_key,
                 type(exc).__name__,
                 exc,
+                f" (the key came from {api_key_source()})" if http_status == 401 else "",
                 exc_info=not isinstance(exc, ModelAPIError),
             )
             turn_id = await self._record(
@@ -306,6 +312,7 @@ class TurnRunner:
                 status="failed",
                 tool_calls=tool_calls,
                 turn_id=turn_id,
+                http_status=http_status,
             )
         finally:
             current_meter.reset(token)

@@ -34,6 +34,7 @@ def agent(
 
 
 async def _agent(config, message, session, images, model, as_json) -> int:  # type: ignore[no-untyped-def]
+    from agentbox.cli.failures import terminal_failure
     from agentbox.config import ConfigError
     from agentbox.runtime import open_runtime
     from agentbox.turns import TurnRequest
@@ -54,7 +55,7 @@ async def _agent(config, message, session, images, model, as_json) -> int:  # ty
 
                 result = await rt.runner.run(request, on_delta=show)
                 if not result.ok or not streamed:
-                    sys.stdout.write(result.reply)
+                    sys.stdout.write(terminal_failure(result, one_shot=True) or result.reply)
                 sys.stdout.write("\n")
                 for item in result.attachments:
                     sys.stdout.write(f"[{item.kind}] {item.describe()}\n")

@@ -14,6 +14,7 @@ import time
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
+from agentbox.cli.failures import terminal_failure
 from agentbox.config import Config
 from agentbox.plural import plural
 
@@ -104,7 +105,8 @@ class ChatSession:
             sys.stdout.flush()
             return
         if not shown or not result.ok:
-            sys.stdout.write(("bot> " if self.interactive else "") + result.reply)
+            reply = terminal_failure(result, one_shot=False) or result.reply
+            sys.stdout.write(("bot> " if self.interactive else "") + reply)
         sys.stdout.write("\n")
         for item in result.attachments:
             sys.stdout.write(f"[{item.kind}] {item.describe()}\n")
