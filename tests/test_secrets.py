@@ -24,7 +24,9 @@ def test_full_session_leaks_no_secret(home: Path) -> None:
         write_config(
             home,
             "[aimlapi.retry]\ninitial_delay = 0.05\nmax_delay = 0.1\n"  # keep the 5xx burst quick
-            "[channels.telegram]\nenabled = true\n[channels.slack]\nenabled = true\n",
+            # doctor --online calls the platforms: a closed local port keeps it off the internet
+            '[channels.telegram]\nenabled = true\napi_base_url = "http://127.0.0.1:9"\n'
+            '[channels.slack]\nenabled = true\napi_base_url = "http://127.0.0.1:9/api/"\n',
         )
         outputs = []
 
