@@ -197,3 +197,36 @@ def test_doctor_counts_in_the_singular(home: Path) -> None:
     write_config(home, "# defaults\n").chmod(0o600)
     done = invoke(home, "doctor", AIMLAPI_API_KEY="")  # no key: one problem; no channel: one warning
     assert done.stdout.endswith("\n4 ok, 1 warning, 1 problem\n"), done.stdout
+
+
+def test_jobs_list_at_80_columns_keeps_ids_and_sessions_whole(home: Path) -> None:
+    from agentbox.store import Store
+
+    async def go() -> list[str]:
+        store = await Store.open(home / "agentbox.db")
+        try:
+            ids = []
+            for key in KEYS[:2]:
+                job = await store.jobs.create("video", session_key=key, address=None, request={"prompt": "a cat"})
+                await store.jobs.update(job.id, status="error", error=f"The video could not be generated.{OSC52}")
+                ids.append(job.id)
+            return ids
+        finally:
+            await store.close()
+
+    ids = asyncio.run(go())
+    done = invoke(home, "jobs", "list")
+    assert done.exit_code == 0, done.output
+    rows = lines(done.stdout)
+    assert all(len(row) <= 80 for row in rows) and "\x1b" not in done.stdout
+    assert set(ids) <= {row.split()[0] for row in rows if row} and all(key in done.stdout for key in KEYS[:2])
+
+
+def test_agent_reply_cannot_drive_the_terminal(home: Path, fake_aimlapi) -> None:
+    from tests.fakes.aimlapi import Reply
+    from tests.helpers import cli_env, run_cli
+
+    fake_aimlapi.script(Reply(text=f"Here it is{OSC52} \x1b[31mred\x1b[0m"))
+    done = run_cli("agent", "-m", "summarise this page", env=cli_env(home, fake_aimlapi))
+    assert done.returncode == 0 and "Here it is" in done.stdout and "red" in done.stdout
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout

@@ -35,6 +35,7 @@ def agent(
 
 async def _agent(config, message, session, images, model, as_json) -> int:  # type: ignore[no-untyped-def]
     from agentbox.cli.failures import terminal_failure
+    from agentbox.cli.termsafe import terminal_safe
     from agentbox.config import ConfigError
     from agentbox.runtime import open_runtime
     from agentbox.turns import TurnRequest
@@ -50,15 +51,15 @@ async def _agent(config, message, session, images, model, as_json) -> int:  # ty
 
                 async def show(delta: str) -> None:
                     streamed.append(delta)
-                    sys.stdout.write(delta)
+                    sys.stdout.write(terminal_safe(delta))  # a reply can carry escape sequences from a web page
                     sys.stdout.flush()
 
                 result = await rt.runner.run(request, on_delta=show)
                 if not result.ok or not streamed:
-                    sys.stdout.write(terminal_failure(result, one_shot=True) or result.reply)
+                    sys.stdout.write(terminal_safe(terminal_failure(result, one_shot=True) or result.reply))
                 sys.stdout.write("\n")
                 for item in result.attachments:
-                    sys.stdout.write(f"[{item.kind}] {item.describe()}\n")
+                    sys.stdout.write(terminal_safe(f"[{item.kind}] {item.describe()}", single_line=True) + "\n")
             return 0 if result.ok else 1
     except ConfigError as exc:
         fail(str(exc), 2)

@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from agentbox.cli.failures import terminal_failure
+from agentbox.cli.termsafe import terminal_safe
 from agentbox.config import Config
 from agentbox.plural import plural
 
@@ -91,7 +92,7 @@ class ChatSession:
             if not shown and self.interactive:
                 sys.stdout.write("bot> ")
             shown.append(delta)
-            sys.stdout.write(delta)
+            sys.stdout.write(terminal_safe(delta))  # a reply can carry escape sequences from a web page
             sys.stdout.flush()
 
         try:
@@ -106,10 +107,10 @@ class ChatSession:
             return
         if not shown or not result.ok:
             reply = terminal_failure(result, one_shot=False) or result.reply
-            sys.stdout.write(("bot> " if self.interactive else "") + reply)
+            sys.stdout.write(("bot> " if self.interactive else "") + terminal_safe(reply))
         sys.stdout.write("\n")
         for item in result.attachments:
-            sys.stdout.write(f"[{item.kind}] {item.describe()}\n")
+            sys.stdout.write(terminal_safe(f"[{item.kind}] {item.describe()}", single_line=True) + "\n")
         sys.stdout.flush()
 
 
