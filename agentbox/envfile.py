@@ -46,7 +46,7 @@ def read_env_file(path: Path | None = None) -> dict[str, str]:
         return {}
 
 
-_loaded_into_process: set[str] = set()
+_loaded_into_process: dict[str, str] = {}  # name → value this process took from `.env`
 
 
 def load_env_file(path: Path | None = None, environ: MutableMapping[str, str] | None = None) -> list[str]:
@@ -58,13 +58,13 @@ def load_env_file(path: Path | None = None, environ: MutableMapping[str, str] | 
             environ[name] = value
             loaded.append(name)
     if environ is os.environ:
-        _loaded_into_process.update(loaded)
+        _loaded_into_process.update((name, environ[name]) for name in loaded)
     return loaded
 
 
 def came_from_env_file(name: str) -> bool:
     """Whether this process's `name` was set from `.env` (not by the shell or the service)."""
-    return name in _loaded_into_process
+    return name in _loaded_into_process and os.environ.get(name) == _loaded_into_process[name]
 
 
 def update_env_file(updates: Mapping[str, str], path: Path | None = None) -> Path:

@@ -11,6 +11,7 @@ import pytest
 
 from agentbox.config import load_config
 from agentbox.logs import MASK, Redactor, collect_secrets, log_file, session_logger, setup_logging
+from tests.helpers import logging_restored
 
 KEY = "sk-log-test-api-key-0123456789"
 SECRETS = {
@@ -25,23 +26,14 @@ SECRETS = {
 
 @pytest.fixture
 def logging_setup(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, sys.excepthook)
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     (home / "config.toml").write_text(
         f'[aimlapi]\napi_key = "{KEY}"\n[logging]\nfile_max_bytes = 10000\nfile_backups = 2\n'
     )
-    setup_logging(load_config(), verbose=False)
-    try:
+    with logging_restored():
+        setup_logging(load_config(), verbose=False)
         yield log_file()
-    finally:
-        for handler in root.handlers[:]:
-            if handler not in saved[0]:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(saved[1])
-        sys.excepthook = saved[2]
 
 
 def all_secrets() -> list[str]:
