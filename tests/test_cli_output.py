@@ -230,3 +230,41 @@ def test_agent_reply_cannot_drive_the_terminal(home: Path, fake_aimlapi) -> None
     done = run_cli("agent", "-m", "summarise this page", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 0 and "Here it is" in done.stdout and "red" in done.stdout
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+
+
+def test_status_counts_and_amounts_read_naturally(capsys: pytest.CaptureFixture[str]) -> None:
+    from agentbox.cli.gateway_cmd import _print_status
+
+    _print_status(
+        {
+            "pid": 4242,
+            "uptime_s": 3700,
+            "version": "0.1.0",
+            "connectors": {"telegram": {"state": "ready", "restarts": 1}},
+            "spend": {
+                "spent_usd": 0.0012,
+                "usd_per_day": 0.001,
+                "total_reached": True,
+                "resets_at": "2026-12-01T00:00:00+00:00",
+                "senders": [{"channel": "telegram", "sender_id": "42", "capped": True}],
+            },
+        }
+    )
+    out = capsys.readouterr().out
+    assert "telegram: ready (1 restart)" in out and "1 sender at their daily cap" in out
+    assert "$0.0012 of $0.001" in out and "T00:00:00" not in out
+
+
+async def test_chat_status_command_counts_one_turn(store) -> None:  # type: ignore[no-untyped-def]
+    from agentbox.chat_commands import ChatCommands, parse_command
+    from agentbox.config import Config
+    from agentbox.messages import Inbound
+    from agentbox.store import TurnRecord
+
+    await store.sessions.ensure("telegram:dm:42", channel="telegram", chat_id="42")
+    await store.sessions.add_turn(TurnRecord(session_key="telegram:dm:42", model="gpt-4o-mini", status="ok"))
+    inbound = Inbound("telegram", "42", "7", "42", "/status", is_direct=True)
+    command = parse_command("/status")
+    assert command is not None
+    text = await ChatCommands(Config(), store).run(command, inbound, session_key="telegram:dm:42", agent_id="main")
+    assert "(agent main, 1 turn)" in text

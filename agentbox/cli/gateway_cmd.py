@@ -133,7 +133,7 @@ def _print_status(data: dict[str, Any]) -> None:
     if not connectors:
         echo("Connectors: none enabled")
     for name, info in connectors.items():
-        restarts = f" ({info['restarts']} restarts)" if info.get("restarts") else ""
+        restarts = f" ({plural(info['restarts'], 'restart')})" if info.get("restarts") else ""
         echo(f"  {name}: {info.get('state')}{restarts}")
     lanes = data.get("lanes", {})
     echo(
