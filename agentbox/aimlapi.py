@@ -311,7 +311,7 @@ def _error_from(response: httpx.Response) -> AimlapiError:
     except ValueError:
         pass
     if status == 401:
-        message = "the AI/ML API key was rejected (401): check AIMLAPI_API_KEY"
+        message = "the AI/ML API key was rejected (401); `agentbox doctor --online` checks it"
     elif status == 403:
         message = f"the AI/ML API refused the request (403): out of credits or a key limit. {message}"
     if request_id:

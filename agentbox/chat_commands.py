@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from agentbox.config import Config, bare_model_id
 from agentbox.messages import Inbound
+from agentbox.plural import plural
 from agentbox.store import Store
 
 HELP = (
@@ -83,7 +84,7 @@ class ChatCommands:
             spend = f"${info.usd:.4f}" if info.usd else "$0"
             return (
                 f"Model: {model}\n"
-                f"Session: {session_key} (agent {agent_id}, {info.turns} turns)\n"
+                f"Session: {session_key} (agent {agent_id}, {plural(info.turns, 'turn')})\n"
                 f"Tokens used: {info.input_tokens + info.output_tokens:,} "
                 f"({info.input_tokens:,} in, {info.output_tokens:,} out)\n"
                 f"Spend: {spend}"

@@ -7,10 +7,13 @@ Environment variables override the file: `AIMLAPI_API_KEY`, `AIMLAPI_BASE_URL`.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -266,12 +269,41 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The config model that holds the key at `loc` (dict keys and list indexes are stepped over)."""
+    model: Any = Config
+    parts = list(loc)
+    while parts:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(parts.pop(0)))
+        if field is None:
+            return None
+        model = field.annotation
+        while get_origin(model) in (dict, list, Union, UnionType):
+            if get_origin(model) is dict:
+                model, parts = get_args(model)[1], parts[1:]  # step over the user's own key
+            elif get_origin(model) is list:
+                model, parts = get_args(model)[0], parts[1:]  # step over the index
+            else:
+                model = next((arg for arg in get_args(model) if arg is not type(None)), None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """`unknown key`, with the closest valid key at that place when one is close enough."""
+    model = _model_at(loc[:-1])
+    fields = [name for name in model.model_fields if name != "source"] if model else []
+    close = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
+    return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
+
+
 def _format_validation_error(path: Path, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         key = _key_path(item["loc"])
         if item["type"] == "extra_forbidden":
-            problem = "unknown key"
+            problem = _unknown_key(item["loc"])
         else:
             problem = item["msg"]
             if "input" in item and item["type"] not in ("missing",) and not key.endswith("api_key"):
@@ -307,6 +339,11 @@ def load_config(path: Path | None = None, *, env: dict[str, str] | None = None) 
         raise ConfigError(f"{path}: file not found (named by AGENTBOX_CONFIG)")
     else:
         config = Config()
+    return apply_env(config, env)
+
+
+def apply_env(config: Config, env: Mapping[str, str]) -> Config:
+    """The environment overrides the file: AIMLAPI_API_KEY, AIMLAPI_BASE_URL."""
     if key := env.get("AIMLAPI_API_KEY"):
         config.aimlapi.api_key = SecretStr(key)
     if base := env.get("AIMLAPI_BASE_URL"):

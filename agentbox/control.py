@@ -9,6 +9,7 @@ picks a free one) is written to `AGENTBOX_HOME/gateway.json` so the CLI finds th
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
@@ -62,6 +63,16 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a hostname could resolve anywhere
+
+
+def port_in_use(host: str, port: int) -> str:
+    """What to say when the gateway's port is taken: which key moves it, and where."""
+    from agentbox.paths import config_path
+
+    return (
+        f"port {port} on {host} is already in use by another program: set another port with `port = {port + 1}` "
+        f"under [gateway] in {config_path()} (the gateway.port key), or stop the program using it"
+    )
 
 
 def check_bind(host: str, allow_non_loopback: bool) -> None:
@@ -143,6 +154,8 @@ class ControlServer:
             await site.start()
         except OSError as exc:
             await self._runner.cleanup()
+            if exc.errno == errno.EADDRINUSE:
+                raise ControlError(port_in_use(self._host, self._port)) from None
             raise ControlError(f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc}") from None
         addresses = self._runner.addresses  # the bound (host, port, ...) tuples: port 0 picks a free one
         self.port = addresses[0][1] if addresses else self._port

@@ -155,8 +155,13 @@ class UserService:
                 messages.append(f"Loaded {LAUNCHD_LABEL}; it starts at login and restarts after a crash.")
             return ServiceResult(ok, messages)
         ok = self._tool("systemctl", ["--user", "daemon-reload"], messages) and self._tool(
-            "systemctl", ["--user", "enable", "--now", UNIT_NAME], messages
+            "systemctl", ["--user", "enable", UNIT_NAME], messages
         )
+        if ok:
+            # A re-install (say, after the key was fixed) must start afresh: `enable --now` would leave a
+            # running or crash-looping unit as it is, so clear the start limit (best effort) and restart.
+            self._tool("systemctl", ["--user", "reset-failed", UNIT_NAME], [])
+            ok = self._tool("systemctl", ["--user", "restart", UNIT_NAME], messages)
         if ok:
             messages.append(f"Started {UNIT_NAME}. To keep it running after you log out: loginctl enable-linger $USER")
         else:

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Literal
 
 from agentbox import paths
-from agentbox.config import Config, ConfigError, load_config
+from agentbox.config import Config, ConfigError, apply_env, load_config
+from agentbox.dbhealth import broken_database_fix
 from agentbox.diskfull import PRUNE_HINT
 from agentbox.envfile import env_file_path
+from agentbox.keysource import api_key_source
 from agentbox.store.schema import SCHEMA_VERSION
 from agentbox.tokens import enabled_channels, mask, token_specs
 
@@ -38,11 +40,16 @@ class Check:
 
 
 def check_config() -> tuple[Config, Check]:
+    """The config, or (when it is broken) the defaults plus the environment, so other checks still run."""
     path = paths.config_path()
     try:
         config = load_config()
     except ConfigError as exc:
-        return Config(), Check(
+        try:
+            fallback = apply_env(Config(), os.environ)
+        except ConfigError:
+            fallback = Config()
+        return fallback, Check(
             "config", "fail", str(exc), f"edit {path} at the key named above (every key: config.example.toml)"
         )
     where = str(path) if path.exists() else f"{path} (absent: defaults in use)"
@@ -50,8 +57,15 @@ def check_config() -> tuple[Config, Check]:
     return config, Check("config", "ok" if path.exists() else "warn", f"valid: {where}", fix)
 
 
-def check_api_key(config: Config) -> Check:
+def check_api_key(config: Config, *, config_ok: bool = True) -> Check:
     key = config.api_key()
+    if not key and not config_ok:
+        return Check(
+            "api key",
+            "warn",
+            "not in AIMLAPI_API_KEY; whether config.toml holds one is unknown until the config is fixed",
+            "fix the config first (see `config`)",
+        )
     if not key:
         return Check(
             "api key",
@@ -59,8 +73,7 @@ def check_api_key(config: Config) -> Check:
             "no AI/ML API key in AIMLAPI_API_KEY or [aimlapi] api_key",
             "export AIMLAPI_API_KEY=... (https://aimlapi.com/app/keys) or `agentbox onboard --api-key ...`",
         )
-    source = "AIMLAPI_API_KEY" if os.environ.get("AIMLAPI_API_KEY") else f"{paths.config_path()} [aimlapi] api_key"
-    return Check("api key", "ok", f"{mask(key)} from {source}")
+    return Check("api key", "ok", f"{mask(key)} from {api_key_source()}")
 
 
 def check_api_online(config: Config, *, timeout: float = 10.0) -> Check:
@@ -105,7 +118,10 @@ def check_api_online(config: Config, *, timeout: float = 10.0) -> Check:
         return Check("api online", "ok", f"key accepted by {config.aimlapi.base_url}{balance}")
     if response.status_code == 401:
         return Check(
-            "api online", "fail", "the API rejected the key (401)", "create a new key at https://aimlapi.com/app/keys"
+            "api online",
+            "fail",
+            f"the API rejected the key (401) from {api_key_source()}",
+            "fix it there, or create a new key at https://aimlapi.com/app/keys",
         )
     if response.status_code == 403:
         return Check(
@@ -145,7 +161,7 @@ def check_tokens(config: Config) -> list[Check]:
                         name,
                         "fail",
                         f"{spec.env_name} is malformed ({mask(value)}; expected {spec.shape_hint})",
-                        f"copy the {spec.label} again from the {channel} developer console",
+                        f"copy the {spec.label} again from {spec.source}",
                     )
                 )
             else:
@@ -166,10 +182,7 @@ def check_database(config: Config) -> Check:
     path = config.database_path
     if not path.exists():
         return Check("database", "ok", f"{path} not created yet (first run creates it)")
-    fix = (
-        f"stop agentbox, move the file aside (mv {path} {path}.broken) and start again; "
-        "sessions and pairings in it are lost unless you restore a backup"
-    )
+    fix = broken_database_fix(path)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
@@ -261,13 +274,25 @@ def check_skills(config: Config) -> list[Check]:
 
 
 def run_checks(*, online: bool = False) -> list[Check]:
+    """Every check; with a broken config, the ones that depend on it are skipped, the rest still run."""
+    from agentbox.doctor_online import check_channels_online, check_gateway_port
+    from agentbox.doctor_service import check_service
+
     config, config_check = check_config()
-    checks = [config_check, check_api_key(config)]
+    config_ok = config_check.status != "fail"
+    checks = [config_check, check_api_key(config, config_ok=config_ok)]
     if online:
         checks.append(check_api_online(config))
-    checks += check_tokens(config)
+    if config_ok:
+        checks += check_tokens(config)
+        if online:
+            checks += check_channels_online(config)
+            checks.append(check_gateway_port(config))
+    else:
+        checks.append(Check("channels", "warn", "not checked: the config is broken (see `config`)"))
     checks.append(check_database(config))
     checks += check_permissions(config)
     checks += check_skills(config)
+    checks += check_service()
     checks.append(check_disk(config))
     return checks

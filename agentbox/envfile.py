@@ -46,6 +46,9 @@ def read_env_file(path: Path | None = None) -> dict[str, str]:
         return {}
 
 
+_loaded_into_process: dict[str, str] = {}  # name → value this process took from `.env`
+
+
 def load_env_file(path: Path | None = None, environ: MutableMapping[str, str] | None = None) -> list[str]:
     """Put the file's variables into the environment unless already set; returns the names loaded."""
     environ = os.environ if environ is None else environ
@@ -54,7 +57,14 @@ def load_env_file(path: Path | None = None, environ: MutableMapping[str, str] | 
         if name not in environ and value:
             environ[name] = value
             loaded.append(name)
+    if environ is os.environ:
+        _loaded_into_process.update((name, environ[name]) for name in loaded)
     return loaded
+
+
+def came_from_env_file(name: str) -> bool:
+    """Whether this process's `name` was set from `.env` (not by the shell or the service)."""
+    return name in _loaded_into_process and os.environ.get(name) == _loaded_into_process[name]
 
 
 def update_env_file(updates: Mapping[str, str], path: Path | None = None) -> Path:

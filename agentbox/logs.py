@@ -137,6 +137,13 @@ def session_logger(logger: logging.Logger, session: str, message_id: str | None 
 
 
 _active_filter: RedactingFilter | None = None
+# Libraries that log every HTTP request or SQL statement: WARNING and up unless -vv.
+NOISY_LIBRARIES = ("httpx", "httpx2", "httpcore", "openai", "aiosqlite", "asyncio", "telegram", "hpack")
+
+
+def _own_debug_only(record: logging.LogRecord) -> bool:
+    """With `-v`: every agentbox line; from any library only warnings and up."""
+    return record.levelno >= logging.WARNING or record.name == "agentbox" or record.name.startswith("agentbox.")
 
 
 def redacting_filter() -> RedactingFilter | None:
@@ -146,7 +153,7 @@ def redacting_filter() -> RedactingFilter | None:
 
 def setup_logging(
     config: Config | None,
-    verbose: bool = False,
+    verbose: int = 0,
     *,
     stderr_level: int | None = None,
     to_file: bool = True,
@@ -155,6 +162,8 @@ def setup_logging(
 
     stderr shows WARNING and up unless `verbose` (DEBUG) or `stderr_level` says otherwise (the
     gateway passes INFO so its service journal shows events); the file gets the config's level.
+    `verbose` 1 (`-v`) is agentbox's own debug lines, libraries stay at WARNING; 2 (`-vv`) or
+    AGENTBOX_DEBUG_ALL=1 adds the libraries' debug lines (every SQL statement, every HTTP request).
     """
     global _active_filter
     root = logging.getLogger()
@@ -192,9 +201,13 @@ def setup_logging(
         setattr(handler, _HANDLER_TAG, True)
         root.addHandler(handler)
     root.setLevel(min(h.level for h in handlers))
-    # Third-party chatter (every HTTP request) only when asked for.
-    for noisy in ("httpx", "httpx2", "httpcore", "openai", "aiosqlite", "asyncio", "telegram", "hpack"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # Third-party chatter (every HTTP request, every SQL statement) only when asked for.
+    libraries_debug = verbose >= 2 or os.environ.get("AGENTBOX_DEBUG_ALL", "") not in ("", "0")
+    for noisy in NOISY_LIBRARIES:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if libraries_debug else logging.WARNING)
+    if verbose and not libraries_debug:
+        for handler in handlers:
+            handler.addFilter(_own_debug_only)
     _install_excepthook(redacting.redactor)
     _active_filter = redacting
     return redacting

@@ -49,6 +49,7 @@ from agentbox.compaction import prompt_history, shorten_text
 from agentbox.config import Config
 from agentbox.deps import Outbox, Progress, SessionContext, TurnDeps, _no_progress
 from agentbox.history import dump_messages, estimate_tokens
+from agentbox.keysource import api_key_source
 from agentbox.lanes import Lanes
 from agentbox.messages import Address, Attachment
 from agentbox.pricing import turn_cost
@@ -98,6 +99,7 @@ class TurnResult:
     error: str | None = None
     status: str = "ok"  # ok | failed | refused
     turn_id: int = 0
+    http_status: int | None = None  # the API's status code when a failed turn ended on one (401, 404, ...)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -131,7 +133,9 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, ModelContextWindowExceededError):
         return "That is too long for this model, even with our conversation shortened. Please send a shorter message."
     if status == 401:
-        return "I can't answer: the AI/ML API key was rejected. The owner needs to check AIMLAPI_API_KEY."
+        return (
+            "I can't answer: the AI/ML API key was rejected. The owner needs to check it (`agentbox doctor --online`)."
+        )
     if status == 403:
         return "I can't answer: the AI/ML API refused the request (out of credits or a key limit)."
     if status == 404:
@@ -294,11 +298,13 @@ class TurnRunner:
             raise
         except Exception as exc:
             message = friendly_error(exc)
+            http_status = exc.status_code if isinstance(exc, ModelHTTPError) else None
             log.warning(
-                "turn failed in session %s: %s: %s",
+                "turn failed in session %s: %s: %s%s",
                 request.session_key,
                 type(exc).__name__,
                 exc,
+                f" (the key came from {api_key_source()})" if http_status == 401 else "",
                 exc_info=not isinstance(exc, ModelAPIError),
             )
             turn_id = await self._record(
@@ -318,6 +324,7 @@ class TurnRunner:
                 status="failed",
                 tool_calls=tool_calls,
                 turn_id=turn_id,
+                http_status=http_status,
             )
         finally:
             current_meter.reset(token)
@@ -443,6 +450,16 @@ class TurnRunner:
             text, model=self.models.model(memory.summary_model or model_id), model_settings={"max_tokens": 800}
         )
         return result.output
+
+    async def record_cancelled(self, request: TurnRequest, *, started: float, partial_reply: str = "") -> int:
+        """Keep a question whose answer the user stopped (Ctrl-C in `agentbox chat`) in the transcript.
+
+        Recorded as status `cancelled`: the transcript shows it, later prompts don't (only `ok` turns).
+        """
+        model_id = await self.model_for(request)
+        return await self._record(
+            request, model_id, started, status="cancelled", reply=partial_reply, error="stopped by the user"
+        )
 
     async def _record(
         self, request: TurnRequest, model_id: str, started: float, *, status: str, reply: str, error: str

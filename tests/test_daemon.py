@@ -59,7 +59,9 @@ def test_install_start_uninstall_on_linux(home: Path, tmp_path: Path, monkeypatc
     assert f'Environment="AGENTBOX_HOME={home}"' in unit_path.read_text()
     assert runner.calls == [
         ["systemctl", "--user", "daemon-reload"],
-        ["systemctl", "--user", "enable", "--now", "agentbox.service"],
+        ["systemctl", "--user", "enable", "agentbox.service"],
+        ["systemctl", "--user", "reset-failed", "agentbox.service"],  # a re-install starts afresh
+        ["systemctl", "--user", "restart", "agentbox.service"],
     ]
     assert service.status().ok
     assert service.uninstall().ok and not unit_path.exists()
@@ -85,6 +87,7 @@ def test_macos_install_writes_plist_and_bootstraps(home: Path, tmp_path: Path, m
 
 def test_cli_install_no_start(home: Path, tmp_path: Path) -> None:
     env = cli_env(home, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    (home / ".env").write_text(f"AIMLAPI_API_KEY={env['AIMLAPI_API_KEY']}\n")  # where the service reads it
     done = run_cli("daemon", "install", "--no-start", env=env)
     assert done.returncode == 0, done.stderr
     unit = (tmp_path / "xdg" / "systemd" / "user" / "agentbox.service").read_text()

@@ -44,28 +44,57 @@ def failures(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in report["checks"] if c["status"] == "fail"}
 
 
-def test_clean_setup_passes_online_against_the_fake(clean_home: Path) -> None:
+def online_telegram(home: Path, fake_telegram: Any) -> str:
+    """Point the enabled Telegram channel at the fake (doctor --online calls getMe); returns its token."""
+    write_config(home, f'[channels.telegram]\nenabled = true\napi_base_url = "{fake_telegram.url}"\n')
+    return str(fake_telegram.token)
+
+
+def test_clean_setup_passes_online_against_the_fake(clean_home: Path, fake_telegram: Any) -> None:
+    tg = online_telegram(clean_home, fake_telegram)
     with BillingFake(api_key=API_KEY) as fake:
-        code, report, raw = doctor(clean_home, "--online", AIMLAPI_BASE_URL=fake.url + "/v1", TELEGRAM_BOT_TOKEN=TG)
+        code, report, raw = doctor(clean_home, "--online", AIMLAPI_BASE_URL=fake.url + "/v1", TELEGRAM_BOT_TOKEN=tg)
         assert [r.path for r in fake.requests] == ["/v2/billing"]  # one call, and no model call
         assert fake.requests[0].headers["Authorization"] == f"Bearer {API_KEY}"
     assert code == 0 and report["ok"], raw
     online = next(c for c in report["checks"] if c["name"] == "api online")
     assert online["status"] == "ok" and "12.5 USD" in online["detail"]
-    assert API_KEY not in raw and TG not in raw
+    assert API_KEY not in raw and tg not in raw
 
 
-def test_online_without_billing_endpoint_warns_but_passes(clean_home: Path, fake_aimlapi: FakeAimlapi) -> None:
-    code, report, _ = doctor(clean_home, "--online", AIMLAPI_BASE_URL=fake_aimlapi.url + "/v1", TELEGRAM_BOT_TOKEN=TG)
+def test_online_without_billing_endpoint_warns_but_passes(
+    clean_home: Path, fake_aimlapi: FakeAimlapi, fake_telegram: Any
+) -> None:
+    tg = online_telegram(clean_home, fake_telegram)
+    code, report, _ = doctor(clean_home, "--online", AIMLAPI_BASE_URL=fake_aimlapi.url + "/v1", TELEGRAM_BOT_TOKEN=tg)
     online = next(c for c in report["checks"] if c["name"] == "api online")
     assert code == 0 and online["status"] == "warn" and "not verified" in online["detail"]
     assert not fake_aimlapi.chat_requests()
 
 
-def test_online_rejected_key_fails(clean_home: Path) -> None:
+def test_online_rejected_key_fails_and_names_where_the_key_came_from(clean_home: Path, fake_telegram: Any) -> None:
+    tg = online_telegram(clean_home, fake_telegram)
     with BillingFake(api_key="another-key-entirely") as fake:
-        code, report, raw = doctor(clean_home, "--online", AIMLAPI_BASE_URL=fake.url + "/v1", TELEGRAM_BOT_TOKEN=TG)
-    assert code == 1 and "401" in failures(report)["api online"]["detail"] and API_KEY not in raw
+        code, report, raw = doctor(clean_home, "--online", AIMLAPI_BASE_URL=fake.url + "/v1", TELEGRAM_BOT_TOKEN=tg)
+        problem = failures(report)["api online"]
+        assert code == 1 and "401" in problem["detail"] and API_KEY not in raw
+        assert "from the AIMLAPI_API_KEY environment variable" in problem["detail"]
+
+        (clean_home / ".env").write_text(f"AIMLAPI_API_KEY={API_KEY}\n")  # the same key, now from .env
+        (clean_home / ".env").chmod(0o600)
+        env = cli_env(clean_home, AIMLAPI_BASE_URL=fake.url + "/v1", TELEGRAM_BOT_TOKEN=tg)
+        del env["AIMLAPI_API_KEY"]
+        done = run_cli("doctor", "--json", "--online", env=env)
+        detail = failures(json.loads(done.stdout))["api online"]["detail"]
+        assert f"from AIMLAPI_API_KEY in {clean_home / '.env'}" in detail
+
+        (clean_home / ".env").unlink()  # and from the config file
+        online_telegram(clean_home, fake_telegram)
+        with (clean_home / "config.toml").open("a") as config:
+            config.write(f'[aimlapi]\napi_key = "{API_KEY}"\n')
+        done = run_cli("doctor", "--json", "--online", env=env)
+        detail = failures(json.loads(done.stdout))["api online"]["detail"]
+        assert f"from [aimlapi] api_key in {clean_home / 'config.toml'}" in detail
 
 
 def test_bad_permissions_are_found_with_a_fix(clean_home: Path) -> None:

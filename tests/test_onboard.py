@@ -79,7 +79,7 @@ def test_api_key_env_only_removes_a_stored_key(home: Path) -> None:
     done = run_cli("onboard", "--non-interactive", "--api-key-env-only", env=cli_env(home))
     assert done.returncode == 0, done.stderr
     assert _load(home).api_key() is None
-    assert "AIMLAPI_API_KEY (environment)" in done.stdout
+    assert "AIMLAPI_API_KEY (environment of this shell only)" in done.stdout
 
 
 def test_broken_existing_config_is_left_untouched(home: Path) -> None:

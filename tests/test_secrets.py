@@ -24,7 +24,9 @@ def test_full_session_leaks_no_secret(home: Path) -> None:
         write_config(
             home,
             "[aimlapi.retry]\ninitial_delay = 0.05\nmax_delay = 0.1\n"  # keep the 5xx burst quick
-            "[channels.telegram]\nenabled = true\n[channels.slack]\nenabled = true\n",
+            # doctor --online calls the platforms: a closed local port keeps it off the internet
+            '[channels.telegram]\nenabled = true\napi_base_url = "http://127.0.0.1:9"\n'
+            '[channels.slack]\nenabled = true\napi_base_url = "http://127.0.0.1:9/api/"\n',
         )
         outputs = []
 
@@ -33,10 +35,10 @@ def test_full_session_leaks_no_secret(home: Path) -> None:
             outputs.append(f"{done.returncode}\n{done.stdout}\n{done.stderr}")  # not the args: they hold a token
 
         fake.script(Reply(tool_calls=[ToolCall("current_time", "{}")]), Reply(text="It is noon."))
-        run("--verbose", "agent", "-m", "what time is it?")
+        run("-vv", "agent", "-m", "what time is it?")  # libraries' debug lines too (httpx logs URLs)
         run("agent", "-m", "remember me", "--json")
         fake.script(Fail(401))  # a failed turn logs the error: still no key
-        run("--verbose", "agent", "-m", "fail please")
+        run("-vv", "agent", "-m", "fail please")
         fake.script(Fail(500, times=10))
         run("agent", "-m", "server trouble")
         run("chat", "--session", "s2")

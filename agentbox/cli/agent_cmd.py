@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from agentbox.cli.common import config_or_exit, fail, print_json, run_async
+from agentbox.cli.common import config_or_exit, database_errors, fail, print_json, run_async
 
 CLI_SESSION = "cli:default"
 
@@ -34,6 +34,8 @@ def agent(
 
 
 async def _agent(config, message, session, images, model, as_json) -> int:  # type: ignore[no-untyped-def]
+    from agentbox.cli.failures import terminal_failure
+    from agentbox.cli.termsafe import terminal_safe
     from agentbox.config import ConfigError
     from agentbox.runtime import open_runtime
     from agentbox.turns import TurnRequest
@@ -49,15 +51,15 @@ async def _agent(config, message, session, images, model, as_json) -> int:  # ty
 
                 async def show(delta: str) -> None:
                     streamed.append(delta)
-                    sys.stdout.write(delta)
+                    sys.stdout.write(terminal_safe(delta))  # a reply can carry escape sequences from a web page
                     sys.stdout.flush()
 
                 result = await rt.runner.run(request, on_delta=show)
                 if not result.ok or not streamed:
-                    sys.stdout.write(result.reply)
+                    sys.stdout.write(terminal_safe(terminal_failure(result, one_shot=True) or result.reply))
                 sys.stdout.write("\n")
                 for item in result.attachments:
-                    sys.stdout.write(f"[{item.kind}] {item.describe()}\n")
+                    sys.stdout.write(terminal_safe(f"[{item.kind}] {item.describe()}", single_line=True) + "\n")
             return 0 if result.ok else 1
     except ConfigError as exc:
         fail(str(exc), 2)
@@ -68,10 +70,12 @@ def chat(
 ) -> None:
     """Interactive terminal chat with streaming output. /help lists the commands."""
     config = config_or_exit()
-    from agentbox.cli.chat_repl import repl
+    from agentbox.cli.chat_repl import run_chat
     from agentbox.config import ConfigError
 
     try:
-        raise typer.Exit(run_async(repl(config, session)))
+        with database_errors():
+            code = run_chat(config, session)
     except ConfigError as exc:
         fail(str(exc), 2)
+    raise typer.Exit(code)

@@ -1,12 +1,26 @@
-"""The terminal chat loop behind `agentbox chat`."""
+"""The terminal chat loop behind `agentbox chat`.
+
+The prompt is read with `input()` on the main thread, outside the event loop, so Ctrl-C or
+Ctrl-D there leaves at once. Each answer runs on one long-lived event loop (`asyncio.Runner`),
+whose Ctrl-C handling cancels the running task: Ctrl-C mid-answer stops that answer only,
+records the question as a `cancelled` turn (the transcript keeps it) and returns to the prompt.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
+from agentbox.cli.failures import terminal_failure
+from agentbox.cli.termsafe import terminal_safe
 from agentbox.config import Config
+from agentbox.plural import plural
+
+if TYPE_CHECKING:
+    from agentbox.runtime import Runtime
 
 HELP = """Commands:
   /new         start a fresh session (new key; the old one is kept)
@@ -14,78 +28,134 @@ HELP = """Commands:
   /model ID    use another model in this session (/model alone shows it)
   /status      model, session and tokens used
   /help        this help
-  /exit        quit (Ctrl-D works too)"""
+  /exit        quit (Ctrl-D, or Ctrl-C at the prompt, works too)
+Ctrl-C while an answer is streaming stops that answer; the question stays in the transcript."""
+
+EXIT_COMMANDS = ("/exit", "/quit")
+INTERRUPTED = 130  # a second Ctrl-C while an answer was being stopped
 
 
-async def _read_line(prompt: str) -> str | None:
-    def read() -> str | None:
+class ChatSession:
+    """One chat: the runtime, the current session key, and how to print to this terminal."""
+
+    def __init__(self, rt: Runtime, session: str, *, interactive: bool) -> None:
+        self.rt = rt
+        self.session = session
+        self.interactive = interactive
+
+    async def banner(self) -> None:
+        from agentbox.turns import TurnRequest
+
+        model = await self.rt.runner.model_for(TurnRequest(self.session, ""))
+        print(f"agentbox chat — session {self.session}, model {model}")
+        print("Type /help for commands. Ctrl-C stops an answer; Ctrl-D or Ctrl-C at the prompt quits.")
+
+    async def command(self, command: str, arg: str) -> None:
+        from agentbox.turns import TurnRequest
+
+        store, runner = self.rt.store, self.rt.runner
+        if command == "/help":
+            print(HELP)
+        elif command == "/new":
+            self.session = f"cli:chat-{time.strftime('%Y%m%d-%H%M%S')}"
+            print(f"New session: {self.session}")
+        elif command == "/reset":
+            await store.sessions.reset(self.session)
+            print("History cleared for this session (the transcript is kept).")
+        elif command == "/model":
+            if arg:
+                await store.sessions.ensure(self.session, channel="cli")
+                await store.sessions.set_model(self.session, arg)
+            print(f"Model: {await runner.model_for(TurnRequest(self.session, ''))}")
+        elif command == "/status":
+            info = await store.sessions.get(self.session)
+            model = await runner.model_for(TurnRequest(self.session, ""))
+            turns = info.turns if info else 0
+            tokens = (info.input_tokens + info.output_tokens) if info else 0
+            usd = info.usd if info else 0.0
+            print(
+                f"session {self.session} · model {model} · {plural(turns, 'turn')} · "
+                f"{plural(tokens, 'token')} · ${usd:.4f}"
+            )
+        else:
+            print(f"Unknown command {command}. /help lists them.")
+
+    async def answer(self, text: str) -> None:
+        """Stream one answer; a Ctrl-C (the task cancelled) stops it and keeps the question as a cancelled turn."""
+        from agentbox.turns import TurnRequest
+
+        request = TurnRequest(session_key=self.session, text=text)
+        started = time.time()
+        shown: list[str] = []
+
+        async def show(delta: str) -> None:
+            if not shown and self.interactive:
+                sys.stdout.write("bot> ")
+            shown.append(delta)
+            sys.stdout.write(terminal_safe(delta))  # a reply can carry escape sequences from a web page
+            sys.stdout.flush()
+
         try:
-            return input(prompt)
-        except EOFError:
-            return None
+            result = await self.rt.runner.run(request, on_delta=show)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # Ctrl-C stopped this answer, not the chat
+            await self.rt.runner.record_cancelled(request, started=started, partial_reply="".join(shown))
+            sys.stdout.write("\n[answer stopped; the question is kept in the transcript]\n")
+            sys.stdout.flush()
+            return
+        if not shown or not result.ok:
+            reply = terminal_failure(result, one_shot=False) or result.reply
+            sys.stdout.write(("bot> " if self.interactive else "") + terminal_safe(reply))
+        sys.stdout.write("\n")
+        for item in result.attachments:
+            sys.stdout.write(terminal_safe(f"[{item.kind}] {item.describe()}", single_line=True) + "\n")
+        sys.stdout.flush()
 
-    return await asyncio.to_thread(read)
 
-
-async def repl(config: Config, session: str) -> int:
+def run_chat(config: Config, session: str) -> int:
+    """Run the chat until /exit, Ctrl-D or Ctrl-C at the prompt (exit 0); a second Ctrl-C mid-stop exits 130."""
     from agentbox.runtime import open_runtime
-    from agentbox.turns import TurnRequest
 
     interactive = sys.stdin.isatty()
-    prompt = "you> " if interactive else ""
-    async with open_runtime(config) as rt:
-        if interactive:
-            print(f"agentbox chat — session {session}, model {await rt.runner.model_for(TurnRequest(session, ''))}")
-            print("Type /help for commands.")
-        while True:
-            line = await _read_line(prompt)
-            if line is None:
+    if interactive:
+        try:
+            import readline  # noqa: F401  # line editing and history for input()
+        except ImportError:
+            pass
+    with asyncio.Runner() as runner:
+        stack = AsyncExitStack()
+        try:
+            rt = runner.run(stack.enter_async_context(open_runtime(config)))
+        except KeyboardInterrupt:
+            return INTERRUPTED
+        try:
+            return _loop(runner, ChatSession(rt, session, interactive=interactive))
+        except KeyboardInterrupt:
+            print()
+            return INTERRUPTED
+        finally:
+            runner.run(stack.aclose())
+
+
+def _loop(runner: asyncio.Runner, chat: ChatSession) -> int:
+    if chat.interactive:
+        runner.run(chat.banner())
+    prompt = "you> " if chat.interactive else ""
+    while True:
+        try:
+            line = input(prompt).strip()
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt: leave now
+            if chat.interactive:
+                print()
+            return 0
+        if not line:
+            continue
+        if line.startswith("/"):
+            command, _, arg = line.partition(" ")
+            if command in EXIT_COMMANDS:
                 return 0
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith("/"):
-                command, _, arg = line.partition(" ")
-                arg = arg.strip()
-                if command in ("/exit", "/quit"):
-                    return 0
-                if command == "/help":
-                    print(HELP)
-                elif command == "/new":
-                    session = f"cli:chat-{time.strftime('%Y%m%d-%H%M%S')}"
-                    print(f"New session: {session}")
-                elif command == "/reset":
-                    await rt.store.sessions.reset(session)
-                    print("History cleared for this session (the transcript is kept).")
-                elif command == "/model":
-                    if arg:
-                        await rt.store.sessions.ensure(session, channel="cli")
-                        await rt.store.sessions.set_model(session, arg)
-                    print(f"Model: {await rt.runner.model_for(TurnRequest(session, ''))}")
-                elif command == "/status":
-                    info = await rt.store.sessions.get(session)
-                    model = await rt.runner.model_for(TurnRequest(session, ""))
-                    turns = info.turns if info else 0
-                    tokens = (info.input_tokens + info.output_tokens) if info else 0
-                    usd = info.usd if info else 0.0
-                    print(f"session {session} · model {model} · {turns} turns · {tokens} tokens · ${usd:.4f}")
-                else:
-                    print(f"Unknown command {command}. /help lists them.")
-                continue
-            streamed = False
-
-            async def show(delta: str) -> None:
-                nonlocal streamed
-                if not streamed and interactive:
-                    sys.stdout.write("bot> ")
-                streamed = True
-                sys.stdout.write(delta)
-                sys.stdout.flush()
-
-            result = await rt.runner.run(TurnRequest(session_key=session, text=line), on_delta=show)
-            if not streamed or not result.ok:
-                sys.stdout.write(("bot> " if interactive else "") + result.reply)
-            sys.stdout.write("\n")
-            for item in result.attachments:
-                sys.stdout.write(f"[{item.kind}] {item.describe()}\n")
-            sys.stdout.flush()
+            runner.run(chat.command(command, arg.strip()))
+        else:
+            runner.run(chat.answer(line))

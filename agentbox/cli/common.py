@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
@@ -32,9 +34,13 @@ def config_or_exit() -> Config:
         fail(str(exc), 2)
 
 
+DATABASE_EXIT = 3  # the database cannot be used: damaged, locked past the timeout, unreadable
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        return asyncio.run(coro)
+        with database_errors():
+            return asyncio.run(coro)
     except KeyboardInterrupt:
         typer.echo("", err=True)
         raise typer.Exit(130) from None
@@ -43,6 +49,22 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 # json.dumps escapes C0 controls itself; these it leaves raw (DEL, C1 such as the one-byte CSI 0x9B,
 # bidirectional overrides). Escaped, the JSON means the same and cannot drive the terminal.
 _RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn an unusable database into two lines (what is wrong, the exact fix) and exit 3, not a traceback."""
+    from agentbox import paths
+
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        from agentbox.dbhealth import broken_database_fix, is_broken_database
+
+        path = paths.home() / "agentbox.db"
+        if is_broken_database(exc):
+            fail(f"the database {path} is damaged ({exc}).\n  fix: {broken_database_fix(path)}", DATABASE_EXIT)
+        fail(f"the database {path} cannot be used: {exc} (`agentbox doctor` checks it)", DATABASE_EXIT)
 
 
 def print_json(data: Any) -> None:

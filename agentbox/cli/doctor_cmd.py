@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from agentbox.cli.common import print_json
+from agentbox.plural import plural
 
 SYMBOL = {"ok": "✓", "warn": "!", "fail": "✗"}
 
@@ -40,5 +41,5 @@ def doctor_command(
             if check.fix and check.status != "ok":
                 typer.echo(redact(f"    fix: {check.fix}"))
         warned = sum(check.status == "warn" for check in checks)
-        typer.echo(f"\n{len(checks) - failed - warned} ok, {warned} warnings, {failed} problems")
+        typer.echo(f"\n{len(checks) - failed - warned} ok, {plural(warned, 'warning')}, {plural(failed, 'problem')}")
     raise typer.Exit(1 if failed else 0)

@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from agentbox.cli.common import ago, config_or_exit, fail, print_json
+from agentbox.cli.common import ago, config_or_exit, database_errors, fail, print_json
+from agentbox.cli.humanize import local_time, money
+from agentbox.plural import plural
 
 app = typer.Typer(help="Run the gateway daemon.", no_args_is_help=True)
 
@@ -38,7 +40,8 @@ def run(
     except AlreadyRunning as exc:
         fail(str(exc), 1)
     try:
-        code = asyncio.run(_serve(config))
+        with database_errors():
+            code = asyncio.run(_serve(config))
     finally:
         lock.close()
     raise typer.Exit(code)
@@ -113,7 +116,7 @@ def _print_status(data: dict[str, Any]) -> None:
     if not connectors:
         echo("Connectors: none enabled")
     for name, info in connectors.items():
-        restarts = f" ({info['restarts']} restarts)" if info.get("restarts") else ""
+        restarts = f" ({plural(info['restarts'], 'restart')})" if info.get("restarts") else ""
         echo(f"  {name}: {info.get('state')}{restarts}")
     lanes = data.get("lanes", {})
     echo(
@@ -128,11 +131,11 @@ def _print_status(data: dict[str, Any]) -> None:
     spend = data.get("spend") or {}
     if spend:
         cap = spend.get("usd_per_day")
-        line = f"Spend today (UTC): ${spend.get('spent_usd', 0):.4f}" + (f" of ${cap:.2f}" if cap else "")
+        line = f"Spend today (UTC): {money(spend.get('spent_usd', 0))}" + (f" of {money(cap)}" if cap else "")
         if spend.get("total_reached"):
-            line += f" · CAP REACHED: no model calls until {spend.get('resets_at')}"
+            line += f" · CAP REACHED: no model calls until {local_time(spend['resets_at'])}"
         capped = [s for s in spend.get("senders", []) if s.get("capped")]
         if capped:
-            line += f" · {len(capped)} sender(s) at their daily cap"
+            line += f" · {plural(len(capped), 'sender')} at their daily cap"
         echo(line)
     sys.stdout.flush()

@@ -58,14 +58,11 @@ def list_jobs(
     if not jobs:
         typer.echo("No jobs yet.")
         return
-    from rich.console import Console
-    from rich.table import Table
+    from agentbox.cli.tables import print_keyed
 
-    table = Table("id", "kind", "status", "session", "age", "result / error")
     now = time.time()
-    for j in jobs:
-        table.add_row(j.id, j.kind, j.status, j.session_key, ago(now - j.created_at), _describe(j))
-    Console(width=160).print(table)
+    rows = [(j.id, j.kind, j.status, j.session_key, ago(now - j.created_at), _describe(j)) for j in jobs]
+    print_keyed(("id", "kind", "status", "session", "age", "result / error"), rows)
 
 
 @app.command("wait")

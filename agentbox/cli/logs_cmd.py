@@ -10,8 +10,6 @@ from typing import Annotated
 
 import typer
 
-from agentbox.cli.common import fail
-
 
 def tail(path: Path, lines: int) -> list[str]:
     with path.open("r", encoding="utf-8", errors="replace") as handle:
@@ -52,8 +50,11 @@ def logs_command(
     from agentbox.logs import log_file
 
     path = log_file()
-    if not path.exists():
-        fail(f"no log yet at {path} (the gateway writes it once it runs)")
+    # Every command creates the file on start, so a fresh home has an empty one.
+    if not path.exists() or path.stat().st_size == 0:
+        typer.echo(f"no log yet (the gateway writes {path} once it runs)", err=follow_)
+        if not follow_ or not path.exists():
+            return
     for line in tail(path, lines):
         typer.echo(line, nl=False)
     if follow_:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup, TyperOption
 
 from agentbox import __version__
 from agentbox.cli import (
@@ -22,7 +23,27 @@ from agentbox.cli import (
 from agentbox.cli.jobs_cmd import app as jobs_app
 from agentbox.cli.skills_cmd import app as skills_app
 
+
+class _AgentboxGroup(TyperGroup):
+    """The root command: shows flags in --help without a `<bool>` type (they take no value)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _hide_flag_types(self)
+        return super().main(*args, **kwargs)
+
+
+def _hide_flag_types(command: Any) -> None:
+    # Typer prints each option's type; for an on/off flag `<bool>` reads as if it took a value.
+    help_option = command.get_help_option(typer.Context(command))
+    for param in [*command.params, help_option]:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub)
+
+
 app = typer.Typer(
+    cls=_AgentboxGroup,
     name="agentbox",
     help="A self-hosted assistant gateway: chat apps → pydantic-ai agents on the AI/ML API.",
     no_args_is_help=True,
@@ -43,14 +64,22 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Debug logging on stderr and in the log file.")
-    ] = False,
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            metavar="",
+            show_default=False,
+            help="Debug logging on stderr and in the log file; -vv adds the libraries' debug lines.",
+        ),
+    ] = 0,
 ) -> None:
     """agentbox command line."""
     _start(verbose)
 
 
-def _start(verbose: bool) -> None:
+def _start(verbose: int) -> None:
     """Every command: bot tokens from AGENTBOX_HOME/.env, then logging with secrets masked."""
     from agentbox.config import ConfigError, load_config
     from agentbox.envfile import load_env_file

@@ -9,13 +9,20 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agentbox.cli.common import fail
-from agentbox.tokens import CHANNELS, mask, token_specs
+from agentbox.tokens import CHANNELS, TokenSpec, mask, token_specs
 
 if TYPE_CHECKING:
     from agentbox.config import Config
     from agentbox.onboarding import OnboardAnswers
 
 DM_POLICIES = ("pairing", "allowlist", "open", "disabled")
+API_KEY_ENV = "AIMLAPI_API_KEY"
+TOKEN_FLAGS = {
+    "telegram.bot token": "--telegram-token",
+    "slack.bot token": "--slack-bot-token",
+    "slack.app token": "--slack-app-token",
+    "discord.bot token": "--discord-token",
+}
 
 
 def _current() -> Config:
@@ -62,13 +69,63 @@ def _ask_channels(answers: OnboardAnswers, current: Config) -> None:
             key = f"{name}.{spec.label}"
             if not spec.required or key in answers.tokens:
                 continue
-            have = os.environ.get(spec.env_name)
-            hint = f" [{mask(have)} in {spec.env_name}; empty keeps it]" if have else f" ({spec.shape_hint})"
-            value = typer.prompt(f"{name} {spec.label}{hint}", default="", hide_input=True, show_default=False).strip()
-            if value:
-                if not spec.shape.match(value):
-                    typer.echo(f"  That does not look like a {name} {spec.label} ({spec.shape_hint}); stored anyway.")
+            if value := _ask_token(spec):
                 answers.tokens[key] = value
+
+
+def _ask_token(spec: TokenSpec) -> str | None:
+    """Prompt until the token has the right shape; empty keeps what is set (or leaves it unset)."""
+    have = os.environ.get(spec.env_name)
+    hint = f" [{mask(have)} in {spec.env_name}; empty keeps it]" if have else f" ({spec.shape_hint}; empty skips)"
+    while True:
+        label = f"{spec.channel} {spec.label}{hint}"
+        value = typer.prompt(label, default="", hide_input=True, show_default=False).strip()
+        if not value:
+            return None
+        problem = spec.problem(value)
+        if problem is None:
+            return value
+        typer.echo(f"  {problem}. Copy it again from {spec.source}, then paste it here.")
+
+
+def _check_flag_tokens(tokens: dict[str, str], config: Config, *, force: bool) -> None:
+    """A malformed token given as a flag stops onboarding (exit 2) before anything is written."""
+    for key, value in tokens.items():
+        channel, label = key.split(".", 1)
+        spec = next(s for s in token_specs(config, channel) if s.label == label)
+        problem = spec.problem(value)
+        if problem and not force:
+            fail(
+                f"{TOKEN_FLAGS[key]}: {problem}. Copy it again from {spec.source} (or add --force to store it as is)", 2
+            )
+        if problem:
+            typer.echo(f"warning: {TOKEN_FLAGS[key]}: {problem}; stored anyway (--force)", err=True)
+
+
+def _key_only_in_shell(config: Config) -> bool:
+    from agentbox.envfile import read_env_file
+
+    return bool(os.environ.get(API_KEY_ENV)) and not config.api_key() and not read_env_file().get(API_KEY_ENV)
+
+
+def _offer_to_store_key(config: Config, *, store_key: bool, interactive: bool) -> None:
+    """A key only exported in this shell is invisible to a service: save it to .env, or say exactly how."""
+    from agentbox.envfile import env_file_path, update_env_file
+
+    if not _key_only_in_shell(config):
+        return
+    if not store_key and interactive:
+        typer.echo(f"{API_KEY_ENV} is set only in this shell; a service (`agentbox daemon install`) will not see it.")
+        store_key = typer.confirm(f"Save it to {env_file_path()} (mode 0600)?", True)
+    if store_key:
+        update_env_file({API_KEY_ENV: os.environ[API_KEY_ENV]})
+        typer.echo(f"Saved {API_KEY_ENV} to {env_file_path()} (mode 0600).")
+    else:
+        typer.echo(
+            f"Note: {API_KEY_ENV} is set only in this shell. `agentbox gateway run` started here sees it; a service "
+            f"does not. Re-run with --store-key (or `agentbox daemon install --store-key`) to save it to "
+            f"{env_file_path()} (mode 0600)."
+        )
 
 
 def onboard_command(
@@ -87,6 +144,11 @@ def onboard_command(
     dm_policy: Annotated[
         str | None, typer.Option("--dm-policy", help="pairing | allowlist | open | disabled (enabled channels).")
     ] = None,
+    store_key: Annotated[
+        bool,
+        typer.Option("--store-key", help="Save AIMLAPI_API_KEY from this shell to AGENTBOX_HOME/.env (0600)."),
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Store tokens even if they look malformed.")] = False,
 ) -> None:
     """Set up (or change) config.toml: API key, model, channels and their tokens, DM policy."""
     from agentbox.config import ConfigError  # the config models only when onboarding (not for --help)
@@ -102,6 +164,11 @@ def onboard_command(
         "slack.app token": slack_app_token,
         "discord.bot token": discord_token,
     }
+    if api_key and store_key:
+        fail("--api-key stores the key in config.toml; --store-key saves the one exported in this shell to .env", 2)
+    if store_key and not os.environ.get(API_KEY_ENV):
+        fail(f"--store-key: {API_KEY_ENV} is not set in this shell (export it first, or use --api-key)", 2)
+    _check_flag_tokens({k: v for k, v in tokens.items() if v}, _current(), force=force)
     answers = OnboardAnswers(
         api_key=api_key,
         api_key_env_only=api_key_env_only,
@@ -131,16 +198,24 @@ def onboard_command(
         result = onboard(answers)
     except ConfigError as exc:
         fail(str(exc), 2)
-    _report(result.config, result.config_path, result.created)
     if result.env_path:
         typer.echo(f"Tokens saved to {result.env_path} (mode 0600): {', '.join(result.stored_tokens)}")
+    _offer_to_store_key(result.config, store_key=store_key, interactive=interactive)
+    _report(result.config, result.config_path, result.created)
 
 
 def _report(config: Config, path: object, created: bool) -> None:
+    from agentbox.envfile import read_env_file
+
     typer.echo(f"{'Created' if created else 'Updated'} {path}")
-    key_where = "config.toml" if config.api_key() else "AIMLAPI_API_KEY (environment)"
-    if not config.api_key() and not os.environ.get("AIMLAPI_API_KEY"):
-        key_where = "missing: export AIMLAPI_API_KEY=... or re-run with --api-key"
+    if config.api_key():
+        key_where = "config.toml"
+    elif read_env_file().get(API_KEY_ENV):
+        key_where = f"{API_KEY_ENV} in .env"
+    elif os.environ.get(API_KEY_ENV):
+        key_where = f"{API_KEY_ENV} (environment of this shell only)"
+    else:
+        key_where = f"missing: export {API_KEY_ENV}=... or re-run with --api-key"
     typer.echo(f"  API key: {key_where}")
     typer.echo(f"  model: {config.agent().model}")
     for name in CHANNELS:
@@ -150,4 +225,21 @@ def _report(config: Config, path: object, created: bool) -> None:
         missing = [s.env_name for s in token_specs(config, name) if s.required and not os.environ.get(s.env_name)]
         state = f"token missing in {', '.join(missing)}" if missing else "token set"
         typer.echo(f"  {name}: enabled, dm_policy={channel.dm_policy}, {state}")
-    typer.echo("Next: `agentbox doctor` checks everything; `agentbox daemon install` runs the gateway as a service.")
+    _next_steps(config)
+
+
+def _next_steps(config: Config) -> None:
+    enabled = [name for name in CHANNELS if getattr(config.channels, name).enabled]
+    typer.echo("Next:")
+    if not enabled:
+        typer.echo("  `agentbox chat` to talk to the agent here; re-run with --enable telegram to add a chat app")
+        typer.echo("  `agentbox doctor` checks everything")
+        return
+    typer.echo("  1. `agentbox gateway run` starts the gateway here (Ctrl-C stops it)")
+    typer.echo(f"  2. message your bot on {' or '.join(enabled)}")
+    if any(getattr(config.channels, name).dm_policy == "pairing" for name in enabled):
+        channel = enabled[0] if len(enabled) == 1 else "<channel>"
+        typer.echo(f"  3. it answers with a pairing code: approve it with `agentbox pairing approve {channel} <CODE>`")
+    typer.echo(
+        "  `agentbox doctor` checks everything; `agentbox daemon install` keeps the gateway running as a service"
+    )

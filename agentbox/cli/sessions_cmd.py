@@ -50,22 +50,22 @@ def list_sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JS
     if not sessions:
         typer.echo("No sessions yet.")
         return
-    from rich.console import Console
-    from rich.table import Table
+    from agentbox.cli.tables import print_keyed
 
-    table = Table("session", "channel", "chat", "model", "turns", "tokens", "updated")
     now = time.time()
-    for s in sessions:
-        table.add_row(
+    rows = [
+        (
             s.key,
             s.channel or "-",
             s.chat_id or "-",
             s.model or "(default)",
             str(s.turns),
-            str(s.input_tokens + s.output_tokens),
+            f"{s.input_tokens + s.output_tokens:,}",
             ago(now - s.updated_at) + " ago",
         )
-    Console().print(table)
+        for s in sessions
+    ]
+    print_keyed(("session", "channel", "chat", "model", "turns", "tokens", "updated"), rows, numeric=(4, 5))
 
 
 @app.command("show")
@@ -81,14 +81,15 @@ def show(key: str, as_json: Annotated[bool, typer.Option("--json", help="Print J
     if as_json:
         print_json({"key": key, "turns": turns})
         return
-    typer.echo(
-        f"session {key} · channel {info.channel or '-'} · chat {info.chat_id or '-'} · model {info.model or '(default)'}"
-    )
+    from agentbox.cli.termsafe import terminal_safe as safe
+
+    head = f"session {key} · channel {info.channel or '-'} · chat {info.chat_id or '-'} · model {info.model or '(default)'}"
+    typer.echo(safe(head, single_line=True))
     for turn in turns:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(turn["started_at"]))
-        typer.echo(f"\n[{stamp}] user: {turn['user_text']}")
+        typer.echo(f"\n[{stamp}] user: {safe(turn['user_text'])}")
         tools = f" (tools: {', '.join(turn['tool_calls'])})" if turn["tool_calls"] else ""
-        typer.echo(f"[{turn['status']}] {turn['model']}{tools}: {turn['reply']}")
+        typer.echo(safe(f"[{turn['status']}] {turn['model']}{tools}: ", single_line=True) + safe(turn["reply"]))
 
 
 @app.command("reset")

@@ -56,13 +56,9 @@ def list_skills(
     if not rows:
         typer.echo("No skills found.")
         return
-    from rich.console import Console
-    from rich.table import Table
+    from agentbox.cli.tables import print_keyed
 
-    table = Table("skill", "source", "status", "description")
-    for skill, text in rows:
-        table.add_row(skill.name, skill.source, text, skill.summary(80))
-    Console(width=160).print(table)
+    print_keyed(("skill", "source", "status", "description"), [(s.name, s.source, t, s.summary(80)) for s, t in rows])
 
 
 @app.command("info")

@@ -42,36 +42,51 @@ def usage_command(
         print_json({"by": by, "since": start, "rows": [r.as_json() for r in rows], "caps": caps.as_json()})
         return
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console()
+    from agentbox.cli.humanize import local_time, money
+    from agentbox.cli.tables import print_keyed
+    from agentbox.cli.termsafe import terminal_safe
+
+    console = Console(highlight=False)
     if rows:
-        table = Table(by, "turns", "failed", "capped", "input tok", "output tok", "USD")
-        for r in rows:
-            usd = f"{'~' if r.estimated else ''}{r.usd:.4f}"
-            table.add_row(
-                r.key, str(r.turns), str(r.failed), str(r.capped), f"{r.input_tokens:,}", f"{r.output_tokens:,}", usd
+        table = [
+            (
+                r.key,
+                str(r.turns),
+                str(r.failed),
+                str(r.capped),
+                f"{r.input_tokens:,}",
+                f"{r.output_tokens:,}",
+                f"{'~' if r.estimated else ''}{r.usd:.4f}",
             )
-        tot_usd = sum(r.usd for r in rows)
-        table.add_row(
-            "total",
-            str(sum(r.turns for r in rows)),
-            str(sum(r.failed for r in rows)),
-            str(sum(r.capped for r in rows)),
-            f"{sum(r.input_tokens for r in rows):,}",
-            f"{sum(r.output_tokens for r in rows):,}",
-            f"{'~' if any(r.estimated for r in rows) else ''}{tot_usd:.4f}",
-            style="bold",
+            for r in rows
+        ]
+        table.append(
+            (
+                "total",
+                str(sum(r.turns for r in rows)),
+                str(sum(r.failed for r in rows)),
+                str(sum(r.capped for r in rows)),
+                f"{sum(r.input_tokens for r in rows):,}",
+                f"{sum(r.output_tokens for r in rows):,}",
+                f"{'~' if any(r.estimated for r in rows) else ''}{sum(r.usd for r in rows):.4f}",
+            )
         )
-        console.print(table)
+        headers = (by, "turns", "failed", "capped", "input tok", "output tok", "USD")
+        print_keyed(headers, table, numeric=range(1, 7), bold_last=True, console=console)
         if any(r.estimated for r in rows):
-            console.print("~ includes estimates from [limits] prices where the API reported no cost.")
+            console.print("~ includes estimates from [limits] prices where the API reported no cost.", markup=False)
     else:
         console.print("No turns recorded" + (" in that period." if start else " yet."))
-    cap = f" of ${caps.usd_per_day:.2f} cap" if caps.usd_per_day is not None else " (no daily cap)"
-    state = " — CAP REACHED: turns are refused until " + caps.resets_at if caps.total_reached else ""
-    console.print(f"Today ({caps.day} UTC): ${caps.spent_usd:.4f}{cap}{state}", markup=False)
+    resets = local_time(caps.resets_at)
+    cap = f" of {money(caps.usd_per_day)} cap" if caps.usd_per_day is not None else " (no daily cap)"
+    state = f" — CAP REACHED: turns are refused until {resets}" if caps.total_reached else ""
+    console.print(f"Today ({caps.day} UTC): {money(caps.spent_usd)}{cap}{state}", markup=False)
     if caps.usd_per_sender_per_day is not None:
-        capped = [f"{s['channel']}:{s['sender_id']}" for s in caps.senders if s["capped"]]
-        line = f"Per-sender cap ${caps.usd_per_sender_per_day:.2f}/day"
+        capped = [
+            terminal_safe(f"{s['channel']}:{s['sender_id']}", single_line=True) for s in caps.senders if s["capped"]
+        ]
+        line = f"Per-sender cap {money(caps.usd_per_sender_per_day)}/day"
         console.print(line + (f"; reached by {', '.join(capped)}" if capped else "; nobody at the cap"), markup=False)
+    if not caps.total_reached and (caps.usd_per_day is not None or caps.usd_per_sender_per_day is not None):
+        console.print(f"The caps reset at {resets}.", markup=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ import aiosqlite
 from agentbox.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
-class SchemaTooNew(Exception):
-    pass
+class SchemaTooNew(sqlite3.DatabaseError):
+    """The file was written by a newer agentbox; a DatabaseError so every command reports it plainly."""
 
 
 async def connect(path: Path, *, busy_timeout_ms: int = 30_000) -> aiosqlite.Connection:
