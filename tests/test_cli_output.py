@@ -194,9 +194,10 @@ def test_verbose_shows_agentbox_debug_but_not_library_debug(home: Path) -> None:
 
 def test_doctor_counts_in_the_singular(home: Path) -> None:
     home.chmod(0o700)
-    write_config(home, "# defaults\n").chmod(0o600)
+    # No skills: with no key every bundled skill would add a warning of its own.
+    write_config(home, "[agents.main]\nskills = []\n").chmod(0o600)
     done = invoke(home, "doctor", AIMLAPI_API_KEY="")  # no key: one problem; no channel: one warning
-    assert done.stdout.endswith("\n4 ok, 1 warning, 1 problem\n"), done.stdout
+    assert done.stdout.endswith("\n5 ok, 1 warning, 1 problem\n"), done.stdout
 
 
 def test_jobs_list_at_80_columns_keeps_ids_and_sessions_whole(home: Path) -> None:

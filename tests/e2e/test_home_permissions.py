@@ -73,7 +73,7 @@ def test_everything_agentbox_creates_is_owner_only(
     done = run_cli("-v", "agent", "-m", "draw a dog", env=env)
     assert done.returncode == 0 and ".png" in done.stdout, done.stderr
     for _ in range(8):  # verbose turns fill the 10 kB log: it rotates
-        assert run_cli("-v", "agent", "-m", "hello " * 200, env=env).returncode == 0
+        assert run_cli("-vv", "agent", "-m", "hello " * 200, env=env).returncode == 0
 
     created = {str(p.relative_to(home)) for p in home.rglob("*")}
     expected = {".env", "config.toml", "gateway.token", "agentbox.db", "logs/agentbox.log.1", "media"}
