@@ -12,6 +12,7 @@ import aiosqlite
 from agentbox.store.db import connect
 from agentbox.store.inbox import InboxRepo
 from agentbox.store.jobs import Job, JobRepo
+from agentbox.store.outbox import OutboxRepo
 from agentbox.store.pairing import PairingRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 
@@ -27,6 +28,7 @@ class Store:
         self.pairing = PairingRepo(conn)
         self.inbox = InboxRepo(conn, self.media)
         self.jobs = JobRepo(conn)
+        self.outbox = OutboxRepo(conn, self.media)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
