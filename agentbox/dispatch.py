@@ -5,19 +5,22 @@ order while sessions run concurrently. When a turn ends and several plain messag
 (`gateway.batch_queued`, the default), they are answered together in one turn: up to
 `MAX_BATCH` consecutive messages, stopping at a chat command, joined with blank lines (in
 groups each is prefixed with its sender's name). The reply goes to the last of them.
+Replies go out through `agentbox.delivery`: what the platform does not take waits in the outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from agentbox.access import AccessPolicy, PairingService, pairing_reply
+from agentbox.access import AccessPolicy, PairingOutcome, PairingService, pairing_reply
 from agentbox.chat_commands import ChatCommands, parse_command
 from agentbox.config import Config
+from agentbox.delivery import DeliveryService, Outcome
 from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
 from agentbox.replies import ReplyStreamer, attachments_from_paths, keep_typing
 from agentbox.routing import Route, channel_config
@@ -61,6 +64,7 @@ class Dispatcher:
         *,
         connector_for: ConnectorFor,
         pairing: PairingService,
+        delivery: DeliveryService,
     ) -> None:
         self._config = config
         self._store = store
@@ -68,6 +72,7 @@ class Dispatcher:
         self._connector_for = connector_for
         self._access = AccessPolicy(store.pairing)
         self._pairing = pairing
+        self._delivery = delivery
         self._commands = ChatCommands(config, store)
         self._queues: dict[str, deque[Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -152,7 +157,7 @@ class Dispatcher:
             )
             text = pairing_reply(inbound.channel, outcome)
             if text:
-                log.info("pairing: %s sender %s asked to pair", inbound.channel, inbound.sender_id)
+                log_pairing_request(inbound, outcome)
                 await self._send(job, inbound.address, Outbound(text), status="ignored", note="pairing")
             else:
                 await inbox.finish(job.row_ids, "ignored", "pairing (code already sent)")
@@ -198,6 +203,7 @@ class Dispatcher:
 
     # -- the turn ------------------------------------------------------------------
     async def _answer(self, batch: list[TurnInput]) -> None:
+        started = time.monotonic()
         last = batch[-1].job
         inbound, route = last.inbound, last.route
         row_ids = [row_id for item in batch for row_id in item.job.row_ids]
@@ -222,27 +228,32 @@ class Dispatcher:
             typing.cancel()
         if result.turn_id:
             await self._store.inbox.set_turn(row_ids, result.turn_id)
-        await self._deliver(last, row_ids, result, streamer)
+        outcome = await self._deliver(last, row_ids, result, streamer)
+        log_answer(last, result, len(batch), time.monotonic() - started, outcome)
 
     def _streams(self, connector: Connector, channel: str) -> bool:
         setting = getattr(channel_config(self._config, channel), "streaming", "edit")
         return setting != "off" and isinstance(connector, StreamingConnector)
 
-    async def _deliver(self, job: Job, row_ids: list[int], result: TurnResult, streamer: ReplyStreamer | None) -> None:
+    async def _deliver(
+        self, job: Job, row_ids: list[int], result: TurnResult, streamer: ReplyStreamer | None
+    ) -> Outcome | None:
         address = job.inbound.address
         job = Job(row_ids, job.inbound, job.route)
         if streamer is not None and streamer.stream is not None:
             try:
                 await streamer.stream.finish(result.reply)
             except Exception as exc:
-                await self._send_failed(job, exc)
-                return
+                # The streamed message stays as it is; the whole answer follows as a new one (via the outbox if need be).
+                log.warning(
+                    "session %s: finishing the streamed reply failed (%s); sending it again", job.route.session_key, exc
+                )
+                return await self._send(job, address, Outbound(result.reply, tuple(result.attachments)))
             if result.attachments:
-                await self._send(job, address, Outbound(attachments=tuple(result.attachments)))
-            else:
-                await self._store.inbox.mark_replied(row_ids)
-            return
-        await self._send(job, address, Outbound(result.reply, tuple(result.attachments)))
+                return await self._send(job, address, Outbound(attachments=tuple(result.attachments)))
+            await self._store.inbox.mark_replied(row_ids)
+            return "sent"
+        return await self._send(job, address, Outbound(result.reply, tuple(result.attachments)))
 
     async def _resend(self, job: Job) -> None:
         """After a crash between the turn and its reply: send the stored answer, no second model call."""
@@ -257,28 +268,63 @@ class Dispatcher:
 
     async def _send(
         self, job: Job, address: Address, outbound: Outbound, *, status: str = "done", note: str | None = None
-    ) -> bool:
+    ) -> Outcome | None:
+        """Send now or queue in the outbox; the delivery service settles the job's inbox rows."""
         try:
-            connector = await self._connector_for(address.channel)
-            await connector.send(address, outbound)
-        except Exception as exc:
-            await self._send_failed(job, exc)
-            return False
-        if status == "done":
-            await self._store.inbox.mark_replied(job.row_ids)
-        else:
-            await self._store.inbox.finish(job.row_ids, status, note)
-        return True
+            return await self._delivery.send(
+                address,
+                outbound,
+                answers=job.row_ids,
+                settle=status,
+                note=note,
+                session_key=job.route.session_key,
+                message_id=job.inbound.message_id,
+            )
+        except Exception as exc:  # not even queued (the store failed): the rows stay pending for the next start
+            log.error(
+                "session %s: reply to message %s could neither be sent nor queued: %s",
+                job.route.session_key,
+                job.inbound.message_id,
+                exc,
+            )
+            return None
 
-    async def _send_failed(self, job: Job, exc: BaseException) -> None:
-        # The turn stays in the session's history; only the delivery failed.
-        log.error(
-            "session %s: reply to message %s could not be sent: %s",
-            job.route.session_key,
-            job.inbound.message_id,
-            exc,
-        )
-        await self._store.inbox.finish(job.row_ids, "failed", f"send failed: {exc}")
+
+def log_pairing_request(inbound: Inbound, outcome: PairingOutcome) -> None:
+    """The owner's cue: who asked, with which code, and the exact command that lets them in."""
+    # repr() of the name: it is chat text and must not put control sequences on the owner's terminal.
+    who = f"{inbound.channel} sender {inbound.sender_id} ({inbound.sender_name!r})"
+    if outcome.code is None:
+        log.warning("pairing request from %s refused: too many requests pending (see `agentbox pairing list`)", who)
+        return
+    asked = "pairing request from" if outcome.new else "pairing still pending for"
+    log.info(
+        "%s %s, code %s; to let them in run: agentbox pairing approve %s %s",
+        asked,
+        who,
+        outcome.code,
+        inbound.channel,
+        outcome.code,
+    )
+
+
+def log_answer(job: Job, result: TurnResult, messages: int, seconds: float, outcome: Outcome | None) -> None:
+    """One INFO line per answered message (or batch): what answered, what it cost, how long it took."""
+    usage = result.usage
+    batch = f" ({messages} messages together)" if messages > 1 else ""
+    failed = "" if result.ok else f" (the turn {result.status}: {result.error})"
+    delivery = {"queued": "; the reply waits in the outbox", "rejected": "; the platform refused the reply"}
+    log.info(
+        "answered with %s: %s in / %s out tokens in %.1f s%s%s%s",
+        result.model,
+        f"{usage.input_tokens:,}",
+        f"{usage.output_tokens:,}",
+        seconds,
+        batch,
+        failed,
+        delivery.get(outcome or "", "" if outcome else "; the reply could not be sent"),
+        extra={"session": job.route.session_key, "message_id": job.inbound.message_id},
+    )
 
 
 def _combine(batch: list[TurnInput]) -> str:
