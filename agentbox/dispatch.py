@@ -111,20 +111,39 @@ class Dispatcher:
         try:
             while queue and not self._draining:
                 job = queue.popleft()
+                taken = [job]  # and whatever the batch takes from the queue after it
                 try:
-                    await self._handle(job, queue)
+                    await self._handle(job, queue, taken)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.exception("session %s: message %s failed", key, job.inbound.message_id)
-                    await self._store.inbox.finish(job.row_ids, "failed", f"{type(exc).__name__}: {exc}")
+                    await self._failed(key, taken, exc)
         finally:
             # No await between the loop's last check and here, so no job can slip in unseen.
             self._workers.pop(key, None)
             if not queue:
                 self._queues.pop(key, None)
 
-    async def _handle(self, job: Job, queue: deque[Job]) -> None:
+    async def _failed(self, key: str, jobs: list[Job], exc: Exception) -> None:
+        """Mark a failed job's rows (a whole batch's) failed; a second error must not end the worker.
+
+        An exception escaping `_work` would strand the messages still queued for this session
+        until its next message arrived.
+        """
+        row_ids = [row_id for job in jobs for row_id in job.row_ids]
+        message_ids = ", ".join(job.inbound.message_id for job in jobs)
+        log.error("session %s: message(s) %s failed", key, message_ids, exc_info=exc)
+        try:
+            await self._store.inbox.finish(row_ids, "failed", f"{type(exc).__name__}: {exc}")
+        except Exception as second:
+            log.error(
+                "session %s: could not mark message(s) %s failed (%s); retried after a restart",
+                key,
+                message_ids,
+                second,
+            )
+
+    async def _handle(self, job: Job, queue: deque[Job], taken: list[Job] | None = None) -> None:
         if job.turn_id is not None:
             await self._resend(job)
             return
@@ -137,6 +156,8 @@ class Dispatcher:
             if nxt.turn_id is not None or parse_command(nxt.inbound.text) is not None:
                 break
             queue.popleft()
+            if taken is not None:
+                taken.append(nxt)
             if (prepared := await self._prepare(nxt)) is not None:
                 batch.append(prepared)
         await self._answer(batch)
