@@ -70,3 +70,24 @@ async def test_a_pairing_request_logs_name_code_and_the_command(
     ), line
     assert "\x1b" not in line and "\u202e" not in line  # the name cannot drive the owner's terminal
     assert "session=" not in line  # no empty context fields
+
+
+ANSWERED = re.compile(
+    PREFIX + r"INFO agentbox\.gateway session=\S+ msg=\S+ answered with \S+: [\d,]+ in / [\d,]+ out tokens in \d+\.\d s"
+    r"( \(\d+ messages together\))?(; the reply waits in the outbox)?"
+)
+PAIRING = re.compile(
+    PREFIX + r"INFO agentbox\.gateway pairing request from (\w+) sender \S+ \('[^']*'\), code ([A-Z2-9]{8}); "
+    r"to let them in run: agentbox pairing approve \1 \2"
+)
+
+
+@pytest.mark.parametrize("doc", ["docs/gateway.md", "docs/operations.md"])
+def test_the_log_lines_the_docs_quote_are_the_ones_printed(doc: str) -> None:
+    text = (Path(__file__).resolve().parent.parent / doc).read_text(encoding="utf-8")
+    answered = [line for line in text.splitlines() if " answered with " in line and line[:4].isdigit()]
+    pairing = [line for line in text.splitlines() if " pairing request from " in line and line[:4].isdigit()]
+    assert answered and pairing
+    assert all(ANSWERED.fullmatch(line) for line in answered), answered
+    assert all(PAIRING.fullmatch(line) for line in pairing), pairing
+    assert "session=- " not in text and "msg=- " not in text
