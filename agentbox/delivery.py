@@ -32,6 +32,7 @@ from agentbox.store.outbox import NewEntry, OutboxEntry
 log = logging.getLogger(__name__)
 
 Outcome = Literal["sent", "queued", "rejected"]
+Attempt = Literal["done", "retry", "skipped"]  # done: delivered or given up
 ConnectorNow = Callable[[str], Connector]
 """The channel's running connector; raises ConnectorError when there is none right now."""
 
@@ -147,8 +148,10 @@ class DeliveryService:
                 delay = await self._deliver_due()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # e.g. the database is locked: try again later, never stop delivering
+            except Exception:  # never stop delivering; nothing is in flight between passes
                 log.exception("outbox: delivery pass failed; trying again in %.0fs", self.retry_max)
+                with contextlib.suppress(Exception):
+                    await self._store.outbox.release_claims()
                 delay = self.retry_max
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
@@ -172,24 +175,26 @@ class DeliveryService:
             retry_at = self._retry_at.get(entry.address.channel, 0.0)
             if retry_at > now:
                 due_at = min(due_at, retry_at)
-            elif await self._attempt(entry):
+                continue
+            attempt = await self._attempt(entry)
+            if attempt == "done":
                 progressed = True  # the chat's next reply, if any, can go now
-            else:
+            elif attempt == "retry":
                 due_at = min(due_at, self._retry_at[entry.address.channel])
         return 0.0 if progressed else max(0.0, due_at - self._clock())
 
-    async def _attempt(self, entry: OutboxEntry) -> bool:
-        """Try one waiting reply; True when it is done with (delivered or rejected)."""
+    async def _attempt(self, entry: OutboxEntry) -> Attempt:
+        """Try one waiting reply: delivered or rejected ("done"), or to be tried again ("retry")."""
         outbox, channel = self._store.outbox, entry.address.channel
         if not await outbox.claim(entry.id):
-            return True
+            return "skipped"
         try:
             await self._connector_now(channel).send(entry.address, entry.outbound)
         except Exception as exc:
             if rejected(exc):
                 await outbox.give_up(entry.id, "failed", _reason(exc))
                 await self._reject(entry, exc)
-                return True
+                return "done"
             first_failure = channel not in self._backoff
             retry_at = self._postpone(channel)
             await outbox.retry_later(entry.id, _reason(exc), retry_at)
@@ -202,7 +207,7 @@ class DeliveryService:
                 _reason(exc),
                 retry_at - self._clock(),
             )
-            return False
+            return "retry"
         await outbox.mark_delivered(entry.id)
         await self._settle(entry.inbox_ids, entry.settle, entry.note)
         self._backoff.pop(channel, None)
@@ -214,7 +219,7 @@ class DeliveryService:
             entry.attempts + 1,
             extra=_context(entry.session_key, entry.message_id),
         )
-        return True
+        return "done"
 
     # -- helpers -------------------------------------------------------------------------
     def _postpone(self, channel: str) -> float:

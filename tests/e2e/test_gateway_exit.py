@@ -67,3 +67,14 @@ def test_a_second_poller_on_the_same_token_exits_3(
     _exits_saying_why(second, "is already polling this bot token")
     assert first.proc.poll() is None and first.connector_state() == "ready"  # the first one is untouched
     assert first.terminate() == 0
+
+
+def test_no_connector_enabled_exits_3_and_says_how_to_enable_one(
+    processes: list[Any], home: Path, fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram
+) -> None:
+    write_config(home, "[gateway]\nport = 0\n")
+    gateway = GatewayProcess(home, gateway_env(home, fake_aimlapi, fake_telegram))
+    processes.append(gateway)
+    assert gateway.proc.wait(60) == EXIT_NO_CONNECTOR, gateway.log
+    last = gateway.log.strip().splitlines()[-1]
+    assert "ERROR agentbox.gateway no connector is enabled: set enabled = true under [channels.telegram]" in last
