@@ -203,3 +203,17 @@ async def test_the_service_sleeps_until_something_is_due(store: Store) -> None:
     finally:
         await service.stop()
     assert tg.texts() == ["x"]
+
+
+async def test_chat_status_shows_the_backlog(fake_aimlapi, home: Path) -> None:
+    tg = FakeConnector(down=True)
+    async with running_gateway(fake_aimlapi, home, tg, config=OPEN) as gw:
+        await tg.push(inbound("first"))
+        await wait_until(lambda: gw.dispatcher.active_sessions == 0 and tg.send_attempts >= 1)
+        await tg.push(inbound("/status"))  # answered at once, but queued behind the first reply
+        await wait_until(lambda: gw.dispatcher.active_sessions == 0)
+        tg.down = False
+        await wait_until(lambda: len(tg.sent) == 2)
+    first, status = tg.texts()
+    assert first == "echo: first"
+    assert "Replies waiting for delivery: 1 (oldest 0 min)" in status
