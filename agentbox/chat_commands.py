@@ -8,6 +8,7 @@ owner allowed for the agent (`AgentConfig.model_choices`), so nobody in a chat c
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from agentbox.config import Config, bare_model_id
@@ -87,9 +88,17 @@ class ChatCommands:
                 f"Session: {session_key} (agent {agent_id}, {plural(info.turns, 'turn')})\n"
                 f"Tokens used: {info.input_tokens + info.output_tokens:,} "
                 f"({info.input_tokens:,} in, {info.output_tokens:,} out)\n"
-                f"Spend: {spend}"
+                f"Spend: {spend}" + await self._backlog_line()
             )
         return HELP
+
+    async def _backlog_line(self) -> str:
+        """Replies the platforms have not taken yet (all chats: a count and an age, nothing else)."""
+        backlog = await self._store.outbox.backlog()
+        if not backlog.count or backlog.oldest_at is None:
+            return ""
+        minutes = max(0, int((time.time() - backlog.oldest_at) // 60))
+        return f"\nReplies waiting for delivery: {backlog.count} (oldest {minutes} min)"
 
 
 def allowed_model(requested: str, choices: list[str]) -> str | None:

@@ -166,6 +166,7 @@ class GatewayConfig(Section):
     max_message_chars: Annotated[int, Field(ge=100)] = 20_000
     long_message: Literal["truncate", "refuse"] = "truncate"
     batch_queued: bool = True  # answer messages queued behind a busy session together
+    outbox_max_age: Annotated[float, Field(gt=0)] = 86_400.0  # seconds an undelivered reply is retried
 
 
 class SkillsConfig(Section):

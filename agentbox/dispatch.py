@@ -5,6 +5,7 @@ order while sessions run concurrently. When a turn ends and several plain messag
 (`gateway.batch_queued`, the default), they are answered together in one turn: up to
 `MAX_BATCH` consecutive messages, stopping at a chat command, joined with blank lines (in
 groups each is prefixed with its sender's name). The reply goes to the last of them.
+Replies go out through `agentbox.delivery`: what the platform does not take waits in the outbox.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from agentbox.access import AccessDecision, AccessPolicy, PairingService, group_ids, pairing_reply
+from agentbox.access import AccessDecision, AccessPolicy, PairingOutcome, PairingService, group_ids, pairing_reply
 from agentbox.approval_notices import ApprovalNotices
 from agentbox.chat_commands import ChatCommands, parse_command
 from agentbox.config import Config
+from agentbox.delivery import DeliveryService, Outcome
 from agentbox.diskfull import DiskFullAlarm, is_disk_full
 from agentbox.group_pairing import GroupPairing, group_hint
 from agentbox.inbound_media import fetch_images
@@ -69,6 +72,7 @@ class Dispatcher:
         connector_for: ConnectorFor,
         pairing: PairingService,
         notices: ApprovalNotices,
+        delivery: DeliveryService,
     ) -> None:
         self._config = config
         self._store = store
@@ -78,6 +82,7 @@ class Dispatcher:
         self._pairing = pairing
         self._group_pairing = GroupPairing(store.groups, store.pairing)
         self._notices = notices
+        self._delivery = delivery
         self._commands = ChatCommands(config, store)
         self._queues: dict[str, deque[Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -118,19 +123,20 @@ class Dispatcher:
         try:
             while queue and not self._draining:
                 job = queue.popleft()
+                taken = [job]  # and whatever the batch takes from the queue after it
                 try:
-                    await self._handle(job, queue)
+                    await self._handle(job, queue, taken)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    if is_disk_full(exc):  # not the message's fault: it stays pending and is tried again
+                    if is_disk_full(exc):  # not the messages' fault: they stay pending and are tried again
                         self.disk_full.report(f"session {key}: {exc}")
-                        with contextlib.suppress(Exception):  # an attempt the disk spoiled does not count
-                            await self._store.inbox.undo_attempt(job.row_ids)
-                        self._retry_later(job)
+                        for item in taken:
+                            with contextlib.suppress(Exception):  # an attempt the disk spoiled does not count
+                                await self._store.inbox.undo_attempt(item.row_ids)
+                            self._retry_later(item)
                         continue
-                    log.exception("session %s: message %s failed", key, job.inbound.message_id)
-                    await self._store.inbox.finish(job.row_ids, "failed", f"{type(exc).__name__}: {exc}")
+                    await self._failed(key, taken, exc)
         finally:
             # No await between the loop's last check and here, so no job can slip in unseen.
             self._workers.pop(key, None)
@@ -144,7 +150,26 @@ class Dispatcher:
         delay = self.disk_full_delay * 2 ** (job.disk_full_retries - 1)
         asyncio.get_running_loop().call_later(delay, lambda: None if self._draining else self.submit(job))
 
-    async def _handle(self, job: Job, queue: deque[Job]) -> None:
+    async def _failed(self, key: str, jobs: list[Job], exc: Exception) -> None:
+        """Mark a failed job's rows (a whole batch's) failed; a second error must not end the worker.
+
+        An exception escaping `_work` would strand the messages still queued for this session
+        until its next message arrived.
+        """
+        row_ids = [row_id for job in jobs for row_id in job.row_ids]
+        message_ids = ", ".join(job.inbound.message_id for job in jobs)
+        log.error("session %s: message(s) %s failed", key, message_ids, exc_info=exc)
+        try:
+            await self._store.inbox.finish(row_ids, "failed", f"{type(exc).__name__}: {exc}")
+        except Exception as second:
+            log.error(
+                "session %s: could not mark message(s) %s failed (%s); retried after a restart",
+                key,
+                message_ids,
+                second,
+            )
+
+    async def _handle(self, job: Job, queue: deque[Job], taken: list[Job] | None = None) -> None:
         if job.turn_id is not None:
             await self._resend(job)
             return
@@ -157,6 +182,8 @@ class Dispatcher:
             if nxt.turn_id is not None or parse_command(nxt.inbound.text) is not None:
                 break
             queue.popleft()
+            if taken is not None:
+                taken.append(nxt)
             if (prepared := await self._prepare(nxt)) is not None:
                 batch.append(prepared)
         await self._answer(batch)
@@ -199,7 +226,7 @@ class Dispatcher:
             )
             text = pairing_reply(inbound.channel, outcome)
             if text:
-                log.info("pairing: %s sender %s asked to pair", inbound.channel, inbound.sender_id)
+                log_pairing_request(inbound, outcome)
         elif decision.verdict == "pair_group":
             group = await self._group_pairing.request(
                 inbound.channel, group_ids(inbound)[0], group_name=inbound.group_name
@@ -233,6 +260,7 @@ class Dispatcher:
 
     # -- the turn ------------------------------------------------------------------
     async def _answer(self, batch: list[TurnInput]) -> None:
+        started = time.monotonic()
         last = batch[-1].job
         inbound, route = last.inbound, last.route
         row_ids = [row_id for item in batch for row_id in item.job.row_ids]
@@ -257,27 +285,32 @@ class Dispatcher:
             typing.cancel()
         if result.turn_id:
             await self._store.inbox.set_turn(row_ids, result.turn_id)
-        await self._deliver(last, row_ids, result, streamer)
+        outcome = await self._deliver(last, row_ids, result, streamer)
+        log_answer(last, result, len(batch), time.monotonic() - started, outcome)
 
     def _streams(self, connector: Connector, channel: str) -> bool:
         setting = getattr(channel_config(self._config, channel), "streaming", "edit")
         return setting != "off" and isinstance(connector, StreamingConnector)
 
-    async def _deliver(self, job: Job, row_ids: list[int], result: TurnResult, streamer: ReplyStreamer | None) -> None:
+    async def _deliver(
+        self, job: Job, row_ids: list[int], result: TurnResult, streamer: ReplyStreamer | None
+    ) -> Outcome | None:
         address = job.inbound.address
         job = Job(row_ids, job.inbound, job.route)
         if streamer is not None and streamer.stream is not None:
             try:
                 await streamer.stream.finish(result.reply)
             except Exception as exc:
-                await self._send_failed(job, exc)
-                return
+                # The streamed message stays as it is; the whole answer follows as a new one (via the outbox if need be).
+                log.warning(
+                    "session %s: finishing the streamed reply failed (%s); sending it again", job.route.session_key, exc
+                )
+                return await self._send(job, address, Outbound(result.reply, tuple(result.attachments)))
             if result.attachments:
-                await self._send(job, address, Outbound(attachments=tuple(result.attachments)))
-            else:
-                await self._store.inbox.mark_replied(row_ids)
-            return
-        await self._send(job, address, Outbound(result.reply, tuple(result.attachments)))
+                return await self._send(job, address, Outbound(attachments=tuple(result.attachments)))
+            await self._store.inbox.mark_replied(row_ids)
+            return "sent"
+        return await self._send(job, address, Outbound(result.reply, tuple(result.attachments)))
 
     async def _resend(self, job: Job) -> None:
         """After a crash between the turn and its reply: send the stored answer, no second model call."""
@@ -292,28 +325,64 @@ class Dispatcher:
 
     async def _send(
         self, job: Job, address: Address, outbound: Outbound, *, status: str = "done", note: str | None = None
-    ) -> bool:
+    ) -> Outcome | None:
+        """Send now or queue in the outbox; the delivery service settles the job's inbox rows."""
         try:
-            connector = await self._connector_for(address.channel)
-            await connector.send(address, outbound)
-        except Exception as exc:
-            await self._send_failed(job, exc)
-            return False
-        if status == "done":
-            await self._store.inbox.mark_replied(job.row_ids)
-        else:
-            await self._store.inbox.finish(job.row_ids, status, note)
-        return True
+            return await self._delivery.send(
+                address,
+                outbound,
+                answers=job.row_ids,
+                settle=status,
+                note=note,
+                session_key=job.route.session_key,
+                message_id=job.inbound.message_id,
+            )
+        except Exception as exc:  # not even queued (the store failed): the rows stay pending for the next start
+            log.error(
+                "session %s: reply to message %s could neither be sent nor queued: %s",
+                job.route.session_key,
+                job.inbound.message_id,
+                exc,
+            )
+            return None
 
-    async def _send_failed(self, job: Job, exc: BaseException) -> None:
-        # The turn stays in the session's history; only the delivery failed.
-        log.error(
-            "session %s: reply to message %s could not be sent: %s",
-            job.route.session_key,
-            job.inbound.message_id,
-            exc,
-        )
-        await self._store.inbox.finish(job.row_ids, "failed", f"send failed: {exc}")
+
+def log_pairing_request(inbound: Inbound, outcome: PairingOutcome) -> None:
+    """The owner's cue: who asked, with which code, and the exact command that lets them in."""
+    # repr() of the name: it is chat text and must not put control sequences on the owner's terminal.
+    who = f"{inbound.channel} sender {inbound.sender_id} ({inbound.sender_name!r})"
+    if outcome.code is None:
+        why = "its code expired unapproved (cooling down)" if outcome.retry_in is not None else "too many pending"
+        log.warning("pairing request from %s refused: %s (see `agentbox pairing list`)", who, why)
+        return
+    asked = "pairing request from" if outcome.new else "pairing still pending for"
+    log.info(
+        "%s %s, code %s; to let them in run: agentbox pairing approve %s %s",
+        asked,
+        who,
+        outcome.code,
+        inbound.channel,
+        outcome.code,
+    )
+
+
+def log_answer(job: Job, result: TurnResult, messages: int, seconds: float, outcome: Outcome | None) -> None:
+    """One INFO line per answered message (or batch): what answered, what it cost, how long it took."""
+    usage = result.usage
+    batch = f" ({messages} messages together)" if messages > 1 else ""
+    failed = "" if result.ok else f" (the turn {result.status}: {result.error})"
+    delivery = {"queued": "; the reply waits in the outbox", "rejected": "; the platform refused the reply"}
+    log.info(
+        "answered with %s: %s in / %s out tokens in %.1f s%s%s%s",
+        result.model,
+        f"{usage.input_tokens:,}",
+        f"{usage.output_tokens:,}",
+        seconds,
+        batch,
+        failed,
+        delivery.get(outcome or "", "" if outcome else "; the reply could not be sent"),
+        extra={"session": job.route.session_key, "message_id": job.inbound.message_id},
+    )
 
 
 def _combine(batch: list[TurnInput]) -> str:

@@ -3,11 +3,15 @@
 `Gateway.run(stop)` serves until `stop` is set, then drains: no new work starts, running
 turns get `gateway.grace_period` seconds, then services, connectors and the control endpoint
 close. Message handling itself lives in `agentbox.dispatch`; connector supervision in
-`agentbox.supervisor`.
+`agentbox.supervisor`; reply delivery and the outbox in `agentbox.delivery`.
 
-Extension points: `gateway.send(address, outbound)` for components that deliver later (video
-jobs), and `gateway.add_service(service)` for background services started and stopped with
-the gateway (also loadable by dotted path from `agentbox.runtime.GATEWAY_SERVICES`).
+When every enabled connector has failed for good (missing or rejected token, unsupported
+mode) the gateway stops and `run` raises `NoConnectorCanWork`: nothing could ever reach it.
+
+Extension points: `gateway.delivery.send(address, outbound)` for components that deliver
+later (video jobs; it queues in the outbox while the platform is down), `gateway.send` to
+try once, and `gateway.add_service(service)` for background services started and stopped
+with the gateway (also loadable by dotted path from `agentbox.runtime.GATEWAY_SERVICES`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from agentbox.approval_notices import ApprovalNotices
 from agentbox.caps import caps_status
 from agentbox.config import Config
 from agentbox.control import ControlServer
+from agentbox.delivery import DeliveryService
 from agentbox.diskfull import is_disk_full
 from agentbox.dispatch import Dispatcher, Job
 from agentbox.messages import Address, Connector, ConnectorError, Inbound, Outbound
@@ -53,6 +58,10 @@ class Service(Protocol):
 
 
 ServiceFactory = Callable[["Gateway"], Service]
+
+
+class NoConnectorCanWork(Exception):
+    """Every enabled connector failed for good (or none is enabled): the gateway has stopped."""
 
 
 def enabled_connectors(config: Config, env: Mapping[str, str]) -> dict[str, Callable[[], Connector]]:
@@ -95,8 +104,15 @@ class Gateway:
         self.slots = {name: ConnectorSlot(name, factory) for name, factory in factories.items()}
         self.pairing = PairingService(store.pairing)
         self.notices = ApprovalNotices(store.pairing, self._ready_connector)
+        self.delivery = DeliveryService(store, self.connector_now, max_age=config.gateway.outbox_max_age)
         self.dispatcher = Dispatcher(
-            config, store, runner, connector_for=self.connector, pairing=self.pairing, notices=self.notices
+            config,
+            store,
+            runner,
+            connector_for=self.connector,
+            pairing=self.pairing,
+            notices=self.notices,
+            delivery=self.delivery,
         )
         self.control: ControlServer | None = None
         self.services: list[Service] = []
@@ -112,7 +128,10 @@ class Gateway:
         self.services.append(service)
 
     async def send(self, address: Address, outbound: Outbound) -> list[str]:
-        """Send through the channel's connector (waits briefly for a restarting one); raises ConnectorError."""
+        """Send once through the channel's connector (waits briefly for a restarting one); raises ConnectorError.
+
+        For a reply that must arrive, use `delivery.send`: it keeps what fails in the outbox.
+        """
         connector = await self.connector(address.channel)
         return await connector.send(address, outbound)
 
@@ -131,6 +150,15 @@ class Gateway:
     def _ready_connector(self, channel: str) -> Connector | None:
         slot = self.slots.get(channel)
         return slot.connector if slot is not None and slot.ready.is_set() else None
+
+    def connector_now(self, channel: str) -> Connector:
+        """The channel's connector if it is running now; raises ConnectorError (the outbox retries later)."""
+        slot = self.slots.get(channel)
+        if slot is None:
+            raise ConnectorError(f"no {channel} connector is enabled")
+        if not slot.ready.is_set() or slot.connector is None:
+            raise ConnectorError(f"the {channel} connector is not ready ({slot.state})")
+        return slot.connector
 
     # -- inbound ----------------------------------------------------------------------
     async def deliver(self, inbound: Inbound) -> None:
@@ -161,6 +189,7 @@ class Gateway:
             await self.notices.send_due(slot.name)
         except Exception:
             log.exception("%s: could not send pending approval notices", slot.name)
+        self.delivery.channel_ready(slot.name)
         held = self._recovered.get(slot.name)
         if held is None:
             return
@@ -193,7 +222,11 @@ class Gateway:
 
     # -- lifecycle --------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set, then shut down gracefully. Raises ControlError if the endpoint can't bind."""
+        """Serve until `stop` is set, then shut down gracefully.
+
+        Raises ControlError if the endpoint can't bind, and NoConnectorCanWork (after shutting
+        down) when every enabled connector has failed for good.
+        """
         gw = self.config.gateway
         self._recovery_upto = await self.store.inbox.max_id()
         self.control = ControlServer(
@@ -206,13 +239,13 @@ class Gateway:
         )
         await self.control.start()
         await self._warm_up()
+        await self.delivery.start()  # before the connectors: replies queued by the last run go first
         self._accepting = True
-        if not self.slots:
-            log.warning("no connector is enabled: set enabled = true under [channels.telegram] (or slack/discord)")
-        for slot in self.slots.values():
-            self._tasks.append(
-                asyncio.create_task(slot.run(self.deliver, self._on_ready), name=f"connector {slot.name}")
-            )
+        supervised = [
+            asyncio.create_task(slot.run(self.deliver, self._on_ready), name=f"connector {slot.name}")
+            for slot in self.slots.values()
+        ]
+        self._tasks.extend(supervised)
         self._tasks.append(asyncio.create_task(self._notify_approvals(), name="approval notices"))
         for service in self.services:
             try:
@@ -220,9 +253,28 @@ class Gateway:
                 log.info("service %s started", service.name)
             except Exception:
                 log.exception("service %s failed to start", service.name)
-        log.info("gateway running (pid %d)", os.getpid())
-        await stop.wait()
+        if self.slots:
+            log.info("gateway running (pid %d)", os.getpid())
+        if not await self._serve_until(stop, supervised):
+            await self.shutdown()
+            raise NoConnectorCanWork(self._no_connector_reason())
         await self.shutdown()
+
+    async def _serve_until(self, stop: asyncio.Event, supervised: list[asyncio.Task[None]]) -> bool:
+        """Wait for `stop`; False when every supervised connector ended first (each failed for good)."""
+        stopping: asyncio.Future[Any] = asyncio.create_task(stop.wait(), name="stop signal")
+        all_failed: asyncio.Future[Any] = asyncio.gather(*supervised, return_exceptions=True)  # run() ends when fatal
+        try:
+            await asyncio.wait([stopping, all_failed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        return stop.is_set() or not all_failed.done()
+
+    def _no_connector_reason(self) -> str:
+        if not self.slots:
+            return "no connector is enabled: set enabled = true under [channels.telegram] (or slack/discord)"
+        failures = "; ".join(f"{name}: {slot.state}" for name, slot in self.slots.items())
+        return f"no connector can work ({failures}); fix the above and start the gateway again"
 
     async def _warm_up(self) -> None:
         """Import the model client and build the agents now, off the loop where possible.
@@ -254,6 +306,7 @@ class Gateway:
                 log.exception("service %s failed to stop", service.name)
         if not await self.dispatcher.drain(self.config.gateway.grace_period):
             log.warning("grace period over: unfinished turns will be resumed on the next start")
+        await self.delivery.stop()  # replies still waiting stay in the outbox for the next start
         for slot in self.slots.values():
             await slot.stop()
         for task in self._tasks:
@@ -299,6 +352,7 @@ class Gateway:
                 "refused": await self.store.pairing.refusals(),
             },
             "inbox": await self.store.inbox.counts(),
+            "outbox": await self.delivery.backlog(),
             "services": [service.name for service in self.services],
             "spend": (await caps_status(self.config.limits, self.store)).as_json(),
         }

@@ -7,9 +7,11 @@ link when it is over the upload limit) to the job's address. Every step is writt
 first, so a runner started after a restart resumes every unfinished job where it stopped.
 
 The gateway runs it as a background service (`agentbox.runtime.GATEWAY_SERVICES` names
-`agentbox.jobs:gateway_service`), which amounts to::
+`agentbox.jobs:gateway_service`). The video and the failure note go out through the gateway's
+delivery service, so they wait in the outbox while the platform is down; progress notes are
+best effort and skipped while the chat has replies waiting. It amounts to::
 
-    jobs = JobRunner(store, runner.aimlapi, config, send=gateway.send)
+    jobs = JobRunner(store, runner.aimlapi, config, send=durable_send, notify=gateway.send)
     runner.deps_extras["jobs"] = jobs      # tools find it here
     await jobs.start()                     # resumes unfinished jobs
     ...
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentbox.aimlapi import AimlapiClient, AimlapiError
 from agentbox.config import Config
-from agentbox.messages import Address, Attachment, Outbound
+from agentbox.messages import Address, Attachment, ConnectorError, Outbound
 from agentbox.store import Store
 from agentbox.store.jobs import Job
 
@@ -69,11 +71,13 @@ class JobRunner:
         upload_limit: int | Callable[[Address], int] = DEFAULT_UPLOAD_LIMIT,
         delivery_attempts: int = 3,
         retry_delay: float = 2.0,
+        notify: Send | None = None,
     ) -> None:
         self.store = store
         self.aimlapi = aimlapi
         self.config = config
         self.send = send
+        self.notify = notify or send  # progress notes: best effort
         self.progress_every = progress_every
         self.upload_limit = upload_limit
         self.delivery_attempts = delivery_attempts
@@ -169,7 +173,7 @@ class JobRunner:
         await self.store.jobs.update(job.id, last_progress_at=now)
         text = f"Still rendering your video… {_minutes(now - job.created_at)} so far."
         with contextlib.suppress(Exception):  # progress is best effort
-            await self.send(job.address, Outbound(text=text))
+            await self.notify(job.address, Outbound(text=text))
 
     def _limit(self, address: Address | None) -> int:
         if callable(self.upload_limit):
@@ -224,10 +228,15 @@ class JobRunner:
 
 
 def gateway_service(gateway: Gateway) -> JobRunner:
-    """`GATEWAY_SERVICES` factory: a JobRunner delivering through the gateway's connectors."""
+    """`GATEWAY_SERVICES` factory: a JobRunner delivering through the gateway (and its outbox)."""
 
     async def send(address: Address, outbound: Outbound) -> None:
-        await gateway.send(address, outbound)
+        if await gateway.delivery.send(address, outbound) == "rejected":
+            raise ConnectorError(f"{address.channel} refused the message", rejected=True)
+
+    async def notify(address: Address, outbound: Outbound) -> None:
+        if not await gateway.store.outbox.has_waiting(address.channel, address.chat_id):  # never overtake a reply
+            await gateway.send(address, outbound)
 
     def upload_limit(address: Address) -> int:
         slot = gateway.slots.get(address.channel)
@@ -235,6 +244,8 @@ def gateway_service(gateway: Gateway) -> JobRunner:
         limits = getattr(connector, "limits", None)
         return int(getattr(limits, "max_upload_bytes", DEFAULT_UPLOAD_LIMIT))
 
-    runner = JobRunner(gateway.store, gateway.runner.aimlapi, gateway.config, send, upload_limit=upload_limit)
+    runner = JobRunner(
+        gateway.store, gateway.runner.aimlapi, gateway.config, send, upload_limit=upload_limit, notify=notify
+    )
     gateway.runner.deps_extras["jobs"] = runner
     return runner

@@ -5,8 +5,9 @@
   gateway token, any `*_TOKEN`/`*_SECRET`/`*_API_KEY` env var) with `***` in the message, its
   arguments, exception and stack text. It sits on the handlers, so records from every library
   (httpx logs Telegram URLs, which carry the bot token) pass through it.
-- Each line carries `session=` and `msg=` fields: pass `extra={"session": key, "message_id": id}`
-  or use `session_logger(log, key, message_id)`.
+- A line about one conversation carries `session=` and `msg=` fields: pass
+  `extra={"session": key, "message_id": id}` or use `session_logger(log, key, message_id)`.
+  Lines without them show no empty fields.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ _SECRET_SETTING = re.compile(
     r"(api_?key|access_?key|private_?key|secret_?key|token|secret|password|passwd|credentials?)$", re.I
 )
 _HANDLER_TAG = "_agentbox_handler"
-FORMAT = "%(asctime)s %(levelname)s %(name)s session=%(session)s msg=%(message_id)s %(message)s"
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(context)s%(message)s"
+_CONTEXT_FIELDS = (("session", "session"), ("msg", "message_id"))  # (label in the line, record attribute)
 
 
 def log_dir() -> Path:
@@ -111,9 +113,9 @@ class RedactingFilter(logging.Filter):
             record.exc_text = self.scrub(record.exc_text)
         if record.stack_info:
             record.stack_info = self.scrub(record.stack_info)
-        for name in ("session", "message_id"):
+        for _, name in _CONTEXT_FIELDS:
             value = getattr(record, name, None)
-            setattr(record, name, self.redactor(str(value)) if value not in (None, "") else "-")
+            setattr(record, name, self.redactor(str(value)) if value not in (None, "", "-") else None)
         return True
 
 
@@ -121,7 +123,18 @@ class OneLineFormatter(logging.Formatter):
     """One line per event, tracebacks included: grep and `logs -f` stay readable."""
 
     def format(self, record: logging.LogRecord) -> str:
+        record.context = context_fields(record)
         return super().format(record).replace("\r", "").replace("\n", " ⏎ ")
+
+
+def context_fields(record: logging.LogRecord) -> str:
+    """`session=… msg=… ` for the fields a record carries; empty when it carries none."""
+    fields = [
+        f"{label}={value}"
+        for label, name in _CONTEXT_FIELDS
+        if (value := getattr(record, name, None)) not in (None, "", "-")
+    ]
+    return " ".join(fields) + " " if fields else ""
 
 
 class SessionLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -133,7 +146,7 @@ class SessionLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 def session_logger(logger: logging.Logger, session: str, message_id: str | None = None) -> SessionLogger:
-    return SessionLogger(logger, {"session": session, "message_id": message_id or "-"})
+    return SessionLogger(logger, {"session": session, "message_id": message_id})
 
 
 _active_filter: RedactingFilter | None = None

@@ -151,8 +151,14 @@ class MediaUnavailable(Exception):
 
 
 class ConnectorError(Exception):
-    """A connector could not reach its platform; `fatal` means retrying will not help (bad token)."""
+    """A connector could not reach its platform; `fatal` means retrying will not help (bad token).
 
-    def __init__(self, message: str, *, fatal: bool = False) -> None:
+    `rejected` (on a send): the platform refused this message itself (chat gone, bot blocked,
+    invalid request); sending it again would be refused again. Other send errors are retried
+    from the outbox until the platform takes the message.
+    """
+
+    def __init__(self, message: str, *, fatal: bool = False, rejected: bool = False) -> None:
         super().__init__(message)
         self.fatal = fatal
+        self.rejected = rejected

@@ -223,9 +223,7 @@ class DiscordConnector:
     def _on_client_exit(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._client is None or self._client.is_closed():
             return
-        error = self._connect_error(task)
-        self.state = f"failed: {error}"
-        log.error("Discord connector stopped: %s", error)
+        self.state = f"failed: {self._connect_error(task)}"  # logged once, by the gateway's supervisor
 
     def _set_ready(self) -> None:
         self.state = f"degraded: {self._degraded}" if self._degraded else "ready"
@@ -450,9 +448,11 @@ class DiscordConnector:
                 sent = await channel.send(caption, files=as_files, reference=None if ids else reference)  # type: ignore[arg-type]
                 ids.append(str(sent.id))
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            status = exc.status if isinstance(exc, discord.HTTPException) else 0
             raise ConnectorError(
                 f"Discord: send to channel {channel_id} (reply to {address.reply_to}) failed "
-                f"after {len(ids)} message(s): {exc}"
+                f"after {len(ids)} message(s): {exc}",
+                rejected=400 <= status < 500 and status != 429,  # missing access, unknown channel: final
             ) from exc
         if address.thread_id is not None:
             self._bot_threads.add(channel_id)

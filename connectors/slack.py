@@ -63,6 +63,21 @@ REQUIRED_SCOPES: tuple[str, ...] = (
 _TOKEN_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"}
 )
+# Errors about the message or its channel itself: sending it again would be refused again.
+_REJECTED_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "restricted_action",
+        "cannot_reply_to_message",
+        "user_not_found",
+        "file_uploads_disabled",
+    }
+)
 TEXT_LIMIT = 3900  # Slack truncates long messages and renders >4,000 chars poorly
 _MARKDOWN_CHUNK = 3500  # split before converting: escaping and link syntax grow the text
 _MEMORY = 10_000  # bound on each in-memory cache (threads, reactions, sent chunks)
@@ -359,7 +374,7 @@ class SlackConnector(SlackInbound):
             return ConnectorError(
                 f"{method} needs the Slack scope {needed}: add it under OAuth & Permissions and reinstall the app"
             )
-        return ConnectorError(f"Slack {method} failed: {error}")
+        return ConnectorError(f"Slack {method} failed: {error}", rejected=error in _REJECTED_ERRORS)
 
     async def check_auth(self) -> list[str]:
         """Problems with the tokens and scopes (for `agentbox doctor`); [] when all is well."""
@@ -451,9 +466,9 @@ class SlackConnector(SlackInbound):
         if data is None:
             if attachment.url:  # nothing to upload: link it, Slack unfurls it
                 return await self._post_chunk(address, -1, f"<{attachment.url}>")
-            raise ConnectorError("attachment has neither bytes, a path nor a URL")
+            raise ConnectorError("attachment has neither bytes, a path nor a URL", rejected=True)
         if len(data) > self.limits.max_upload_bytes:
-            raise ConnectorError(f"attachment too large for Slack ({len(data)} bytes)")
+            raise ConnectorError(f"attachment too large for Slack ({len(data)} bytes)", rejected=True)
         filename = attachment.filename or (Path(attachment.path).name if attachment.path else None)
         if not filename:
             subtype = (attachment.media_type or "").rsplit("/", 1)[-1] or "bin"

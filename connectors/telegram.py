@@ -46,6 +46,7 @@ from agentbox.connectors.telegram_format import (
 )
 from agentbox.connectors.telegram_inbound import TelegramInbound
 from agentbox.connectors.telegram_stream import TelegramReplyStream, TelegramSendError, chat_ref
+from agentbox.connectors.telegram_updates import DropRawBatchLog, Unreadable, read_one_by_one
 from agentbox.messages import (
     Address,
     Attachment,
@@ -73,6 +74,8 @@ BOT_COMMANDS = (
 )
 _MAX_PHOTO_UPLOAD = 10 * 1024 * 1024  # larger images go as documents
 _REDACTED_LOGGERS = ("httpx", "telegram.Bot", "telegram.request.BaseRequest", "telegram.request.HTTPXRequest")
+_ALLOWED_UPDATES = ["message"]
+_DROP_RAW_BATCH = DropRawBatchLog()
 
 
 def create(config: TelegramConfig, env: Mapping[str, str]) -> TelegramConnector:
@@ -156,6 +159,7 @@ class TelegramConnector(TelegramInbound):
         )
         for name in _REDACTED_LOGGERS:
             logging.getLogger(name).addFilter(self._redactor)
+        logging.getLogger("telegram.Bot").addFilter(_DROP_RAW_BATCH)
         base = self.config.api_base_url.rstrip("/")
         self._bot = Bot(
             self._token,
@@ -201,6 +205,7 @@ class TelegramConnector(TelegramInbound):
             self._bot = None
         for name in _REDACTED_LOGGERS:
             logging.getLogger(name).removeFilter(self._redactor)
+        logging.getLogger("telegram.Bot").removeFilter(_DROP_RAW_BATCH)
         if self._lock_file is not None:
             self._lock_file.close()  # closing the descriptor releases the flock
             self._lock_file = None
@@ -236,7 +241,7 @@ class TelegramConnector(TelegramInbound):
     def _set_state(self, state: str) -> None:
         if state == self.state:
             return
-        if state.startswith(("degraded", "failed")):
+        if state.startswith("degraded"):  # "failed" is logged once, by the gateway's supervisor
             log.warning("telegram: %s", state)
         self.state = state
         if self.on_state_change is not None:
@@ -258,12 +263,7 @@ class TelegramConnector(TelegramInbound):
             try:
                 if not self._set_up:
                     await self._set_up_bot()
-                self._poll_call = asyncio.ensure_future(
-                    self._require_bot().get_updates(
-                        offset=self._offset, timeout=self.config.poll_timeout, allowed_updates=["message"]
-                    )
-                )
-                updates = await self._poll_call
+                updates = await self._poll()
             except asyncio.CancelledError:
                 if self._stopping:
                     return
@@ -304,8 +304,24 @@ class TelegramConnector(TelegramInbound):
             backoff.reset()
             self._set_state("ready")
             for update in updates:
+                if isinstance(update, Unreadable):  # logged when read; confirmed so polling goes on
+                    self._offset = update.update_id + 1
+                    continue
                 if self._stopping or not await self._handle_update(update, deliver, backoff):
                     break
+
+    async def _poll(self) -> list[Update | Unreadable]:
+        """One long poll; a batch PTB cannot parse is read again update by update."""
+        bot = self._require_bot()
+        self._poll_call = asyncio.ensure_future(
+            bot.get_updates(offset=self._offset, timeout=self.config.poll_timeout, allowed_updates=_ALLOWED_UPDATES)
+        )
+        try:
+            return list(await self._poll_call)
+        except TelegramError:
+            raise
+        except Exception:  # a malformed update: skip it, not the whole batch, and keep polling
+            return await read_one_by_one(bot, self._offset, _ALLOWED_UPDATES)
 
     async def _handle_update(self, update: Update, deliver: Deliver, backoff: Backoff) -> bool:
         """Deliver one update; False when it must be retried (the offset stays put)."""
@@ -351,6 +367,7 @@ class TelegramConnector(TelegramInbound):
                 f"telegram: sending to chat {address.chat_id} failed: {self._reason(exc)}",
                 sent_ids=sent,
                 fatal=isinstance(exc, InvalidToken),
+                rejected=isinstance(exc, BadRequest | Forbidden),  # chat gone, bot blocked: resending won't help
             ) from None
         return sent
 
@@ -405,7 +422,9 @@ class TelegramConnector(TelegramInbound):
         elif attachment.path is not None:
             media = await asyncio.to_thread(Path(attachment.path).read_bytes)
         if media is None:
-            raise ConnectorError(f"telegram: attachment {attachment.describe()} has no data, path or url")
+            raise ConnectorError(
+                f"telegram: attachment {attachment.describe()} has no data, path or url", rejected=True
+            )
         filename = attachment.filename or (Path(attachment.path).name if attachment.path else None)
         caption = attachment.caption or ""
         caption_html = markdown_to_html(caption) if caption else None

@@ -25,8 +25,8 @@ def chat_ref(chat_id: str) -> int | str:
 class TelegramSendError(ConnectorError):
     """Sending failed; `sent_ids` are the messages that did go out before the failure (don't resend those)."""
 
-    def __init__(self, message: str, *, sent_ids: list[str], fatal: bool = False) -> None:
-        super().__init__(message, fatal=fatal)
+    def __init__(self, message: str, *, sent_ids: list[str], fatal: bool = False, rejected: bool = False) -> None:
+        super().__init__(message, fatal=fatal, rejected=rejected)
         self.sent_ids = sent_ids
 
 

@@ -63,12 +63,19 @@ class Sent:
 
 @dataclass
 class FakeConnector:
-    """Implements `Connector`; records sends; can fail its first starts or its sends."""
+    """Implements `Connector`; records sends; can fail its first starts or its sends.
+
+    `fail_sends` fails that many sends as a platform outage would (retried from the outbox),
+    `down` fails every send until cleared, `reject_sends` has the platform refuse messages.
+    """
 
     name: str = "telegram"
     fail_starts: int = 0
     fatal: bool = False
     fail_sends: int = 0
+    down: bool = False
+    reject_sends: int = 0
+    send_attempts: int = 0
     limits: ConnectorLimits = field(default_factory=ConnectorLimits)
     state: str = "stopped"
     sent: list[Sent] = field(default_factory=list)
@@ -92,9 +99,15 @@ class FakeConnector:
         self.state = "stopped"
 
     async def send(self, address: Address, outbound: Outbound) -> list[str]:
+        self.send_attempts += 1
+        if self.down:
+            raise ConnectorError("telegram answered 502 Bad Gateway")
         if self.fail_sends > 0:
             self.fail_sends -= 1
             raise ConnectorError("sendMessage failed after retries")
+        if self.reject_sends > 0:
+            self.reject_sends -= 1
+            raise ConnectorError("Bad Request: chat not found", rejected=True)
         self.sent.append(Sent(address, outbound))
         return [str(len(self.sent))]
 
@@ -174,6 +187,7 @@ async def running_gateway(
         for slot in gateway.slots.values():
             slot.initial_backoff = 0.05  # keep retry tests fast
             slot.watch_interval = 0.05
+        gateway.delivery.retry_initial, gateway.delivery.retry_max = 0.05, 0.2
         stop = asyncio.Event()
         task = asyncio.create_task(gateway.run(stop))
         try:

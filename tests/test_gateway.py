@@ -160,19 +160,6 @@ async def test_duplicate_delivery_is_processed_once(fake_aimlapi, home: Path) ->
     assert len(tg.sent) == 1 and len(fake_aimlapi.chat_requests()) == 1
 
 
-async def test_failed_send_marks_the_row_failed(fake_aimlapi, home: Path, caplog) -> None:  # type: ignore[no-untyped-def]
-    tg = FakeConnector(fail_sends=1)
-    async with running_gateway(fake_aimlapi, home, tg, config=OPEN) as gw:
-        await tg.push(inbound("hi", message_id="m77"))
-        await wait_until(lambda: gw.dispatcher.active_sessions == 0 and fake_aimlapi.chat_requests())
-        await wait_until(lambda: "could not be sent" in caplog.text)
-        counts = await gw.store.inbox.counts()
-        transcript = await gw.store.sessions.transcript("telegram:dm:42")
-    assert counts == {"failed": 1}
-    assert "m77" in caplog.text and "telegram:dm:42" in caplog.text
-    assert len(transcript) == 1  # the turn stays in history
-
-
 async def test_gateway_send_and_background_services(fake_aimlapi, home: Path) -> None:
     from agentbox.messages import Address, Outbound
 

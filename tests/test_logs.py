@@ -66,7 +66,7 @@ def test_one_line_per_event_with_session_and_message_id(logging_setup: Path) -> 
     lines = logging_setup.read_text().splitlines()
     assert len(lines) == 2
     assert "session=telegram:dm:42 msg=1001 answered ⏎ in two lines" in lines[0]
-    assert "session=- msg=- no context" in lines[1]
+    assert lines[1].endswith(" INFO agentbox.other no context") and "session=" not in lines[1]  # no empty fields
 
 
 def test_file_rotates_at_the_configured_size(logging_setup: Path) -> None:

@@ -132,3 +132,26 @@ def test_sessions_prune_cli_dry_run_then_real(home: Path) -> None:
 def test_sessions_prune_rejects_an_unclear_age(home: Path) -> None:
     done = run_cli("sessions", "prune", "--older-than", "90", env=cli_env(home))
     assert done.returncode == 2 and "e.g. 90d, 12h or 2w" in done.stderr
+
+
+async def test_a_reply_waiting_in_the_outbox_keeps_its_media_and_its_row(store: Store) -> None:
+    """A video only the media table holds must survive until its reply is delivered, however old."""
+    from agentbox.messages import Address, Attachment, Outbound
+    from agentbox.store.outbox import NewEntry
+
+    video = photo(8, 60_000)
+    waiting = await store.outbox.add(
+        NewEntry(
+            Address("telegram", "42"), Outbound("here", (Attachment("video", data=video, media_type="video/mp4"),))
+        )
+    )
+    delivered = await store.outbox.add(NewEntry(Address("telegram", "43"), Outbound("old news")))
+    await store.outbox.mark_delivered(delivered)
+    await run(store.conn, "UPDATE media SET created_at = created_at - 7200")
+    await run(store.conn, "UPDATE outbox SET created_at = created_at - 200 * ?", (DAY,))
+    assert await store.retention.collect_media() == (0, 0)
+    report = await store.retention.prune(time.time() - 90 * DAY)
+    assert report.media == 0 and await store.outbox.get(waiting) is not None
+    assert await store.outbox.get(delivered) is None  # finished replies go with the rest of the old history
+    entry = await store.outbox.get(waiting)
+    assert entry is not None and entry.outbound.attachments[0].data == video

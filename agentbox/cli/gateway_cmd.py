@@ -1,6 +1,11 @@
 """`agentbox gateway run` (the daemon, foreground) and `agentbox status` (asks a running gateway).
 
 `status` stays import-light: urllib against the local endpoint, no pydantic-ai, no SDKs.
+
+Exit codes of `gateway run`: 0 clean stop, 1 another gateway runs or the endpoint cannot bind,
+2 config error, 3 no enabled connector can work (each failed for good), 130/143 second signal.
+Exit codes of `status`: 0 running and no connector failed, 1 no gateway running,
+2 config error, 3 running but a connector has failed.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from agentbox.plural import plural
 
 app = typer.Typer(help="Run the gateway daemon.", no_args_is_help=True)
 
+EXIT_NO_CONNECTOR = 3  # `gateway run`: no enabled connector can work
+EXIT_CONNECTOR_FAILED = 3  # `status`: the gateway runs, but a connector has failed
+
 
 @app.command("run")
 def run(
@@ -26,6 +34,7 @@ def run(
     """Run the gateway in the foreground: connectors, pairing, sessions, the local status endpoint.
 
     Ctrl-C (or SIGTERM) lets running turns finish within [gateway] grace_period; a second one exits at once.
+    Exits 3 when no enabled connector can work (a missing or rejected token, an unsupported mode).
     """
     import asyncio
     import logging
@@ -53,7 +62,7 @@ async def _serve(config: Any) -> int:
 
     from agentbox.config import ConfigError
     from agentbox.control import ControlError, read_token
-    from agentbox.gateway import Gateway, load_services
+    from agentbox.gateway import Gateway, NoConnectorCanWork, load_services
     from agentbox.logs import redacting_filter
     from agentbox.runtime import GATEWAY_SERVICES, open_runtime
 
@@ -83,6 +92,9 @@ async def _serve(config: Any) -> int:
                 log.error("%s", exc)
                 await gateway.shutdown()
                 return 1
+            except NoConnectorCanWork as exc:
+                log.error("%s", exc)  # the last line the owner sees: why the gateway gave up
+                return EXIT_NO_CONNECTOR
             finally:
                 if (token := read_token(config.home)) and (flt := redacting_filter()) is not None:
                     flt.add_secret(token)
@@ -93,7 +105,10 @@ async def _serve(config: Any) -> int:
 
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print the raw status JSON.")] = False) -> None:
-    """Is a gateway running on this AGENTBOX_HOME, and what does it see?"""
+    """Is a gateway running on this AGENTBOX_HOME, and what does it see?
+
+    Exits 0 when it runs and no connector has failed, 1 when no gateway runs, 3 when a connector has failed.
+    """
     from agentbox.cli.gateway_client import NoGateway, call_gateway
 
     config = config_or_exit()
@@ -103,8 +118,11 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print the raw s
         fail(str(exc))
     if as_json:
         print_json(data)
-        return
-    _print_status(data)
+    else:
+        _print_status(data)
+    connectors = data.get("connectors") or {}
+    if any(str(info.get("state", "")).startswith("failed") for info in connectors.values()):
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
 
 
 def _print_status(data: dict[str, Any]) -> None:
@@ -123,6 +141,13 @@ def _print_status(data: dict[str, Any]) -> None:
         f"Turns running: {lanes.get('busy', 0)} · sessions active: {lanes.get('sessions_active', 0)}"
         f" · queued: {lanes.get('queued', 0)}"
     )
+    outbox = data.get("outbox") or {}
+    if outbox.get("waiting"):
+        channels = ", ".join(f"{name} {count}" for name, count in sorted((outbox.get("by_channel") or {}).items()))
+        echo(
+            f"Replies waiting for delivery: {outbox['waiting']} ({channels}), "
+            f"oldest {ago(outbox.get('oldest_age_s') or 0)} old"
+        )
     pairing = data.get("pairing", {})
     echo(
         f"Pending pairing requests: {pairing.get('pending', 0)}"

@@ -13,6 +13,7 @@ from agentbox.store.db import connect
 from agentbox.store.groups import GroupRepo
 from agentbox.store.inbox import InboxRepo
 from agentbox.store.jobs import Job, JobRepo
+from agentbox.store.outbox import OutboxRepo
 from agentbox.store.pairing import PairingRepo
 from agentbox.store.retention import PruneReport, RetentionRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
@@ -31,6 +32,7 @@ class Store:
         self.inbox = InboxRepo(conn, self.media)
         self.jobs = JobRepo(conn)
         self.retention = RetentionRepo(conn)
+        self.outbox = OutboxRepo(conn, self.media)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

@@ -1,11 +1,17 @@
-"""The SQLite connection: WAL mode, foreign keys on, migrations applied on open."""
+"""The SQLite connection: WAL mode, foreign keys on, migrations applied on open.
+
+Writes wait out another process's lock (`agentbox` CLI commands, a backup, someone's `sqlite3`
+shell): SQLite waits `busy_timeout`, and `run` keeps trying for up to `LOCK_PATIENCE` seconds
+more instead of failing the message being handled. A write fails only after that.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +19,11 @@ from typing import Any
 import aiosqlite
 
 from agentbox.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+LOCK_PATIENCE = 600.0  # seconds a write keeps waiting for another process's lock, after busy_timeout
+_RETRY_PAUSE = 0.05  # between tries: SQLite itself waits busy_timeout inside each one
 
 
 class SchemaTooNew(sqlite3.DatabaseError):
@@ -84,13 +95,39 @@ async def run(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) 
     aiosqlite's thread runs the next statement; under load sqlite3 then fails with
     "bad parameter or other API misuse". Every write in the store goes through here.
     """
-    async with conn.execute(sql, params) as cursor:
-        return Result(cursor.rowcount, cursor.lastrowid)
+
+    async def once() -> Result:
+        async with conn.execute(sql, params) as cursor:
+            return Result(cursor.rowcount, cursor.lastrowid)
+
+    return await _patiently(once)
 
 
 async def run_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> Result:
-    async with conn.executemany(sql, rows) as cursor:
-        return Result(cursor.rowcount, cursor.lastrowid)
+    batch = list(rows)  # a retry needs the rows again
+
+    async def once() -> Result:
+        async with conn.executemany(sql, batch) as cursor:
+            return Result(cursor.rowcount, cursor.lastrowid)
+
+    return await _patiently(once)
+
+
+async def _patiently(statement: Callable[[], Awaitable[Result]]) -> Result:
+    """Run `statement`; while another process holds the write lock, keep trying (up to LOCK_PATIENCE)."""
+    deadline: float | None = None
+    while True:
+        try:
+            return await statement()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            if deadline is None:
+                deadline = time.monotonic() + LOCK_PATIENCE
+                log.warning("the database is locked by another process; waiting for it (up to %.0f s)", LOCK_PATIENCE)
+            elif time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(_RETRY_PAUSE)
 
 
 async def insert_capped(conn: aiosqlite.Connection, table: str, row: dict[str, Any], *, key: str, cap: int) -> bool:

@@ -4,9 +4,10 @@ Unique on (channel, chat, platform message id), so a redelivered update is store
 therefore processed, once. Inbound media is stored as the platform's reference (file id, size),
 fetched after the access check, so a replayed row fetches it again; bytes a connector did hand
 over go to the `media` table and the payload keeps their hash.
-Row life: pending → done | ignored | failed. `turn_id` is set as soon as a turn has answered a
-row (before the reply is sent), so a restart re-sends that stored reply instead of asking the
-model again.
+Row life: pending → done | ignored | failed, or pending → outbox → done | ignored | failed when
+the platform did not take the reply at once (it waits in the `outbox` table, see
+`agentbox.store.outbox`). `turn_id` is set as soon as a turn has answered a row (before the
+reply is sent), so a restart re-sends that stored reply instead of asking the model again.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 import aiosqlite
 
 from agentbox.messages import Attachment, Inbound
+from agentbox.store.attachments import attachment_from_ref, attachment_ref
 from agentbox.store.db import now, run, run_many
 from agentbox.store.sessions import MediaRepo
 
-STATUSES = ("pending", "done", "ignored", "failed")
+STATUSES = ("pending", "done", "ignored", "failed", "outbox")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -115,36 +117,10 @@ class InboxRepo:
         return int(cursor.lastrowid or 0) if cursor.rowcount > 0 else None
 
     async def _attachment_ref(self, item: Attachment) -> dict[str, Any]:
-        ref: dict[str, Any] = {
-            "kind": item.kind,
-            "url": item.url,
-            "path": item.path,
-            "media_type": item.media_type,
-            "filename": item.filename,
-            "caption": item.caption,
-            "ref": item.ref,
-            "size": item.size,
-        }
-        if item.data is not None:
-            ref["sha256"] = await self._media.put(item.data, item.media_type or "application/octet-stream")
-        return ref
+        return await attachment_ref(self._media, item)
 
     async def _attachment(self, ref: dict[str, Any]) -> Attachment:
-        data: bytes | None = None
-        if digest := ref.get("sha256"):
-            stored = await self._media.get(digest)
-            data = stored[0] if stored else None
-        return Attachment(
-            ref["kind"],
-            data=data,
-            url=ref.get("url"),
-            path=ref.get("path"),
-            media_type=ref.get("media_type"),
-            filename=ref.get("filename"),
-            caption=ref.get("caption"),
-            ref=ref.get("ref"),
-            size=ref.get("size"),
-        )
+        return await attachment_from_ref(self._media, ref)
 
     async def _row(self, row: aiosqlite.Row) -> InboxRow:
         p = json.loads(row["payload"])
@@ -210,6 +186,12 @@ class InboxRepo:
             self._conn,
             "UPDATE inbox SET status = 'done', replied_at = ?, done_at = ? WHERE id = ?",
             [(ts, ts, row_id) for row_id in row_ids],
+        )
+
+    async def await_delivery(self, row_ids: list[int], outbox_id: int) -> None:
+        """Answered; the reply waits in the outbox, which settles these rows once it is delivered."""
+        await self._many(
+            "UPDATE inbox SET status = 'outbox', outbox_id = ? WHERE id = ? AND status = 'pending'", row_ids, outbox_id
         )
 
     async def finish(self, row_ids: list[int], status: str, error: str | None = None) -> None:

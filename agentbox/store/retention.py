@@ -63,12 +63,18 @@ class RetentionRepo:
             "DELETE FROM sessions WHERE updated_at < ? AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.session_key = key)",
             (cutoff,),
         )
-        inbox = await run(self._conn, "DELETE FROM inbox WHERE status != 'pending' AND received_at < ?", (cutoff,))
+        inbox = await run(
+            self._conn, "DELETE FROM inbox WHERE status NOT IN ('pending', 'outbox') AND received_at < ?", (cutoff,)
+        )
+        # Replies still waiting for delivery are kept whatever their age (they expire on their own).
+        await run(
+            self._conn, "DELETE FROM outbox WHERE status NOT IN ('pending', 'sending') AND created_at < ?", (cutoff,)
+        )
         media, media_bytes = await self.collect_media(grace=0.0)
         return PruneReport(turns.rowcount, sessions.rowcount, summaries.rowcount, inbox.rowcount, media, media_bytes)
 
     async def collect_media(self, *, grace: float = MEDIA_GRACE) -> tuple[int, int]:
-        """Delete media no turn and no pending inbox row refers to; (count, bytes) removed."""
+        """Delete media no turn, no unfinished inbox row and no waiting reply refers to; (count, bytes) removed."""
         referenced = await self._referenced_media()
         async with self._conn.execute(
             "SELECT sha256, size FROM media WHERE created_at < ?", (now() - grace,)
@@ -85,7 +91,13 @@ class RetentionRepo:
         ) as cursor:
             async for row in cursor:
                 found.update(match.decode() for match in _MEDIA_REF.findall(bytes(row[0])))
-        async with self._conn.execute("SELECT payload FROM inbox WHERE status = 'pending'") as cursor:
+        async with self._conn.execute("SELECT payload FROM inbox WHERE status IN ('pending', 'outbox')") as cursor:
+            async for row in cursor:
+                found.update(_INBOX_REF.findall(str(row[0])))
+        # A reply waiting in the outbox may carry bytes only the media table holds (a downloaded video).
+        async with self._conn.execute(
+            "SELECT attachments FROM outbox WHERE status IN ('pending', 'sending')"
+        ) as cursor:
             async for row in cursor:
                 found.update(_INBOX_REF.findall(str(row[0])))
         return found

@@ -149,6 +149,32 @@ MIGRATIONS: list[str] = [
     INSERT INTO pairing_refusals(channel, reason, count) SELECT channel, 'full', count FROM pairing_overflow;
     DROP TABLE pairing_overflow;
     """,
+    # 4 (delivery): the outbox. A reply the platform did not accept waits here, retried with
+    # backoff in per-chat order until it is delivered or older than gateway.outbox_max_age.
+    # Its inbox rows wait with status 'outbox' (and its id) and are settled when it is delivered.
+    """
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel      TEXT NOT NULL,
+        chat_id      TEXT NOT NULL,
+        address      TEXT NOT NULL,              -- JSON Address (thread, message replied to)
+        text         TEXT NOT NULL DEFAULT '',
+        attachments  TEXT NOT NULL DEFAULT '[]', -- JSON references: local path, media sha256 or URL
+        inbox_ids    TEXT NOT NULL DEFAULT '[]', -- the inbox rows this reply answers
+        settle       TEXT NOT NULL DEFAULT 'done', -- their status once delivered: done | ignored
+        note         TEXT,                       -- their note once delivered (e.g. pairing)
+        session_key  TEXT,
+        message_id   TEXT,                       -- the platform message answered, for logs
+        status       TEXT NOT NULL DEFAULT 'pending', -- pending | sending | delivered | expired | failed
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_try_at  REAL NOT NULL,
+        created_at   REAL NOT NULL,
+        done_at      REAL,
+        error        TEXT                        -- the last failure
+    );
+    CREATE INDEX outbox_waiting ON outbox(status, channel, chat_id, id);
+    ALTER TABLE inbox ADD COLUMN outbox_id INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,9 +9,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.gatewayproc import GatewayProcess, gateway_config, gateway_env, start_gateway, wait_for
+from tests.e2e.gatewayproc import GatewayProcess, start_gateway, wait_for
 from tests.fakes.aimlapi import Hang, Reply
-from tests.helpers import png_bytes, run_cli, write_config
+from tests.helpers import png_bytes, run_cli
 
 ALICE = 835750362
 OPEN = "dm_policy = 'open'"
@@ -158,17 +158,6 @@ def test_sigterm_lets_the_running_turn_finish(processes, home: Path, fake_aimlap
     assert gateway.terminate() == 0
     assert texts_containing(fake_telegram, "echo: answer before you go")
     assert "gateway stopped" in gateway.log
-
-
-def test_missing_token_is_reported_not_retried(processes, home: Path, fake_aimlapi, fake_telegram) -> None:
-    write_config(home, gateway_config(fake_telegram))
-    env = gateway_env(home, fake_aimlapi, fake_telegram)
-    del env["TELEGRAM_BOT_TOKEN"]
-    gateway = GatewayProcess(home, env)
-    processes.append(gateway)
-    state = wait_for(lambda: (s := gateway.connector_state()) and s.startswith("failed") and s, what="failed state")
-    assert "TELEGRAM_BOT_TOKEN" in state
-    assert gateway.terminate() == 0
 
 
 def test_a_stranger_in_an_unknown_group_gets_one_hint_until_the_owner_opens_it(

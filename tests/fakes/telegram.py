@@ -627,6 +627,11 @@ class FakeTelegram(FakeServer):
         with self.lock:
             self._failures.setdefault(method.lower(), []).extend([(status, retry_after, description)] * times)
 
+    def clear_failures(self) -> None:
+        """Telegram is back: drop every scripted failure still pending."""
+        with self.lock:
+            self._failures.clear()
+
     def sent(self, chat_id: int | str | None = None, *, include_deleted: bool = False) -> list[SentMessage]:
         with self.lock:
             return [
