@@ -235,7 +235,8 @@ class Dispatcher:
                 dm_pairing = channel_config(self._config, inbound.channel).dm_policy == "pairing"
                 text = group_hint(inbound.channel, group.code, dm_pairing=dm_pairing)
         if text:
-            await self._send(job, inbound.address, Outbound(text), status="ignored", note=decision.reason)
+            note = "pairing" if decision.verdict == "pair" else decision.reason
+            await self._send(job, inbound.address, Outbound(text), status="ignored", note=note)
         else:
             await self._store.inbox.finish(job.row_ids, "ignored", decision.reason)
 
