@@ -23,7 +23,7 @@ from agentbox.retry import HttpxRetryTransport, RetryPolicy, httpx2_retry_transp
 if TYPE_CHECKING:
     from pydantic_ai.models.openai import OpenAIChatModel
 
-log = logging.getLogger("agentbox.aimlapi")
+log = logging.getLogger(__name__)
 
 OPENCLAW_PREFIX = "aimlapi/"
 

@@ -20,7 +20,7 @@ import httpx
 
 from agentbox.config import RetryConfig
 
-log = logging.getLogger("agentbox.retry")
+log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 

@@ -10,19 +10,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from agentbox.caps import SpendingCaps
 from agentbox.config import Config, require_api_key
 from agentbox.logs import collect_secrets
 from agentbox.redaction import register_secrets
-from agentbox.skills import SkillRegistry
+from agentbox.skillkit import SkillRegistry
 from agentbox.store import Store
-from agentbox.turns import TurnRunner
+from agentbox.turn.caps import SpendingCaps
+from agentbox.turn.runner import TurnRunner
 
 # Background services the gateway starts and stops with itself: "module:factory" entries, each
 # factory called with the Gateway and returning an object with `name`, `start()` and `stop()`.
 GATEWAY_SERVICES: list[str] = [
-    "agentbox.jobs:gateway_service",  # polls and delivers video jobs
-    "agentbox.retention:gateway_service",  # storage.retention_days, and media nothing refers to
+    "agentbox.gateway.jobs:gateway_service",  # polls and delivers video jobs
+    "agentbox.gateway.retention:gateway_service",  # storage.retention_days, and media nothing refers to
 ]
 
 

@@ -3,7 +3,7 @@
 Runs a plain "hello" turn against pydantic-ai's FunctionModel, which sees exactly the
 instructions and tool definitions a real model request would carry, and measures them the
 way the OpenAI wire format sends them. Tokens are the offline estimate agentbox uses for its
-budgets (`agentbox.history.estimate_tokens`, ~4 characters per token).
+budgets (`agentbox.turn.history.estimate_tokens`, ~4 characters per token).
 
     python bench/prompt_size.py            # table
     python bench/prompt_size.py --json     # one JSON object
@@ -25,12 +25,12 @@ async def measure() -> dict[str, Any]:
     from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
     from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-    from agentbox.agent import build_agent
     from agentbox.aimlapi import AimlapiClient
     from agentbox.config import Config
-    from agentbox.deps import SessionContext, TurnDeps
-    from agentbox.history import estimate_tokens
-    from agentbox.skills import SkillRegistry
+    from agentbox.skillkit import SkillRegistry
+    from agentbox.turn.agent import build_agent
+    from agentbox.turn.deps import SessionContext, TurnDeps
+    from agentbox.turn.history import estimate_tokens
 
     config = Config()
     registry = SkillRegistry(config, assume_ready=True)  # every bundled skill on, chromium or not

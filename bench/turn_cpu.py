@@ -30,7 +30,7 @@ async def _agentbox_cpu(url: str, home: Path) -> float:
     os.environ.update({"AGENTBOX_HOME": str(home), "AIMLAPI_API_KEY": "bench-key", "AIMLAPI_BASE_URL": url})
     from agentbox.config import load_config
     from agentbox.runtime import open_runtime
-    from agentbox.turns import TurnRequest
+    from agentbox.turn.runner import TurnRequest
 
     async with open_runtime(load_config()) as rt:
         await rt.runner.run(TurnRequest("warmup", "hi"))

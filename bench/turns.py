@@ -34,7 +34,7 @@ async def _pipeline(base_url: str, home: Path, turns: int, sessions: int, latenc
     os.environ.update(_env(home, base_url))
     from agentbox.config import load_config
     from agentbox.runtime import open_runtime
-    from agentbox.turns import TurnRequest
+    from agentbox.turn.runner import TurnRequest
 
     config = load_config()
     durations: list[float] = []

@@ -178,7 +178,7 @@ async def running_gateway(
     fake_aimlapi: Any, home: Path, *connectors: FakeConnector, config: str = ""
 ) -> AsyncIterator[Any]:
     """A Gateway on a real runtime (fake AI/ML API), with the given connectors, serving until the block ends."""
-    from agentbox.gateway import Gateway
+    from agentbox.gateway.lifecycle import Gateway
 
     text = "[gateway]\nport = 0\ngrace_period = 5\n" + config
     async with runtime_on(fake_aimlapi, home, text) as rt:

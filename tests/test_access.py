@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agentbox.access import AccessPolicy
 from agentbox.config import ChannelConfig
+from agentbox.gateway.access import AccessPolicy
 from agentbox.store import Store
 from tests.gatewaykit import inbound
 

@@ -116,7 +116,7 @@ def test_doctor_gives_the_same_fix(home: Path) -> None:
 def test_only_damage_gets_the_move_aside_advice() -> None:
     import sqlite3
 
-    from agentbox.dbhealth import is_broken_database
+    from agentbox.ops.dbhealth import is_broken_database
 
     assert is_broken_database(sqlite3.DatabaseError("file is not a database"))
     assert is_broken_database(sqlite3.DatabaseError("database disk image is malformed"))

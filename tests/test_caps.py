@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from agentbox.caps import SENDER_REFUSAL, TOTAL_REFUSAL
 from agentbox.store import TurnRecord
-from agentbox.turns import TurnRequest
-from agentbox.usage import DAY
+from agentbox.turn.caps import SENDER_REFUSAL, TOTAL_REFUSAL
+from agentbox.turn.runner import TurnRequest
+from agentbox.turn.usage import DAY
 from tests.fakes.aimlapi import FakeAimlapi, Reply
 from tests.helpers import runtime_on
 

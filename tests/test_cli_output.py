@@ -257,8 +257,8 @@ def test_status_counts_and_amounts_read_naturally(capsys: pytest.CaptureFixture[
 
 
 async def test_chat_status_command_counts_one_turn(store) -> None:  # type: ignore[no-untyped-def]
-    from agentbox.chat_commands import ChatCommands, parse_command
     from agentbox.config import Config
+    from agentbox.gateway.commands import ChatCommands, parse_command
     from agentbox.messages import Inbound
     from agentbox.store import TurnRecord
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentbox.control import ControlServer
+from agentbox.gateway.control import ControlServer
 
 
 async def _status() -> dict[str, object]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agentbox import daemon
-from agentbox.daemon import LAUNCHD_LABEL, UserService, launchd_plist, systemd_unit
+from agentbox.ops import daemon
+from agentbox.ops.daemon import LAUNCHD_LABEL, UserService, launchd_plist, systemd_unit
 from tests.helpers import cli_env, run_cli
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbox.delivery import DeliveryService
+from agentbox.gateway.delivery import DeliveryService
 from agentbox.messages import Address, ConnectorError, Outbound
 from agentbox.store import Store
 from agentbox.store.outbox import NewEntry
@@ -129,7 +129,7 @@ async def test_a_pairing_code_waits_for_the_platform_too(fake_aimlapi, home: Pat
 
 
 async def test_a_video_job_delivery_waits_in_the_outbox(fake_aimlapi, home: Path) -> None:
-    from agentbox.jobs import gateway_service
+    from agentbox.gateway.jobs import gateway_service
 
     tg = FakeConnector(down=True)
     async with running_gateway(fake_aimlapi, home, tg) as gw:

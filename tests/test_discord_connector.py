@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agentbox.config import ConfigError, DiscordConfig
-from agentbox.connectors.discord import DiscordConnector, create
+from agentbox.connectors.discord.connector import DiscordConnector, create
 from agentbox.messages import Address, Attachment, Connector, ConnectorError, Inbound, Outbound
 from tests.fakes.discord import PNG_1X1, FakeDiscord
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agentbox.diskfull import is_disk_full
+from agentbox.gateway.diskfull import is_disk_full
 from tests.fakes.aimlapi import FakeAimlapi
 from tests.gatewaykit import FakeConnector, inbound, running_gateway, wait_until
 
@@ -96,8 +96,8 @@ def test_disk_full_is_recognised_however_it_arrives() -> None:
 
 
 def test_doctor_names_a_nearly_full_disk_and_what_to_do(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentbox import doctor
     from agentbox.config import Config
+    from agentbox.ops import doctor
 
     monkeypatch.setattr(doctor, "MIN_FREE_BYTES", 1 << 62)  # any real disk is "nearly full" against this
     check = doctor.check_disk(Config())

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentbox.access import CODE_ALPHABET, CODE_LENGTH, PairingError, PairingService, new_code, normalize_code
+from agentbox.gateway.access import CODE_ALPHABET, CODE_LENGTH, PairingError, PairingService, new_code, normalize_code
 from agentbox.store import Store
 
 codes = st.text(alphabet=CODE_ALPHABET, min_size=CODE_LENGTH, max_size=CODE_LENGTH)

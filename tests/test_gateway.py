@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agentbox.access import PairingService
+from agentbox.gateway.access import PairingService
 from tests.fakes.aimlapi import Hang, Reply
 from tests.gatewaykit import FakeConnector, StreamingFakeConnector, image, inbound, running_gateway, wait_until
 from tests.helpers import png_bytes

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from agentbox.access import PairingService
-from agentbox.approval_notices import APPROVED_NOTICE
-from agentbox.gateway import Gateway
-from agentbox.group_pairing import GroupPairing
+from agentbox.gateway.access import PairingService
+from agentbox.gateway.approval_notices import APPROVED_NOTICE
+from agentbox.gateway.group_pairing import GroupPairing
+from agentbox.gateway.lifecycle import Gateway
 from tests.gatewaykit import FakeConnector, inbound, running_gateway, wait_until
 from tests.helpers import cli_env, run_cli
 

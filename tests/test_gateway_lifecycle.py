@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from agentbox.control import ControlError, ControlServer
+from agentbox.gateway.control import ControlError, ControlServer
 from agentbox.store import Store, TurnRecord
 from tests.fakes.aimlapi import Hang
 from tests.gatewaykit import FakeConnector, inbound, running_gateway, wait_until

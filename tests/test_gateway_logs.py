@@ -43,7 +43,7 @@ async def test_one_info_line_per_answered_message(fake_aimlapi, home: Path, capl
     one, slow, batch, queued = lines(caplog, "answered")
     model = r"gpt-4o-mini"
     assert re.fullmatch(
-        PREFIX + rf"INFO agentbox\.gateway session=telegram:dm:42 msg=103 answered with {model}: 812 in / 64 out "
+        PREFIX + rf"INFO agentbox\.gateway\.dispatch session=telegram:dm:42 msg=103 answered with {model}: 812 in / 64 out "
         r"tokens in \d+\.\d s",
         one,
     ), one
@@ -64,7 +64,7 @@ async def test_a_pairing_request_logs_name_code_and_the_command(
     [line] = lines(caplog, "pairing request")
     code = request.code
     assert line.endswith(
-        f"INFO agentbox.gateway pairing request from telegram sender 835750362 "
+        f"INFO agentbox.gateway.dispatch pairing request from telegram sender 835750362 "
         f"('Eve\\x1b]52;c;cm0gLXJmIH4=\\x07\\u202e'), code {code}; "
         f"to let them in run: agentbox pairing approve telegram {code}"
     ), line
@@ -73,11 +73,11 @@ async def test_a_pairing_request_logs_name_code_and_the_command(
 
 
 ANSWERED = re.compile(
-    PREFIX + r"INFO agentbox\.gateway session=\S+ msg=\S+ answered with \S+: [\d,]+ in / [\d,]+ out tokens in \d+\.\d s"
+    PREFIX + r"INFO agentbox\.gateway\.dispatch session=\S+ msg=\S+ answered with \S+: [\d,]+ in / [\d,]+ out tokens in \d+\.\d s"
     r"( \(\d+ messages together\))?(; the reply waits in the outbox)?"
 )
 PAIRING = re.compile(
-    PREFIX + r"INFO agentbox\.gateway pairing request from (\w+) sender \S+ \('[^']*'\), code ([A-Z2-9]{8}); "
+    PREFIX + r"INFO agentbox\.gateway\.dispatch pairing request from (\w+) sender \S+ \('[^']*'\), code ([A-Z2-9]{8}); "
     r"to let them in run: agentbox pairing approve \1 \2"
 )
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentbox.access import CODE_TTL, MAX_PENDING, AccessPolicy, PairingError, group_ids
 from agentbox.config import ChannelConfig
-from agentbox.group_pairing import GroupPairing, group_hint
+from agentbox.gateway.access import CODE_TTL, MAX_PENDING, AccessPolicy, PairingError, group_ids
+from agentbox.gateway.group_pairing import GroupPairing, group_hint
 from agentbox.store import Store
 from tests.gatewaykit import inbound
 from tests.helpers import cli_env, run_cli, write_config
@@ -162,7 +162,7 @@ async def test_cli_lists_groups_and_refusals_and_opens_and_closes_groups(home: P
 
 async def test_cli_output_never_carries_terminal_control_sequences(home: Path) -> None:
     """Names are chosen by strangers: an OSC 52 clipboard write must not reach the owner's terminal."""
-    from agentbox.access import PairingService
+    from agentbox.gateway.access import PairingService
 
     async with await Store.open(home / "agentbox.db") as store:
         await PairingService(store.pairing).request("telegram", "835750362", sender_name=HOSTILE)

@@ -25,8 +25,8 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 
-from agentbox.history import dump_messages, load_messages
 from agentbox.store import Store, TurnRecord
+from agentbox.turn.history import dump_messages, load_messages
 from tests.helpers import cli_env, run_cli
 
 # Small byte strings hypothesis shrinks well, and large random ones (photos are tens of KB to MBs),

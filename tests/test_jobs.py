@@ -7,9 +7,9 @@ import json
 import time
 from pathlib import Path
 
-from agentbox.jobs import JobRunner
+from agentbox.gateway.jobs import JobRunner
 from agentbox.messages import Address, Outbound
-from agentbox.turns import TurnRequest
+from agentbox.turn.runner import TurnRequest
 from tests.fakes.aimlapi import TINY_MP4, Fail, Reply, ToolCall
 from tests.helpers import cli_env, run_cli, runtime_on
 from tests.skills_helpers import tool_outputs

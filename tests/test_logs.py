@@ -60,7 +60,7 @@ def test_every_secret_is_masked_in_messages_args_and_exceptions(logging_setup: P
 
 
 def test_one_line_per_event_with_session_and_message_id(logging_setup: Path) -> None:
-    log = session_logger(logging.getLogger("agentbox.gateway"), "telegram:dm:42", "1001")
+    log = session_logger(logging.getLogger("agentbox.gateway.lifecycle"), "telegram:dm:42", "1001")
     log.info("answered\nin two lines")
     logging.getLogger("agentbox.other").info("no context")
     lines = logging_setup.read_text().splitlines()
@@ -101,7 +101,7 @@ def test_collect_secrets_reads_dotenv_and_named_env_vars(home: Path, monkeypatch
 
 
 def test_gateway_token_created_at_start_is_masked_at_once(logging_setup: Path, home: Path) -> None:
-    from agentbox.control import ControlServer
+    from agentbox.gateway.control import ControlServer
 
     async def status() -> dict[str, object]:
         return {}

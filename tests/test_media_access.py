@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbox.connectors.telegram import TelegramConnector
+from agentbox.connectors.telegram.connector import TelegramConnector
 from agentbox.download import read_capped
 from agentbox.messages import MediaTooLarge
 from agentbox.store import Store
@@ -167,7 +167,7 @@ async def test_streaming_stops_as_soon_as_the_limit_is_passed() -> None:
 
 @pytest.fixture
 async def slack_harness(fake_slack: FakeSlack) -> Harness:
-    from agentbox.connectors.slack import create
+    from agentbox.connectors.slack.connector import create
 
     return Harness(fake_slack, create(slack_config(fake_slack), slack_env(fake_slack), http_port=0))
 
@@ -202,7 +202,7 @@ async def test_slack_allowed_image_is_downloaded_after_the_access_check(
 async def test_discord_strangers_image_is_never_downloaded(
     fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord, home: Path
 ) -> None:
-    from agentbox.connectors.discord import DiscordConnector
+    from agentbox.connectors.discord.connector import DiscordConnector
     from tests.test_discord_connector import discord_config
 
     connector = DiscordConnector(discord_config(fake_discord), fake_discord.token, guild_ready_timeout=0.05)
@@ -221,7 +221,7 @@ async def test_discord_strangers_image_is_never_downloaded(
     [["voice"], ["video_note"], ["file_unavailable"], ["file_too_large"], ["image too large"], ["video", "file"]],
 )
 def test_refusals_are_plain_sentences(codes: list[str]) -> None:
-    from agentbox.refusals import unsupported_reply
+    from agentbox.gateway.refusals import unsupported_reply
 
     reply = unsupported_reply(codes)
     assert reply.startswith("Sorry") and reply.endswith(".")
@@ -230,8 +230,8 @@ def test_refusals_are_plain_sentences(codes: list[str]) -> None:
 
 
 def test_every_telegram_unsupported_kind_has_its_own_words() -> None:
-    from agentbox.connectors.telegram_inbound import _UNSUPPORTED
-    from agentbox.refusals import unsupported_reply
+    from agentbox.connectors.telegram.inbound import _UNSUPPORTED
+    from agentbox.gateway.refusals import unsupported_reply
 
     generic = unsupported_reply(["something new"])
     for code in _UNSUPPORTED:

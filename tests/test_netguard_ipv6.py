@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentbox.skills.guardproxy import GuardProxy
-from agentbox.skills.netguard import BlockedURL, check_url, is_public
+from agentbox.skillkit.guardproxy import GuardProxy
+from agentbox.skillkit.netguard import BlockedURL, check_url, is_public
 
 
 # -- the IPv6 forms that carry an IPv4 address ----------------------------------------------

@@ -97,7 +97,7 @@ def test_invalid_answer_is_refused_before_writing(home: Path) -> None:
 
 
 def test_merge_keeps_every_line_of_the_example(home: Path) -> None:
-    from agentbox.onboarding import OnboardAnswers, merge_answers
+    from agentbox.ops.onboarding import OnboardAnswers, merge_answers
 
     example = (Path(__file__).parent.parent / "config.example.toml").read_text()
     merged = merge_answers(example, OnboardAnswers(model="gpt-4o", enable=["discord"], dm_policy="allowlist"))

@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentbox.tool_results import cap_result, cut_text
-from agentbox.turns import TurnRequest
+from agentbox.turn.runner import TurnRequest
+from agentbox.turn.tool_results import cap_result, cut_text
 from tests.fakes.aimlapi import Fail, FakeAimlapi, Reply, ToolCall, window_limited
 from tests.helpers import runtime_on
 from tests.skills_helpers import tool_outputs, write_skill

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbox.access import (
+from agentbox.gateway.access import (
     CODE_ALPHABET,
     CODE_LENGTH,
     CODE_TTL,

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentbox.redaction import MASK, Redactor, redact_tree, register_secrets, scrub_error, strip_url_secrets
-from agentbox.turns import TurnRequest
+from agentbox.turn.runner import TurnRequest
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import API_KEY, runtime_on
 from tests.logkit import agentbox_logging
@@ -42,8 +42,8 @@ import hashlib
 import httpx
 from pydantic_ai import RunContext
 
-from agentbox.deps import TurnDeps
-from agentbox.skills import skill_config, skill_env
+from agentbox.turn.deps import TurnDeps
+from agentbox.skillkit import skill_config, skill_env
 
 
 async def forecast(ctx: RunContext[TurnDeps], city: str) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from pydantic_ai.messages import BinaryContent, ModelRequest, UserPromptPart
 
-from agentbox.history import dump_messages
 from agentbox.store import Store, TurnRecord
 from agentbox.store.db import run
+from agentbox.turn.history import dump_messages
 from tests.gatewaykit import image, inbound
 from tests.helpers import cli_env, run_cli
 
@@ -92,7 +92,7 @@ async def test_storing_a_media_again_makes_it_young_again(store: Store) -> None:
 
 async def test_the_gateway_service_prunes_by_storage_retention_days(home: Path) -> None:
     from agentbox.config import parse_config
-    from agentbox.retention import RetentionService
+    from agentbox.gateway.retention import RetentionService
 
     media_dir = home / "media"
     media_dir.mkdir()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentbox.config import Binding, Config
-from agentbox.routing import agent_for, route, session_key
+from agentbox.gateway.routing import agent_for, route, session_key
 from tests.gatewaykit import inbound
 
 

@@ -54,7 +54,7 @@ def test_store_key_saves_the_shell_secrets_privately(home: Path, user_home: dict
     assert stat.S_IMODE((home / ".env").stat().st_mode) == 0o600
     assert API_KEY not in done.output and TG not in done.output
     # What the service will see: everything, from the file, with nothing exported.
-    from agentbox.servicesecrets import service_secrets
+    from agentbox.ops.servicesecrets import service_secrets
 
     seen = service_secrets(environ={}, env_file=dotenv(home))
     assert [(s.env_name, s.where) for s in seen] == [

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agentbox.skills import fixes
-from agentbox.turns import TurnRequest
+from agentbox.skillkit import fixes
+from agentbox.turn.runner import TurnRequest
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import cli_env, run_cli, runtime_on, write_config
 from tests.skills_helpers import system_text, tool_outputs
@@ -90,10 +90,10 @@ def test_the_installed_playwright_makes_the_warning_go(home: Path, tmp_path: Pat
 async def test_the_model_learns_why_and_the_fix(fake_aimlapi, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_find_spec = __import__("importlib.util").util.find_spec
     monkeypatch.setattr(
-        "agentbox.skills.gating.importlib.util.find_spec",
+        "agentbox.skillkit.gating.importlib.util.find_spec",
         lambda name: None if name == "playwright" else real_find_spec(name),
     )
-    monkeypatch.setattr("agentbox.skills.gating.find_binary", lambda name, config: "/usr/bin/" + name)
+    monkeypatch.setattr("agentbox.skillkit.gating.find_binary", lambda name, config: "/usr/bin/" + name)
     fake_aimlapi.script(
         Reply(tool_calls=[ToolCall("read_skill", {"name": "web-page-vision"})]),
         Reply(text="Web page vision is not set up yet."),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agentbox.history import estimate_tokens
-from agentbox.turns import TurnRequest
+from agentbox.turn.history import estimate_tokens
+from agentbox.turn.runner import TurnRequest
 from tests.helpers import cli_env, run_cli, runtime_on
 from tests.skills_helpers import sent_tools, system_text, write_skill
 
@@ -116,8 +116,8 @@ def test_openclaw_style_skill_with_scripts_loads_and_is_listed(home: Path) -> No
 
 
 async def test_hello_turn_prompt_stays_small(fake_aimlapi, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agentbox.skills.gating.find_binary", lambda name, config: "/usr/bin/" + name)
-    monkeypatch.setattr("agentbox.skills.gating.importlib.util.find_spec", lambda name: object())
+    monkeypatch.setattr("agentbox.skillkit.gating.find_binary", lambda name, config: "/usr/bin/" + name)
+    monkeypatch.setattr("agentbox.skillkit.gating.importlib.util.find_spec", lambda name: object())
     async with runtime_on(fake_aimlapi, home) as rt:
         result = await rt.runner.run(TurnRequest(session_key="t:hello", text="hello"))
         assert len(rt.skills.for_agent("main").skills) == 4

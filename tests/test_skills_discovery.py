@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from agentbox.config import AgentConfig, Config
-from agentbox.skills import SkillRegistry, fixes
-from agentbox.skills.loader import parse_skill_md
+from agentbox.skillkit import SkillRegistry, fixes
+from agentbox.skillkit.loader import parse_skill_md
 from tests.skills_helpers import requires, write_skill
 
 BUNDLED = {"image-generation", "video-generation", "web-search", "web-page-vision"}
@@ -21,7 +21,7 @@ def registry(config: Config | None = None, environ: dict[str, str] | None = None
 
 
 def test_bundled_skills_are_found_and_ready_with_a_key(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agentbox.skills.gating.find_binary", lambda name, config: f"/usr/bin/{name}")
+    monkeypatch.setattr("agentbox.skillkit.gating.find_binary", lambda name, config: f"/usr/bin/{name}")
     skills = registry().skills()
     assert BUNDLED <= set(skills)
     for name in BUNDLED:
@@ -86,7 +86,7 @@ def test_gating_reasons_are_exact(home: Path, monkeypatch: pytest.MonkeyPatch, t
 
 
 def test_chromium_missing_makes_web_page_vision_unavailable(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agentbox.skills.gating.shutil.which", lambda name: None)
+    monkeypatch.setattr("agentbox.skillkit.gating.shutil.which", lambda name: None)
     skills = registry().skills()
     vision = skills["web-page-vision"]
     assert vision.status_text() == f"unavailable: needs binary chromium — fix: {fixes.binary_install('chromium')}"
@@ -103,7 +103,7 @@ def test_requirements_met_from_config(home: Path, monkeypatch: pytest.MonkeyPatc
     config.skills.config = {"needs-config": {"token": "t", "env": {"WEATHER_API_KEY": "w"}}}
     root = config.workspace / "skills"
     write_skill(root, "needs-config", metadata=requires(config=["token"], env=["WEATHER_API_KEY"]))
-    monkeypatch.setattr("agentbox.skills.gating.shutil.which", lambda name: None)
+    monkeypatch.setattr("agentbox.skillkit.gating.shutil.which", lambda name: None)
     skills = registry(config).skills()
     assert skills["needs-config"].status == "ready"
     assert skills["web-page-vision"].status == "ready"  # chromium_path counts
@@ -187,7 +187,7 @@ def test_disabled_and_unlisted_skills_are_not_imported(home: Path) -> None:
 
 
 def test_discovery_is_cached_until_a_skill_changes(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agentbox.skills.registry as registry_module
+    import agentbox.skillkit.registry as registry_module
 
     calls = []
     real = registry_module.discover

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from agentbox.jobs import gateway_service
+from agentbox.gateway.jobs import gateway_service
 from tests.fakes.aimlapi import TINY_MP4, TINY_PNG, Reply, ToolCall
 from tests.gatewaykit import wait_until
 from tests.helpers import runtime_on
@@ -31,7 +31,7 @@ video_poll_interval = 0.05
 
 @asynccontextmanager
 async def telegram_gateway(fake_aimlapi: Any, fake_telegram: Any, home: Path) -> AsyncIterator[Any]:
-    from agentbox.gateway import Gateway
+    from agentbox.gateway.lifecycle import Gateway
 
     async with runtime_on(fake_aimlapi, home, CONFIG) as rt:
         connector = make_connector(fake_telegram, home / "locks")

@@ -9,9 +9,9 @@ import pytest
 
 from agentbox.config import load_config
 from agentbox.messages import Attachment
-from agentbox.skills.registry import bundled_root
-from agentbox.skills.testing import SkillHarness
-from agentbox.turns import TurnRequest
+from agentbox.skillkit.registry import bundled_root
+from agentbox.skillkit.testing import SkillHarness
+from agentbox.turn.runner import TurnRequest
 from tests.fakes.aimlapi import TINY_PNG, Fail, Reply, ToolCall
 from tests.helpers import API_KEY, cli_env, run_cli, runtime_on
 

@@ -18,7 +18,7 @@ Say which harbour; answer with high and low tide times.
 
 async def test_new_workspace_skill_is_offered_on_the_next_turn(fake_aimlapi, home: Path) -> None:
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         await rt.runner.run(TurnRequest("t:reload", "hi"))
         assert "tide-tables" not in fake_aimlapi.last_chat()["messages"][0]["content"]

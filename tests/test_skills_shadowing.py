@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agentbox.skills.registry import bundled_root
+from agentbox.skillkit.registry import bundled_root
 from tests.helpers import cli_env, run_cli
 from tests.skills_helpers import write_skill
 

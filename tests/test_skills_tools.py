@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbox.turns import TurnRequest
+from agentbox.turn.runner import TurnRequest
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import runtime_on
 from tests.skills_helpers import config_text, requires, sent_tools, system_text, tool_outputs, write_skill
@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic_ai import RunContext
 
-from agentbox.deps import TurnDeps
-from agentbox.skills import UndeclaredSecret, skill_config, skill_env
+from agentbox.turn.deps import TurnDeps
+from agentbox.skillkit import UndeclaredSecret, skill_config, skill_env
 
 
 async def forecast(
@@ -125,7 +125,7 @@ async def test_secret_from_config_file_when_not_in_env(fake_aimlapi, home: Path)
 
 
 def test_skill_helpers_refuse_outside_a_tool_call() -> None:
-    from agentbox.skills import NotInSkill, skill_dir
+    from agentbox.skillkit import NotInSkill, skill_dir
 
     with pytest.raises(NotInSkill):
         skill_dir()

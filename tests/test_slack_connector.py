@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from agentbox.config import ConfigError, SlackConfig
-from agentbox.connectors.slack import SlackConnector, check_auth, create
+from agentbox.connectors.slack.connector import SlackConnector, check_auth, create
 from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound
 from tests.fakes.slack import FakeSlack
 
@@ -201,7 +201,7 @@ async def test_socket_mode_delivers_acks_and_reconnects(fake_slack: FakeSlack) -
 
 
 def test_importing_the_connector_does_not_import_slack_sdks() -> None:
-    code = "import sys, agentbox.connectors.slack; sys.exit(any(m.startswith('slack_') for m in sys.modules))"
+    code = "import sys, agentbox.connectors.slack.connector; sys.exit(any(m.startswith('slack_') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -418,7 +418,7 @@ async def test_done_removes_the_working_reaction_without_a_reply(slack: Harness)
 def test_manifest_asks_for_exactly_the_scopes_and_events_the_connector_uses() -> None:
     import yaml  # type: ignore[import-untyped]
 
-    from agentbox.connectors.slack import REQUIRED_SCOPES
+    from agentbox.connectors.slack.connector import REQUIRED_SCOPES
     from tests.fakes.slack import ALL_SCOPES
 
     manifest = yaml.safe_load((Path(__file__).parent.parent / "docs" / "slack-app-manifest.yaml").read_text())

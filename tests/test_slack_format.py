@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentbox.connectors.slack_format import escape, markdown_to_mrkdwn, mrkdwn_to_text
+from agentbox.connectors.slack.format import escape, markdown_to_mrkdwn, mrkdwn_to_text
 
 # Slack's own syntax the converter may emit: links/mentions in <...> (no raw < > inside),
 # and the blockquote marker `>` at the start of a line.

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from agentbox.config import ConfigError, TelegramConfig
-from agentbox.connectors.telegram import TelegramConnector, TelegramSendError, create
+from agentbox.connectors.telegram.connector import TelegramConnector, TelegramSendError, create
 from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound, StreamingConnector
 from tests.fakes.telegram import MAX_TEXT, FakeTelegram, png_bytes, utf16_len
 

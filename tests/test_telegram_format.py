@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agentbox.connectors.telegram_format import (
+from agentbox.connectors.telegram.format import (
     TELEGRAM_MAX_TEXT,
     markdown_to_html,
     render_chunks,

@@ -20,7 +20,7 @@ def _tool_messages(body: dict) -> list[dict]:
 async def test_plain_reply_streams_and_records_usage(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(Reply(text="Hello there, friend.", usage=(120, 7), usd=0.0042))
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         deltas: list[str] = []
 
@@ -69,7 +69,7 @@ async def test_tool_round_trip_and_parallel_calls(fake_aimlapi, home: Path) -> N
         Reply(text="It is late somewhere."),
     )
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         result = await rt.runner.run(TurnRequest("t:tools", "time in UTC and Tokyo?"))
     assert result.ok and result.reply == "It is late somewhere."
@@ -88,7 +88,7 @@ async def test_tool_error_goes_back_to_model_and_bad_args_are_retried(fake_aimla
         Reply(text="Sorry, here it is in UTC."),
     )
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         result = await rt.runner.run(TurnRequest("t:retry", "time on Mars?"))
     assert result.ok and result.reply == "Sorry, here it is in UTC."
@@ -106,7 +106,7 @@ async def test_vision_file_becomes_data_url_and_url_passes_through(fake_aimlapi,
     image_file.write_bytes(PNG)
     images = (load_image(str(image_file), VisionConfig()), load_image("https://example.org/cat.jpg", VisionConfig()))
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         result = await rt.runner.run(TurnRequest("t:vision", "what is this?", images=images))
     assert result.ok
@@ -121,7 +121,7 @@ async def test_history_replays_exactly_and_media_is_stored_once(fake_aimlapi, ho
 
     image = Attachment("image", data=PNG, media_type="image/png")
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         for text in ("first", "second", "third"):
             await rt.runner.run(TurnRequest("t:hist", text, images=(image,)))
@@ -153,7 +153,7 @@ async def test_retries_then_success_honouring_retry_after(fake_aimlapi, home: Pa
     fake_aimlapi.script(Fail(429, headers={"Retry-After": "0.2"}), Fail(500), Fail(503), Reply(text="made it"))
     config = "[aimlapi.retry]\nattempts = 5\ninitial_delay = 0.05\nmax_delay = 0.2\n"
     async with runtime_on(fake_aimlapi, home, config) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         result = await rt.runner.run(TurnRequest("t:flaky", "hello?"))
     assert result.ok and result.reply == "made it"
@@ -166,7 +166,7 @@ async def test_retries_exhausted_gives_one_honest_sentence_and_records_it(fake_a
     fake_aimlapi.script(Fail(502, times=10))
     config = "[aimlapi.retry]\nattempts = 3\ninitial_delay = 0.01\nmax_delay = 0.02\n"
     async with runtime_on(fake_aimlapi, home, config) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         result = await rt.runner.run(TurnRequest("t:down", "anyone?"))
         transcript = await rt.store.sessions.transcript("t:down")
@@ -182,7 +182,7 @@ async def test_retries_exhausted_gives_one_honest_sentence_and_records_it(fake_a
 async def test_401_is_not_retried_and_says_the_key_is_wrong(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(Fail(401, times=5))
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         result = await rt.runner.run(TurnRequest("t:key", "hi"))
     assert not result.ok and "key was rejected" in result.reply
@@ -193,7 +193,7 @@ async def test_hang_times_out_and_malformed_and_cut_stream_fail_cleanly(fake_aim
     config = "[aimlapi]\ntimeout = 0.5\n[aimlapi.retry]\nattempts = 2\ninitial_delay = 0.01\nmax_total_seconds = 3\n"
     fake_aimlapi.script(Hang(5), Hang(5), Malformed(), CutStream(after_chunks=2), Reply(text="fine again"))
     async with runtime_on(fake_aimlapi, home, config) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         hung = await rt.runner.run(TurnRequest("t:bad", "one"))
         malformed = await rt.runner.run(TurnRequest("t:bad", "two"))
@@ -207,7 +207,7 @@ async def test_hang_times_out_and_malformed_and_cut_stream_fail_cleanly(fake_aim
 async def test_one_session_runs_in_order_and_sessions_run_concurrently(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.latency = 0.3
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -236,8 +236,8 @@ async def test_compaction_keeps_prompt_under_budget_and_transcript_whole(fake_ai
 
     fake_aimlapi.responder = responder
     async with runtime_on(fake_aimlapi, home, config) as rt:
-        from agentbox.history import estimate_tokens
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.history import estimate_tokens
+        from agentbox.turn.runner import TurnRequest
 
         for i in range(30):
             result = await rt.runner.run(TurnRequest("t:long", f"number {i} " + "pad " * 30))
@@ -259,7 +259,7 @@ async def test_compaction_keeps_prompt_under_budget_and_transcript_whole(fake_ai
 
 async def test_model_prefix_and_session_model_override(fake_aimlapi, home: Path) -> None:
     async with runtime_on(fake_aimlapi, home, '[agents.main]\nmodel = "aimlapi/google/gemini-3-flash-preview"\n') as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         await rt.runner.run(TurnRequest("t:m", "a"))
         await rt.store.sessions.set_model("t:m", "aimlapi/anthropic/claude-sonnet-4.6")
@@ -275,7 +275,7 @@ async def test_model_prefix_and_session_model_override(fake_aimlapi, home: Path)
 async def test_stream_api_yields_deltas_then_result(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(Reply(text="one two three four"))
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         stream = rt.runner.stream(TurnRequest("t:s", "count"))
         deltas = [delta async for delta in stream]
@@ -288,7 +288,7 @@ async def test_turn_without_a_delta_reader_records_the_apis_own_cost(fake_aimlap
     """No one reads deltas (CLI --json, Slack, Discord): a plain request, whose meta.usage is the real cost."""
     fake_aimlapi.script(Reply(text="priced", usage=(100, 10), usd=0.0123, credits=24600))
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         result = await rt.runner.run(TurnRequest("t:priced", "how much?"))
         info = await rt.store.sessions.get("t:priced")
@@ -302,7 +302,7 @@ async def test_a_tool_that_raises_is_reported_to_the_model_not_a_crash(fake_aiml
 
     from agentbox.config import load_config
     from agentbox.store import Store
-    from agentbox.turns import TurnRequest, TurnRunner
+    from agentbox.turn.runner import TurnRequest, TurnRunner
 
     broken: FunctionToolset = FunctionToolset()
 
@@ -333,7 +333,7 @@ async def test_persona_from_config_or_workspace_file(fake_aimlapi, home: Path) -
     workspace.mkdir()
     (workspace / "AGENTS.md").write_text("You are Ferris, a crab who answers in haiku.\n")
     async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         await rt.runner.run(TurnRequest("t:persona", "hi"))
     assert fake_aimlapi.last_chat()["messages"][0]["content"].startswith("You are Ferris, a crab")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentbox.store import Store, TurnRecord
-from agentbox.usage import parse_since, usage_by
+from agentbox.turn.usage import parse_since, usage_by
 from tests.helpers import cli_env, run_cli
 
 DAY1 = datetime(2026, 3, 1, 10, tzinfo=UTC).timestamp()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbox.turns import TurnRequest
+from agentbox.turn.runner import TurnRequest
 from tests.fakes.aimlapi import Fail, Reply, ToolCall
 from tests.helpers import runtime_on
 from tests.skills_helpers import tool_outputs

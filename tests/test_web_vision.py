@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentbox.skills.guardproxy import GuardProxy
-from agentbox.skills.netguard import BlockedURL, check_url, is_public
-from agentbox.turns import TurnRequest
+from agentbox.skillkit.guardproxy import GuardProxy
+from agentbox.skillkit.netguard import BlockedURL, check_url, is_public
+from agentbox.turn.runner import TurnRequest
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import runtime_on
 from tests.skills_helpers import tool_outputs
@@ -60,7 +60,7 @@ async def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch
     async def mixed(host: str) -> list[ipaddress.IPv4Address]:
         return [ipaddress.IPv4Address("93.184.216.34"), ipaddress.IPv4Address("10.1.2.3")]
 
-    monkeypatch.setattr("agentbox.skills.netguard.resolve", mixed)
+    monkeypatch.setattr("agentbox.skillkit.netguard.resolve", mixed)
     with pytest.raises(BlockedURL, match=r"10\.1\.2\.3"):
         await check_url("https://rebind.example/")
 
@@ -180,9 +180,9 @@ async def test_web_page_vision_end_to_end(fake_aimlapi, home: Path, site: Site) 
 
 @needs_browser
 async def test_browser_redirect_to_private_address_is_refused(site: Site, private_site: Site) -> None:
-    from agentbox.skills.loader import load_skill
-    from agentbox.skills.registry import bundled_root
-    from agentbox.skills.toolsets import import_tools_module
+    from agentbox.skillkit.loader import load_skill
+    from agentbox.skillkit.registry import bundled_root
+    from agentbox.skillkit.toolsets import import_tools_module
 
     module = import_tools_module(load_skill(bundled_root() / "web-page-vision", "bundled"))
     take_screenshot, page_error = module.take_screenshot, module.PageError

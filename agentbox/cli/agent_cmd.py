@@ -38,7 +38,7 @@ async def _agent(config, message, session, images, model, as_json) -> int:  # ty
     from agentbox.cli.termsafe import terminal_safe
     from agentbox.config import ConfigError
     from agentbox.runtime import open_runtime
-    from agentbox.turns import TurnRequest
+    from agentbox.turn.runner import TurnRequest
 
     try:
         async with open_runtime(config) as rt:

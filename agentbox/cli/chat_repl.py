@@ -44,14 +44,14 @@ class ChatSession:
         self.interactive = interactive
 
     async def banner(self) -> None:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         model = await self.rt.runner.model_for(TurnRequest(self.session, ""))
         print(f"agentbox chat — session {self.session}, model {model}")
         print("Type /help for commands. Ctrl-C stops an answer; Ctrl-D or Ctrl-C at the prompt quits.")
 
     async def command(self, command: str, arg: str) -> None:
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         store, runner = self.rt.store, self.rt.runner
         if command == "/help":
@@ -82,7 +82,7 @@ class ChatSession:
 
     async def answer(self, text: str) -> None:
         """Stream one answer; a Ctrl-C (the task cancelled) stops it and keeps the question as a cancelled turn."""
-        from agentbox.turns import TurnRequest
+        from agentbox.turn.runner import TurnRequest
 
         request = TurnRequest(session_key=self.session, text=text)
         started = time.time()

@@ -59,7 +59,7 @@ def database_errors() -> Iterator[None]:
     try:
         yield
     except sqlite3.DatabaseError as exc:
-        from agentbox.dbhealth import broken_database_fix, is_broken_database
+        from agentbox.ops.dbhealth import broken_database_fix, is_broken_database
 
         path = paths.home() / "agentbox.db"
         if is_broken_database(exc):

@@ -17,7 +17,7 @@ def _secrets_reach_the_service(*, store_key: bool, interactive: bool) -> None:
     import os
 
     from agentbox.envfile import env_file_path, update_env_file
-    from agentbox.servicesecrets import describe_gap, service_secrets
+    from agentbox.ops.servicesecrets import describe_gap, service_secrets
 
     secrets = service_secrets()
     missing = [s for s in secrets if s.where == "missing"]
@@ -70,7 +70,7 @@ def install(
     saved to AGENTBOX_HOME/.env (0600) with --store-key or after asking; otherwise nothing is installed.
     """
     from agentbox.config import ConfigError, load_config
-    from agentbox.daemon import UserService
+    from agentbox.ops.daemon import UserService
 
     try:
         grace = load_config().gateway.grace_period
@@ -90,7 +90,7 @@ def install(
 @app.command("uninstall")
 def uninstall() -> None:
     """Stop the service and remove its file."""
-    from agentbox.daemon import UserService
+    from agentbox.ops.daemon import UserService
 
     _print(UserService().uninstall())
 
@@ -98,7 +98,7 @@ def uninstall() -> None:
 @app.command("status")
 def status() -> None:
     """Whether the service is installed and running (exit 1 when not running)."""
-    from agentbox.daemon import UserService
+    from agentbox.ops.daemon import UserService
 
     result = UserService().status()
     _print(result)

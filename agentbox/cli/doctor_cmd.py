@@ -18,8 +18,8 @@ def doctor_command(
 ) -> None:
     """Check config, API key, tokens, database, permissions and disk; print a fix for each problem."""
     from agentbox.config import ConfigError, load_config
-    from agentbox.doctor import run_checks
     from agentbox.logs import Redactor, collect_secrets
+    from agentbox.ops.doctor import run_checks
 
     checks = run_checks(online=online)
     try:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agentbox.turns import TurnResult
+    from agentbox.turn.runner import TurnResult
 
 
 def terminal_failure(result: TurnResult, *, one_shot: bool) -> str | None:
     """The owner's wording for a 401 (and, for `agentbox agent`, a 404), else None (keep the reply)."""
     if result.http_status == 401:
-        from agentbox.keysource import api_key_source
+        from agentbox.ops.keysource import api_key_source
 
         return (
             f"The AI/ML API rejected the key (401). It came from {api_key_source()}: fix it there "

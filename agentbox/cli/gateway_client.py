@@ -20,7 +20,7 @@ class NoGateway(Exception):
 
 def call_gateway(config: Config, path: str, *, post: bool = False, timeout: float = 5.0) -> dict[str, Any]:
     """GET (or POST) `path` on the running gateway; raises NoGateway with a user-facing reason."""
-    from agentbox.control import ADDRESS_FILE, read_token
+    from agentbox.gateway.control import ADDRESS_FILE, read_token
 
     host, port = config.gateway.host, config.gateway.port
     try:  # the address the running gateway actually bound (port 0 picks a free one)

@@ -39,7 +39,7 @@ def run(
     import asyncio
     import logging
 
-    from agentbox.homelock import AlreadyRunning, acquire_home_lock
+    from agentbox.gateway.homelock import AlreadyRunning, acquire_home_lock
     from agentbox.logs import setup_logging
 
     config = config_or_exit()
@@ -61,12 +61,12 @@ async def _serve(config: Any) -> int:
     import logging
 
     from agentbox.config import ConfigError
-    from agentbox.control import ControlError, read_token
-    from agentbox.gateway import Gateway, NoConnectorCanWork, load_services
+    from agentbox.gateway.control import ControlError, read_token
+    from agentbox.gateway.lifecycle import Gateway, NoConnectorCanWork, load_services
     from agentbox.logs import redacting_filter
     from agentbox.runtime import GATEWAY_SERVICES, open_runtime
 
-    log = logging.getLogger("agentbox.gateway")
+    log = logging.getLogger(__name__)
     stop = asyncio.Event()
     signals = {"count": 0}
 

@@ -72,7 +72,7 @@ def wait(job_id: str) -> None:
 
     async def run() -> Any:
         from agentbox.aimlapi import AimlapiClient
-        from agentbox.jobs import JobRunner
+        from agentbox.gateway.jobs import JobRunner
         from agentbox.messages import Address, Outbound
         from agentbox.store import Store
 

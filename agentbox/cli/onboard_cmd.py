@@ -13,7 +13,7 @@ from agentbox.tokens import CHANNELS, TokenSpec, mask, token_specs
 
 if TYPE_CHECKING:
     from agentbox.config import Config
-    from agentbox.onboarding import OnboardAnswers
+    from agentbox.ops.onboarding import OnboardAnswers
 
 DM_POLICIES = ("pairing", "allowlist", "open", "disabled")
 API_KEY_ENV = "AIMLAPI_API_KEY"
@@ -152,7 +152,7 @@ def onboard_command(
 ) -> None:
     """Set up (or change) config.toml: API key, model, channels and their tokens, DM policy."""
     from agentbox.config import ConfigError  # the config models only when onboarding (not for --help)
-    from agentbox.onboarding import OnboardAnswers, onboard  # tomlkit only when onboarding
+    from agentbox.ops.onboarding import OnboardAnswers, onboard  # tomlkit only when onboarding
 
     if api_key and api_key_env_only:
         fail("--api-key and --api-key-env-only exclude each other", 2)

@@ -60,20 +60,20 @@ def _with_store(fn: Callable[[Config, Store], Awaitable[T]]) -> T:
 
 
 def _pairing(store: Store) -> Any:
-    from agentbox.access import PairingService
+    from agentbox.gateway.access import PairingService
 
     return PairingService(store.pairing)
 
 
 def _groups(store: Store) -> Any:
-    from agentbox.group_pairing import GroupPairing
+    from agentbox.gateway.group_pairing import GroupPairing
 
     return GroupPairing(store.groups, store.pairing)
 
 
 def _run_or_fail(action: Callable[[Store], Awaitable[T]]) -> T:
     """Run `action` on the store; a PairingError exits 1 with its message (after the store closed)."""
-    from agentbox.access import PairingError
+    from agentbox.gateway.access import PairingError
 
     async def go(_: Config, store: Store) -> T | PairingError:
         try:
@@ -147,7 +147,7 @@ def list_requests(
 
 
 def _echo_refusals(refused: dict[str, dict[str, int]]) -> None:
-    from agentbox.access import MAX_PENDING
+    from agentbox.gateway.access import MAX_PENDING
 
     for name, reasons in refused.items():
         parts = ", ".join(

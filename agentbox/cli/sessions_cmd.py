@@ -109,8 +109,8 @@ def prune(
     """Delete turns, sessions and answered messages older than the age, then media nothing refers to."""
     from dataclasses import asdict
 
-    from agentbox.retention import parse_age
-    from agentbox.retention import prune as prune_store
+    from agentbox.gateway.retention import parse_age
+    from agentbox.gateway.retention import prune as prune_store
 
     try:
         age = parse_age(older_than)

@@ -16,7 +16,7 @@ AgentOption = Annotated[str, typer.Option("--agent", "-a", help="Agent whose ena
 
 
 def _registry():  # type: ignore[no-untyped-def]
-    from agentbox.skills import SkillRegistry
+    from agentbox.skillkit import SkillRegistry
 
     return SkillRegistry(config_or_exit())
 
@@ -92,7 +92,7 @@ def info(name: str, agent: AgentOption = "main") -> None:
 
 
 def _print_tools(skill: Any) -> None:
-    from agentbox.skills.toolsets import ToolsImportError, build_function_toolset
+    from agentbox.skillkit.toolsets import ToolsImportError, build_function_toolset
 
     try:
         toolset = build_function_toolset(skill)
@@ -114,7 +114,7 @@ def new(
     ] = None,
 ) -> None:
     """Scaffold a working skill (SKILL.md, tools.py and a test) in the workspace."""
-    from agentbox.skills.scaffold import ScaffoldError, scaffold
+    from agentbox.skillkit.scaffold import ScaffoldError, scaffold
 
     root = directory or config_or_exit().workspace / "skills"
     try:
@@ -148,9 +148,9 @@ def check(
     path: Annotated[Path, typer.Argument(help="A skill folder (default: the current directory).")] = Path("."),
 ) -> None:
     """Validate a skill folder and print exactly what the model would see."""
-    from agentbox.skills.gating import unmet_requirement
-    from agentbox.skills.loader import load_skill
-    from agentbox.skills.registry import render_skill_list
+    from agentbox.skillkit.gating import unmet_requirement
+    from agentbox.skillkit.loader import load_skill
+    from agentbox.skillkit.registry import render_skill_list
 
     folder = path.resolve()
     if not (folder / "SKILL.md").is_file():
@@ -165,7 +165,7 @@ def check(
         typer.echo(f"! unavailable here: {skill.reason}" + (f" — fix: {skill.fix}" if skill.fix else ""))
     tools: list[dict[str, Any]] = []
     if skill.has_tools:
-        from agentbox.skills.toolsets import ToolsImportError, build_function_toolset
+        from agentbox.skillkit.toolsets import ToolsImportError, build_function_toolset
 
         try:
             toolset = build_function_toolset(skill)
@@ -180,6 +180,6 @@ def check(
     typer.echo("\n--- tools sent to the model ---")
     typer.echo(json.dumps(tools, indent=2) if tools else "(none)")
     typer.echo(f"\n--- read_skill({skill.name!r}) returns ---")
-    from agentbox.skills.builtin import skill_instructions
+    from agentbox.skillkit.builtin import skill_instructions
 
     typer.echo(skill_instructions(skill, [t["name"] for t in tools]))

@@ -11,9 +11,9 @@ from agentbox.cli.common import config_or_exit, fail, print_json, run_async
 
 
 async def _collect(by: str, since: float | None) -> tuple[list[Any], Any]:
-    from agentbox.caps import caps_status
     from agentbox.store import Store
-    from agentbox.usage import usage_by
+    from agentbox.turn.caps import caps_status
+    from agentbox.turn.usage import usage_by
 
     config = config_or_exit()
     store = await Store.open(config.database_path)
@@ -29,7 +29,7 @@ def usage_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Tokens and money spent, from what each turn recorded (~ marks estimated costs)."""
-    from agentbox.usage import parse_since
+    from agentbox.turn.usage import parse_since
 
     if by not in ("day", "session", "model"):
         fail("--by must be day, session or model", 2)

@@ -1,7 +1,7 @@
 """Groups the owner opened to everyone in them, and per-group pairing requests (migration 3).
 
 A group request row outlives its code: it is the record that the group was already given its
-one hint, so a restart does not repeat it. Plain storage only; the policy is `agentbox.group_pairing`.
+one hint, so a restart does not repeat it. Plain storage only; the policy is `agentbox.gateway.group_pairing`.
 """
 
 from __future__ import annotations

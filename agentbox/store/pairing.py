@@ -1,6 +1,6 @@
 """Pairing requests, refused-request counters and approved senders (tables of migrations 1–3).
 
-Plain storage only: code generation, expiry policy and limits live in `agentbox.access`.
+Plain storage only: code generation, expiry policy and limits live in `agentbox.gateway.access`.
 """
 
 from __future__ import annotations

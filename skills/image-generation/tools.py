@@ -14,7 +14,7 @@ from pydantic_ai import RunContext
 from pydantic_ai.messages import BinaryContent, ModelRequest, UserPromptPart
 
 from agentbox.aimlapi import AimlapiError, normalize_model_id
-from agentbox.deps import TurnDeps
+from agentbox.turn.deps import TurnDeps
 
 Aspect = Literal["square", "portrait", "landscape"]
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic_ai import RunContext
 
 from agentbox.aimlapi import AimlapiError, normalize_model_id
-from agentbox.deps import TurnDeps
+from agentbox.turn.deps import TurnDeps
 
 __all__ = ["generate_video"]
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pydantic_ai import RunContext
 
 from agentbox.aimlapi import AimlapiError, normalize_model_id
-from agentbox.deps import TurnDeps
-from agentbox.skills.gating import find_binary
-from agentbox.skills.guardproxy import GuardProxy
-from agentbox.skills.netguard import BlockedURL, IPAddress, check_url, is_public
+from agentbox.skillkit.gating import find_binary
+from agentbox.skillkit.guardproxy import GuardProxy
+from agentbox.skillkit.netguard import BlockedURL, IPAddress, check_url, is_public
+from agentbox.turn.deps import TurnDeps
 
 __all__ = ["view_web_page"]
 

@@ -23,7 +23,7 @@ EXIT_NO_CONNECTOR = 3
 def _exits_saying_why(gateway: GatewayProcess, reason: str) -> list[str]:
     assert gateway.proc.wait(60) == EXIT_NO_CONNECTOR, gateway.log
     lines = gateway.log.strip().splitlines()
-    assert "ERROR agentbox.gateway no connector can work (telegram: failed: " in lines[-1], lines[-1]
+    assert "ERROR agentbox.cli.gateway_cmd no connector can work (telegram: failed: " in lines[-1], lines[-1]
     assert reason in lines[-1] and "start the gateway again" in lines[-1]
     mentions = [line for line in lines if reason in line]
     assert not [line for line in mentions if " WARNING " in line]  # logged once, as what it is
@@ -77,4 +77,6 @@ def test_no_connector_enabled_exits_3_and_says_how_to_enable_one(
     processes.append(gateway)
     assert gateway.proc.wait(60) == EXIT_NO_CONNECTOR, gateway.log
     last = gateway.log.strip().splitlines()[-1]
-    assert "ERROR agentbox.gateway no connector is enabled: set enabled = true under [channels.telegram]" in last
+    assert (
+        "ERROR agentbox.cli.gateway_cmd no connector is enabled: set enabled = true under [channels.telegram]" in last
+    )

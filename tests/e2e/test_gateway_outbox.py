@@ -22,7 +22,7 @@ from tests.fakes.telegram import FakeTelegram
 ALICE = 835750362
 OPEN_NO_STREAM = "dm_policy = 'open'\nstreaming = 'off'"  # one sendMessage per reply: the failures hit it
 ANSWERED = re.compile(
-    r"INFO agentbox\.gateway session=(\S+) msg=(\S+) answered with (\S+): [\d,]+ in / [\d,]+ out tokens in \d+\.\d s"
+    r"INFO agentbox\.gateway\.dispatch session=(\S+) msg=(\S+) answered with (\S+): [\d,]+ in / [\d,]+ out tokens in \d+\.\d s"
 )
 
 

@@ -1,0 +1,417 @@
+"""From a stored inbound message to a sent reply: access, checks, commands, turns — one worker per session.
+
+Each session has a FIFO of jobs and at most one worker task, so its messages are handled in
+order while sessions run concurrently. When a turn ends and several plain messages are waiting
+(`gateway.batch_queued`, the default), they are answered together in one turn: up to
+`MAX_BATCH` consecutive messages, stopping at a chat command, joined with blank lines (in
+groups each is prefixed with its sender's name). The reply goes to the last of them.
+Replies go out through `agentbox.gateway.delivery`: what the platform does not take waits in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from agentbox.config import Config
+from agentbox.gateway.access import (
+    AccessDecision,
+    AccessPolicy,
+    PairingOutcome,
+    PairingService,
+    group_ids,
+    pairing_reply,
+)
+from agentbox.gateway.approval_notices import ApprovalNotices
+from agentbox.gateway.commands import ChatCommands, parse_command
+from agentbox.gateway.delivery import DeliveryService, Outcome
+from agentbox.gateway.diskfull import DiskFullAlarm, is_disk_full
+from agentbox.gateway.group_pairing import GroupPairing, group_hint
+from agentbox.gateway.inbound_media import fetch_images
+from agentbox.gateway.refusals import unsupported_reply
+from agentbox.gateway.replies import ReplyStreamer, attachments_from_paths, keep_typing
+from agentbox.gateway.routing import Route, channel_config
+from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
+from agentbox.store import Store
+from agentbox.turn.runner import TurnRequest, TurnResult, TurnRunner
+from agentbox.vision import InputError
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 10
+DISK_FULL_RETRIES = 6  # then the row waits, still pending, for the next start
+
+ConnectorFor = Callable[[str], Awaitable[Connector]]
+
+EMPTY = "I got an empty message. Send me some text or an image."
+
+
+@dataclass(slots=True)
+class Job:
+    """One inbox row to handle (or, after a crash, several rows one stored turn already answered)."""
+
+    row_ids: list[int]
+    inbound: Inbound
+    route: Route
+    turn_id: int | None = None  # set: the model already answered; re-send, don't ask again
+    disk_full_retries: int = 0
+
+
+@dataclass(slots=True)
+class TurnInput:
+    job: Job
+    text: str
+    images: list[Attachment] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        runner: TurnRunner,
+        *,
+        connector_for: ConnectorFor,
+        pairing: PairingService,
+        notices: ApprovalNotices,
+        delivery: DeliveryService,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._runner = runner
+        self._connector_for = connector_for
+        self._access = AccessPolicy(store.pairing, store.groups)
+        self._pairing = pairing
+        self._group_pairing = GroupPairing(store.groups, store.pairing)
+        self._notices = notices
+        self._delivery = delivery
+        self._commands = ChatCommands(config, store)
+        self._queues: dict[str, deque[Job]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._draining = False
+        self.disk_full = DiskFullAlarm(config.home)
+        self.disk_full_delay = 30.0  # first retry after a full disk; doubles each time
+
+    # -- queueing ------------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        key = job.route.session_key
+        self._queues.setdefault(key, deque()).append(job)
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(key), name=f"session {key}")
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._workers)
+
+    @property
+    def queued(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    async def drain(self, grace: float) -> bool:
+        """Stop starting new work; wait for running work up to `grace` seconds, then cancel it. True if all finished."""
+        self._draining = True
+        workers = list(self._workers.values())
+        if not workers:
+            return True
+        _, pending = await asyncio.wait(workers, timeout=grace)
+        for task in pending:
+            task.cancel()  # its rows stay pending and are handled after the next start
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        return not pending
+
+    async def _work(self, key: str) -> None:
+        queue = self._queues[key]
+        try:
+            while queue and not self._draining:
+                job = queue.popleft()
+                taken = [job]  # and whatever the batch takes from the queue after it
+                try:
+                    await self._handle(job, queue, taken)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if is_disk_full(exc):  # not the messages' fault: they stay pending and are tried again
+                        self.disk_full.report(f"session {key}: {exc}")
+                        for item in taken:
+                            with contextlib.suppress(Exception):  # an attempt the disk spoiled does not count
+                                await self._store.inbox.undo_attempt(item.row_ids)
+                            self._retry_later(item)
+                        continue
+                    await self._failed(key, taken, exc)
+        finally:
+            # No await between the loop's last check and here, so no job can slip in unseen.
+            self._workers.pop(key, None)
+            if not queue:
+                self._queues.pop(key, None)
+
+    def _retry_later(self, job: Job) -> None:
+        job.disk_full_retries += 1
+        if job.disk_full_retries > DISK_FULL_RETRIES:
+            return  # still pending in the inbox: the next start picks it up
+        delay = self.disk_full_delay * 2 ** (job.disk_full_retries - 1)
+        asyncio.get_running_loop().call_later(delay, lambda: None if self._draining else self.submit(job))
+
+    async def _failed(self, key: str, jobs: list[Job], exc: Exception) -> None:
+        """Mark a failed job's rows (a whole batch's) failed; a second error must not end the worker.
+
+        An exception escaping `_work` would strand the messages still queued for this session
+        until its next message arrived.
+        """
+        row_ids = [row_id for job in jobs for row_id in job.row_ids]
+        message_ids = ", ".join(job.inbound.message_id for job in jobs)
+        log.error("session %s: message(s) %s failed", key, message_ids, exc_info=exc)
+        try:
+            await self._store.inbox.finish(row_ids, "failed", f"{type(exc).__name__}: {exc}")
+        except Exception as second:
+            log.error(
+                "session %s: could not mark message(s) %s failed (%s); retried after a restart",
+                key,
+                message_ids,
+                second,
+            )
+
+    async def _handle(self, job: Job, queue: deque[Job], taken: list[Job] | None = None) -> None:
+        if job.turn_id is not None:
+            await self._resend(job)
+            return
+        first = await self._prepare(job)
+        if first is None:
+            return
+        batch = [first]
+        while self._config.gateway.batch_queued and queue and len(batch) < MAX_BATCH:
+            nxt = queue[0]
+            if nxt.turn_id is not None or parse_command(nxt.inbound.text) is not None:
+                break
+            queue.popleft()
+            if taken is not None:
+                taken.append(nxt)
+            if (prepared := await self._prepare(nxt)) is not None:
+                batch.append(prepared)
+        await self._answer(batch)
+
+    # -- checks before any model call ----------------------------------------------
+    async def _prepare(self, job: Job) -> TurnInput | None:
+        """Access and input checks; answers what needs no model. Returns the turn input, or None when handled."""
+        inbound, inbox = job.inbound, self._store.inbox
+        for row_id in job.row_ids:
+            await inbox.start_attempt(row_id)
+        decision = await self._access.check(inbound, channel_config(self._config, inbound.channel))
+        if decision.verdict != "allow":
+            await self._refuse(job, decision)
+            return None
+        if decision.notify:
+            await self._notices.before_answer(inbound.channel, inbound.sender_id)
+        polite = self._refusal(inbound)
+        images: list[Attachment] = []
+        if polite is None:
+            try:  # the sender is allowed in: only now is any media downloaded
+                images = await fetch_images(self._connector_for, inbound, self._config.vision)
+            except InputError as exc:
+                polite = f"Sorry, I can't use that image: {exc}."
+        if polite is None and (command := parse_command(inbound.text)) is not None:
+            polite = await self._commands.run(
+                command, inbound, session_key=job.route.session_key, agent_id=job.route.agent_id
+            )
+        if polite is not None:
+            await self._send(job, inbound.address, Outbound(polite))
+            return None
+        return TurnInput(job, self._limit_length(with_reply_context(inbound)), images)
+
+    async def _refuse(self, job: Job, decision: AccessDecision) -> None:
+        """No model call: a pairing code, the one hint of an unknown group, or silence."""
+        inbound = job.inbound
+        text: str | None = None
+        if decision.verdict == "pair":
+            outcome = await self._pairing.request(
+                inbound.channel, inbound.sender_id, sender_name=inbound.sender_name, chat_id=inbound.chat_id
+            )
+            text = pairing_reply(inbound.channel, outcome)
+            if text:
+                log_pairing_request(inbound, outcome)
+        elif decision.verdict == "pair_group":
+            group = await self._group_pairing.request(
+                inbound.channel, group_ids(inbound)[0], group_name=inbound.group_name
+            )
+            if group.hint and group.code:
+                dm_pairing = channel_config(self._config, inbound.channel).dm_policy == "pairing"
+                text = group_hint(inbound.channel, group.code, dm_pairing=dm_pairing)
+        if text:
+            note = "pairing" if decision.verdict == "pair" else decision.reason
+            await self._send(job, inbound.address, Outbound(text), status="ignored", note=note)
+        else:
+            await self._store.inbox.finish(job.row_ids, "ignored", decision.reason)
+
+    def _refusal(self, inbound: Inbound) -> str | None:
+        if inbound.unsupported:
+            return unsupported_reply([inbound.unsupported])
+        others = sorted({item.kind for item in inbound.attachments if item.kind != "image"})
+        if others:
+            return unsupported_reply(others)
+        if not inbound.text.strip() and not inbound.attachments:
+            return EMPTY
+        limit = self._config.gateway.max_message_chars
+        if len(inbound.text) > limit and self._config.gateway.long_message == "refuse":
+            return f"Your message is too long ({len(inbound.text):,} characters; the limit is {limit:,}). Please shorten it."
+        return None
+
+    def _limit_length(self, text: str) -> str:
+        limit = self._config.gateway.max_message_chars
+        if len(text) <= limit:
+            return text
+        return text[:limit] + f"\n\n[The message was cut to its first {limit:,} of {len(text):,} characters.]"
+
+    # -- the turn ------------------------------------------------------------------
+    async def _answer(self, batch: list[TurnInput]) -> None:
+        started = time.monotonic()
+        last = batch[-1].job
+        inbound, route = last.inbound, last.route
+        row_ids = [row_id for item in batch for row_id in item.job.row_ids]
+        await self._store.inbox.set_session(row_ids, route.session_key)
+        connector = await self._connector_for(inbound.channel)
+        request = TurnRequest(
+            session_key=route.session_key,
+            text=_combine(batch),
+            images=tuple(image for item in batch for image in item.images),
+            agent_id=route.agent_id,
+            sender_id=inbound.sender_id,
+            channel=inbound.channel,
+            chat_id=inbound.chat_id,
+            thread_id=inbound.thread_id,
+            address=inbound.address,
+        )
+        streamer = ReplyStreamer(connector, inbound.address) if self._streams(connector, inbound.channel) else None
+        typing = asyncio.create_task(keep_typing(connector, inbound.address))
+        try:
+            result = await self._runner.run(request, on_delta=streamer.delta if streamer else None)
+        finally:
+            typing.cancel()
+        if result.turn_id:
+            await self._store.inbox.set_turn(row_ids, result.turn_id)
+        outcome = await self._deliver(last, row_ids, result, streamer)
+        log_answer(last, result, len(batch), time.monotonic() - started, outcome)
+
+    def _streams(self, connector: Connector, channel: str) -> bool:
+        setting = getattr(channel_config(self._config, channel), "streaming", "edit")
+        return setting != "off" and isinstance(connector, StreamingConnector)
+
+    async def _deliver(
+        self, job: Job, row_ids: list[int], result: TurnResult, streamer: ReplyStreamer | None
+    ) -> Outcome | None:
+        address = job.inbound.address
+        job = Job(row_ids, job.inbound, job.route)
+        if streamer is not None and streamer.stream is not None:
+            try:
+                await streamer.stream.finish(result.reply)
+            except Exception as exc:
+                # The streamed message stays as it is; the whole answer follows as a new one (via the outbox if need be).
+                log.warning(
+                    "session %s: finishing the streamed reply failed (%s); sending it again", job.route.session_key, exc
+                )
+                return await self._send(job, address, Outbound(result.reply, tuple(result.attachments)))
+            if result.attachments:
+                return await self._send(job, address, Outbound(attachments=tuple(result.attachments)))
+            await self._store.inbox.mark_replied(row_ids)
+            return "sent"
+        return await self._send(job, address, Outbound(result.reply, tuple(result.attachments)))
+
+    async def _resend(self, job: Job) -> None:
+        """After a crash between the turn and its reply: send the stored answer, no second model call."""
+        stored = await self._store.inbox.stored_reply(job.turn_id or 0)
+        if stored is None:
+            job.turn_id = None
+            await self._handle(job, deque())
+            return
+        attachments = attachments_from_paths(stored.attachments)
+        log.info("session %s: re-sending the stored reply of turn %s", job.route.session_key, job.turn_id)
+        await self._send(job, job.inbound.address, Outbound(stored.reply, attachments))
+
+    async def _send(
+        self, job: Job, address: Address, outbound: Outbound, *, status: str = "done", note: str | None = None
+    ) -> Outcome | None:
+        """Send now or queue in the outbox; the delivery service settles the job's inbox rows."""
+        try:
+            return await self._delivery.send(
+                address,
+                outbound,
+                answers=job.row_ids,
+                settle=status,
+                note=note,
+                session_key=job.route.session_key,
+                message_id=job.inbound.message_id,
+            )
+        except Exception as exc:  # not even queued (the store failed): the rows stay pending for the next start
+            log.error(
+                "session %s: reply to message %s could neither be sent nor queued: %s",
+                job.route.session_key,
+                job.inbound.message_id,
+                exc,
+            )
+            return None
+
+
+def log_pairing_request(inbound: Inbound, outcome: PairingOutcome) -> None:
+    """The owner's cue: who asked, with which code, and the exact command that lets them in."""
+    # repr() of the name: it is chat text and must not put control sequences on the owner's terminal.
+    who = f"{inbound.channel} sender {inbound.sender_id} ({inbound.sender_name!r})"
+    if outcome.code is None:
+        why = "its code expired unapproved (cooling down)" if outcome.retry_in is not None else "too many pending"
+        log.warning("pairing request from %s refused: %s (see `agentbox pairing list`)", who, why)
+        return
+    asked = "pairing request from" if outcome.new else "pairing still pending for"
+    log.info(
+        "%s %s, code %s; to let them in run: agentbox pairing approve %s %s",
+        asked,
+        who,
+        outcome.code,
+        inbound.channel,
+        outcome.code,
+    )
+
+
+def log_answer(job: Job, result: TurnResult, messages: int, seconds: float, outcome: Outcome | None) -> None:
+    """One INFO line per answered message (or batch): what answered, what it cost, how long it took."""
+    usage = result.usage
+    batch = f" ({messages} messages together)" if messages > 1 else ""
+    failed = "" if result.ok else f" (the turn {result.status}: {result.error})"
+    delivery = {"queued": "; the reply waits in the outbox", "rejected": "; the platform refused the reply"}
+    log.info(
+        "answered with %s: %s in / %s out tokens in %.1f s%s%s%s",
+        result.model,
+        f"{usage.input_tokens:,}",
+        f"{usage.output_tokens:,}",
+        seconds,
+        batch,
+        failed,
+        delivery.get(outcome or "", "" if outcome else "; the reply could not be sent"),
+        extra={"session": job.route.session_key, "message_id": job.inbound.message_id},
+    )
+
+
+def _combine(batch: list[TurnInput]) -> str:
+    if len(batch) == 1:
+        return batch[0].text
+    group = not batch[-1].job.inbound.is_direct
+    parts = []
+    for item in batch:
+        name = item.job.inbound.sender_name or item.job.inbound.sender_id
+        parts.append(f"{name}: {item.text}" if group else item.text)
+    return "\n\n".join(part for part in parts if part.strip())
+
+
+REPLY_QUOTE_CHARS = 500
+
+
+def with_reply_context(inbound: Inbound) -> str:
+    """The user's text, preceded by the message they replied to: "this" in "translate this" needs it."""
+    quoted = (inbound.reply_to_text or "").strip()
+    if not quoted:
+        return inbound.text
+    if len(quoted) > REPLY_QUOTE_CHARS:
+        quoted = quoted[:REPLY_QUOTE_CHARS] + "…"
+    return f'(Replying to: "{quoted}")\n{inbound.text}'

@@ -1,0 +1,251 @@
+"""`JobRunner`: polls long-running generations (video) and delivers the result to the chat.
+
+The video tool creates the remote generation and a `jobs` row, then returns at once so the
+session stays free. The runner polls `GET /v2/video/generations?generation_id=` (API-NOTES §7),
+tells the chat it is still working every `progress_every` seconds, and sends the video (or a
+link when it is over the upload limit) to the job's address. Every step is written to SQLite
+first, so a runner started after a restart resumes every unfinished job where it stopped.
+
+The gateway runs it as a background service (`agentbox.runtime.GATEWAY_SERVICES` names
+`agentbox.gateway.jobs:gateway_service`). The video and the failure note go out through the gateway's
+delivery service, so they wait in the outbox while the platform is down; progress notes are
+best effort and skipped while the chat has replies waiting. It amounts to::
+
+    jobs = JobRunner(store, runner.aimlapi, config, send=durable_send, notify=gateway.send)
+    runner.deps_extras["jobs"] = jobs      # tools find it here
+    await jobs.start()                     # resumes unfinished jobs
+    ...
+    await jobs.stop()                      # state stays in SQLite
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from agentbox.aimlapi import AimlapiClient, AimlapiError
+from agentbox.config import Config
+from agentbox.messages import Address, Attachment, ConnectorError, Outbound
+from agentbox.store import Store
+from agentbox.store.jobs import Job
+
+if TYPE_CHECKING:
+    from agentbox.gateway.lifecycle import Gateway
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[Address, Outbound], Awaitable[None]]
+VIDEO_PATH = "/v2/video/generations"
+RUNNING = {"queued": "queued", "generating": "generating", "dreaming": "generating", "processing": "generating"}
+FAILED = ("error", "failed")
+DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024  # Telegram's bot upload limit, the smallest of our platforms
+
+
+def _minutes(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes} min" if minutes else f"{int(seconds)} s"
+
+
+def remote_error(payload: dict[str, Any]) -> str:
+    error = payload.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("name") or "unknown error")
+    return str(error or "the generation failed without a reason")
+
+
+class JobRunner:
+    name = "jobs"  # as a gateway service
+
+    def __init__(
+        self,
+        store: Store,
+        aimlapi: AimlapiClient,
+        config: Config,
+        send: Send,
+        *,
+        progress_every: float = 60.0,
+        upload_limit: int | Callable[[Address], int] = DEFAULT_UPLOAD_LIMIT,
+        delivery_attempts: int = 3,
+        retry_delay: float = 2.0,
+        notify: Send | None = None,
+    ) -> None:
+        self.store = store
+        self.aimlapi = aimlapi
+        self.config = config
+        self.send = send
+        self.notify = notify or send  # progress notes: best effort
+        self.progress_every = progress_every
+        self.upload_limit = upload_limit
+        self.delivery_attempts = delivery_attempts
+        self.retry_delay = retry_delay
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self, *, resume: bool = True) -> None:
+        """Start; with `resume`, watch every unfinished job in the store (after a restart: resume them)."""
+        self._running = True
+        if resume:
+            for job in await self.store.jobs.active():
+                self.watch(job.id)
+
+    async def stop(self) -> None:
+        """Stop polling; nothing is lost, the next runner resumes from SQLite."""
+        self._running = False
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    def watch(self, job_id: str) -> None:
+        """Poll and deliver one job in the background (no-op if it is already watched)."""
+        if not self._running or job_id in self._tasks:
+            return
+        task = asyncio.create_task(self._watch(job_id), name=f"job-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+
+    async def wait(self, job_id: str) -> Job | None:
+        """Wait until a watched job is finished (tests, `agentbox jobs wait`)."""
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.shield(task)
+        return await self.store.jobs.get(job_id)
+
+    # -- one job -------------------------------------------------------------------------
+    async def _watch(self, job_id: str) -> None:
+        try:
+            while (job := await self.store.jobs.get(job_id)) is not None and job.active:
+                if job.status == "completed":
+                    await self._deliver(job)
+                    return
+                await self._poll_once(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one broken job must not stop the others; it stays resumable
+            log.exception("job %s: unexpected failure while polling", job_id)
+
+    async def _poll_once(self, job: Job) -> None:
+        skills = self.config.skills
+        now = time.time()
+        if now - job.created_at > skills.video_timeout:
+            await self._fail(job, f"it was still not ready after {_minutes(skills.video_timeout)}")
+            return
+        if job.next_poll_at and job.next_poll_at > now:
+            await asyncio.sleep(job.next_poll_at - now)
+            return
+        next_poll = time.time() + skills.video_poll_interval
+        try:
+            payload = await self.aimlapi.request_json("GET", VIDEO_PATH, params={"generation_id": job.remote_id})
+        except AimlapiError as exc:
+            if exc.status is None or exc.status == 429 or exc.status >= 500:
+                log.info("job %s: poll failed (%s), retrying", job.id, exc)  # transient: the timeout bounds it
+                await self.store.jobs.update(job.id, next_poll_at=next_poll)
+                return
+            await self._fail(job, exc.message)
+            return
+        status = str(payload.get("status") or "") if isinstance(payload, dict) else ""
+        if status == "completed":
+            video = payload.get("video") or {}
+            url = video.get("url") if isinstance(video, dict) else None
+            url = url or payload.get("video_url")
+            if not url:
+                await self._fail(job, "the API said completed but gave no video URL")
+                return
+            await self.store.jobs.update(job.id, status="completed", result={"url": url})
+        elif status in FAILED:
+            await self._fail(job, remote_error(payload))
+        else:
+            await self.store.jobs.update(job.id, status=RUNNING.get(status, "generating"), next_poll_at=next_poll)
+            await self._maybe_progress(job)
+
+    async def _maybe_progress(self, job: Job) -> None:
+        now = time.time()
+        if job.address is None or now - (job.last_progress_at or job.created_at) < self.progress_every:
+            return
+        await self.store.jobs.update(job.id, last_progress_at=now)
+        text = f"Still rendering your video… {_minutes(now - job.created_at)} so far."
+        with contextlib.suppress(Exception):  # progress is best effort
+            await self.notify(job.address, Outbound(text=text))
+
+    def _limit(self, address: Address | None) -> int:
+        if callable(self.upload_limit):
+            return self.upload_limit(address) if address is not None else DEFAULT_UPLOAD_LIMIT * 4
+        return self.upload_limit
+
+    async def _deliver(self, job: Job) -> None:
+        url = str((job.result or {}).get("url") or "")
+        prompt = str(job.request.get("prompt") or "")
+        caption = "Your video is ready" + (f": {prompt[:200]}" if prompt else ".")
+        outbound: Outbound
+        try:
+            data, media_type = await self.aimlapi.download(url, max_bytes=self._limit(job.address))
+            attachment = Attachment(
+                "video", data=data, media_type=media_type or "video/mp4", filename="video.mp4", caption=caption
+            )
+            outbound = Outbound(text=caption, attachments=(attachment,))
+        except AimlapiError as exc:
+            # Too big for the platform, or the CDN hiccuped: a link still gets the video to the user.
+            log.info("job %s: sending a link instead of the file (%s)", job.id, exc)
+            attachment = Attachment("video", url=url, media_type="video/mp4", caption=caption)
+            outbound = Outbound(text=f"{caption}\n{url}")
+        if job.address is None:
+            await self._save_locally(job, attachment, url)
+            return
+        for attempt in range(self.delivery_attempts):
+            try:
+                await self.send(job.address, outbound)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("job %s: delivery attempt %d failed: %s", job.id, attempt + 1, exc)
+                await asyncio.sleep(min(30.0, self.retry_delay * 3**attempt))
+                continue
+            await self.store.jobs.update(job.id, status="delivered")
+            return
+        await self.store.jobs.update(job.id, status="error", error=f"could not deliver the video; it is at {url}")
+
+    async def _save_locally(self, job: Job, attachment: Attachment, url: str) -> None:
+        """No chat to send to (started from the CLI): keep the file under AGENTBOX_HOME/media."""
+        from agentbox.turn.runner import save_media
+
+        saved = save_media(self.config.home / "media", attachment) if attachment.data else attachment
+        await self.store.jobs.update(job.id, status="delivered", result={"url": url, "path": saved.path})
+
+    async def _fail(self, job: Job, reason: str) -> None:
+        await self.store.jobs.update(job.id, status="error", error=reason)
+        log.info("job %s failed: %s", job.id, reason)
+        if job.address is not None:
+            with contextlib.suppress(Exception):
+                await self.send(job.address, Outbound(text=f"Sorry, your video could not be made: {reason}"))
+
+
+def gateway_service(gateway: Gateway) -> JobRunner:
+    """`GATEWAY_SERVICES` factory: a JobRunner delivering through the gateway (and its outbox)."""
+
+    async def send(address: Address, outbound: Outbound) -> None:
+        if await gateway.delivery.send(address, outbound) == "rejected":
+            raise ConnectorError(f"{address.channel} refused the message", rejected=True)
+
+    async def notify(address: Address, outbound: Outbound) -> None:
+        if not await gateway.store.outbox.has_waiting(address.channel, address.chat_id):  # never overtake a reply
+            await gateway.send(address, outbound)
+
+    def upload_limit(address: Address) -> int:
+        slot = gateway.slots.get(address.channel)
+        connector = getattr(slot, "connector", None)
+        limits = getattr(connector, "limits", None)
+        return int(getattr(limits, "max_upload_bytes", DEFAULT_UPLOAD_LIMIT))
+
+    runner = JobRunner(
+        gateway.store, gateway.runner.aimlapi, gateway.config, send, upload_limit=upload_limit, notify=notify
+    )
+    gateway.runner.deps_extras["jobs"] = runner
+    return runner

@@ -1,0 +1,542 @@
+"""One turn through the pipeline the CLI and the gateway share.
+
+lane (per-session order) → guards (e.g. spending caps) → history (+ compaction) →
+pydantic-ai run, streamed → persist messages and usage → `TurnResult`.
+A failed turn never raises: the user gets one short honest sentence and the turn is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import mimetypes
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic_ai import Agent, AgentRunResult, RunContext
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelContextWindowExceededError,
+    ModelHTTPError,
+    ModelRateLimitError,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+)
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    BinaryContent,
+    FunctionToolCallEvent,
+    ImageUrl,
+    ModelMessage,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ToolCallPart,
+    UserContent,
+)
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import UsageLimits
+
+from agentbox.aimlapi import AimlapiClient, ModelFactory, UsageMeter, current_meter, normalize_model_id
+from agentbox.config import Config
+from agentbox.messages import Address, Attachment
+from agentbox.ops.keysource import api_key_source
+from agentbox.redaction import scrub_error
+from agentbox.store import Store, TurnRecord
+from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
+from agentbox.turn.compaction import prompt_history, shorten_text
+from agentbox.turn.deps import Outbox, Progress, SessionContext, TurnDeps, _no_progress
+from agentbox.turn.history import dump_messages, estimate_tokens
+from agentbox.turn.lanes import Lanes
+from agentbox.turn.pricing import turn_cost
+
+log = logging.getLogger(__name__)
+
+MIN_TOKEN_BUDGET = 500  # the floor of a retry's shortened history (memory.token_budget's own minimum)
+OnDelta = Callable[[str], Awaitable[None]]
+Guard = Callable[["TurnRequest"], Awaitable[str | None]]
+"""Runs before a turn; a returned string refuses the turn with that message (no model call)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    session_key: str
+    text: str
+    images: tuple[Attachment, ...] = ()
+    model: str | None = None  # a one-off override (CLI --model)
+    agent_id: str = "main"
+    sender_id: str | None = None
+    channel: str = "cli"
+    chat_id: str = ""
+    thread_id: str | None = None
+    address: Address | None = None
+
+
+@dataclass(slots=True)
+class TurnUsage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usd: float | None = None
+    usd_estimated: bool = False
+    credits: float | None = None
+
+
+@dataclass(slots=True)
+class TurnResult:
+    session_key: str
+    reply: str
+    model: str
+    ok: bool
+    usage: TurnUsage = field(default_factory=TurnUsage)
+    tool_calls: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    error: str | None = None
+    status: str = "ok"  # ok | failed | refused
+    turn_id: int = 0
+    http_status: int | None = None  # the API's status code when a failed turn ended on one (401, 404, ...)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "session": self.session_key,
+            "reply": self.reply,
+            "model": self.model,
+            "ok": self.ok,
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "usd": self.usage.usd,
+            },
+            "tool_calls": self.tool_calls,
+            "attachments": [item.describe() for item in self.attachments],
+            "error": self.error,
+        }
+
+
+_WINDOW = re.compile(r"maximum context length is (\d+)")
+
+
+def context_window(exc: BaseException) -> int | None:
+    """The model's context window in tokens, when its overflow error says (OpenAI-family wording)."""
+    match = _WINDOW.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def friendly_error(exc: BaseException) -> str:
+    """One short honest sentence for the user; details go to the log."""
+    status = exc.status_code if isinstance(exc, ModelHTTPError) else None
+    if isinstance(exc, ModelContextWindowExceededError):
+        return "That is too long for this model, even with our conversation shortened. Please send a shorter message."
+    if status == 401:
+        return (
+            "I can't answer: the AI/ML API key was rejected. The owner needs to check it (`agentbox doctor --online`)."
+        )
+    if status == 403:
+        return "I can't answer: the AI/ML API refused the request (out of credits or a key limit)."
+    if status == 404:
+        return "I can't answer: the model service does not know this model. Try /model with another id."
+    if status == 400:
+        return "I can't answer: the model service rejected the request as invalid."
+    if isinstance(exc, ModelRateLimitError) or status == 429:
+        return "The model service is rate-limiting me right now; please try again in a minute."
+    if isinstance(exc, UsageLimitExceeded):
+        return "I stopped: this turn reached its token limit."
+    if isinstance(exc, ModelAPIError):
+        return "Sorry, I couldn't reach the model service (it kept failing); please try again shortly."
+    if isinstance(exc, UnexpectedModelBehavior):
+        return "Sorry, the model sent an answer I couldn't use; please try again."
+    return "Sorry, something went wrong on my side and I couldn't answer; the error is logged."
+
+
+def user_content(text: str, images: Sequence[Attachment]) -> str | list[UserContent]:
+    if not images:
+        return text
+    parts: list[UserContent] = [text] if text else []
+    for image in images:
+        if image.data is not None:
+            parts.append(BinaryContent(image.data, media_type=image.media_type or "image/png"))
+        elif image.url:
+            parts.append(ImageUrl(image.url))
+    return parts
+
+
+def save_media(directory: Path, item: Attachment) -> Attachment:
+    """Give produced bytes a file path (the CLI prints paths; connectors may upload from disk)."""
+    if item.data is None or item.path:
+        return item
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ext = mimetypes.guess_extension(item.media_type or "") or ".bin"
+    if item.filename and "." in item.filename:
+        ext = "." + item.filename.rsplit(".", 1)[1]
+    path = directory / (hashlib.sha256(item.data).hexdigest()[:16] + ext)
+    if not path.exists():
+        path.write_bytes(item.data)
+    return replace(item, path=str(path))
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        models: ModelFactory | None = None,
+        aimlapi: AimlapiClient | None = None,
+        lanes: Lanes | None = None,
+        extra_instructions: ExtraInstructions | None = None,
+        extra_toolsets: ExtraToolsets | None = None,
+        guards: Sequence[Guard] = (),
+        agents_version: Callable[[], object] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.models = models or ModelFactory(config)
+        self.aimlapi = aimlapi or AimlapiClient(config)
+        self.lanes = lanes or Lanes()
+        self.guards = list(guards)
+        self._extra_instructions = extra_instructions
+        self._extra_toolsets = extra_toolsets
+        self._agents_version = agents_version  # e.g. the skills on disk: a change rebuilds the agent
+        self._agents: dict[str, tuple[object, Agent[TurnDeps, str]]] = {}
+        self.deps_extras: dict[str, Any] = {}  # shared services for tools (e.g. the job runner)
+
+    def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
+        """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
+        version = self._agents_version() if self._agents_version is not None else None
+        cached = self._agents.get(agent_id)
+        if cached is None or cached[0] != version:
+            agent = build_agent(
+                self.config,
+                agent_id,
+                extra_instructions=self._extra_instructions,
+                extra_toolsets=self._extra_toolsets,
+            )
+            self._agents[agent_id] = cached = (version, agent)
+        return cached[1]
+
+    def reload_agents(self) -> None:
+        self._agents.clear()
+
+    async def model_for(self, request: TurnRequest) -> str:
+        if request.model:
+            return normalize_model_id(request.model)
+        info = await self.store.sessions.get(request.session_key)
+        agent = self.config.agent(request.agent_id)
+        if info is not None and info.model:
+            chosen = normalize_model_id(info.model)
+            # A chat's /model choice counts only while the owner allows it (set before, or since removed).
+            if request.channel == "cli" or chosen in agent.model_choices():
+                return chosen
+            log.warning(
+                "session %s: model %s is not allowed for agent %s; using %s",
+                request.session_key,
+                chosen,
+                request.agent_id,
+                agent.model,
+            )
+        return normalize_model_id(agent.model)
+
+    async def run(
+        self,
+        request: TurnRequest,
+        *,
+        on_delta: OnDelta | None = None,
+        progress: Progress | None = None,
+    ) -> TurnResult:
+        """Run one turn in its session's lane. Never raises for model or tool failures."""
+        async with self.lanes.hold(request.session_key):
+            return await self._run_locked(request, on_delta=on_delta, progress=progress)
+
+    def stream(self, request: TurnRequest, *, progress: Progress | None = None) -> TurnStream:
+        return TurnStream(self, request, progress=progress)
+
+    async def _run_locked(
+        self, request: TurnRequest, *, on_delta: OnDelta | None, progress: Progress | None
+    ) -> TurnResult:
+        started = time.time()
+        await self.store.sessions.ensure(
+            request.session_key,
+            channel=request.channel,
+            chat_id=request.chat_id,
+            thread_id=request.thread_id,
+            agent=request.agent_id,
+        )
+        model_id = await self.model_for(request)
+        for guard in self.guards:
+            refusal = await guard(request)
+            if refusal:
+                await self._record(request, model_id, started, status="capped", reply=refusal, error="refused")
+                return TurnResult(request.session_key, refusal, model_id, ok=False, error="refused", status="refused")
+
+        deps = TurnDeps(
+            session=SessionContext(
+                key=request.session_key,
+                agent_id=request.agent_id,
+                channel=request.channel,
+                sender_id=request.sender_id,
+                address=request.address,
+            ),
+            config=self.config,
+            aimlapi=self.aimlapi,
+            store=self.store,
+            outbox=Outbox(),
+            progress=progress or _no_progress,
+            images=list(request.images),
+            extras=self.deps_extras,
+        )
+        meter = UsageMeter()
+        token = current_meter.set(meter)
+        tool_calls: list[str] = []
+        try:
+            result = await self._run_agent(request, deps, model_id, on_delta, tool_calls)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            message = friendly_error(exc)
+            http_status = exc.status_code if isinstance(exc, ModelHTTPError) else None
+            log.warning(
+                "turn failed in session %s: %s: %s%s",
+                request.session_key,
+                type(exc).__name__,
+                exc,
+                f" (the key came from {api_key_source()})" if http_status == 401 else "",
+                exc_info=not isinstance(exc, ModelAPIError),
+            )
+            turn_id = await self._record(
+                request,
+                model_id,
+                started,
+                status="failed",
+                reply=message,
+                error=scrub_error(f"{type(exc).__name__}: {exc}"),
+            )
+            return TurnResult(
+                request.session_key,
+                message,
+                model_id,
+                ok=False,
+                error=type(exc).__name__,
+                status="failed",
+                tool_calls=tool_calls,
+                turn_id=turn_id,
+                http_status=http_status,
+            )
+        finally:
+            current_meter.reset(token)
+
+        reply = result.output or ""
+        run_usage = result.usage
+        input_tokens = int(run_usage.input_tokens or 0)
+        output_tokens = int(run_usage.output_tokens or 0)
+        usd, estimated = turn_cost(
+            self.config.limits,
+            model_id,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            reported_usd=meter.usd,
+            reported_credits=meter.credits,
+        )
+        new_messages = result.new_messages()
+        tool_calls = _tool_names(new_messages)
+        attachments = [save_media(self.config.home / "media", item) for item in deps.outbox.items]
+        turn_usage = TurnUsage(input_tokens, output_tokens, usd, estimated, meter.credits)
+        turn_id = await self.store.sessions.add_turn(
+            TurnRecord(
+                session_key=request.session_key,
+                model=model_id,
+                status="ok",
+                user_text=request.text,
+                reply=reply,
+                sender_id=request.sender_id,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                usd=usd,
+                usd_estimated=estimated,
+                credits=meter.credits,
+                tool_calls=tool_calls,
+                attachments=[item.describe() for item in attachments],
+                messages=await dump_messages(self.store, new_messages),
+                started_at=started,
+                finished_at=time.time(),
+            )
+        )
+        if not reply.strip() and not attachments:
+            reply = "(The model returned an empty answer.)"
+        return TurnResult(
+            request.session_key,
+            reply,
+            model_id,
+            ok=True,
+            usage=turn_usage,
+            tool_calls=tool_calls,
+            attachments=attachments,
+            turn_id=turn_id,
+        )
+
+    async def _run_agent(
+        self, request: TurnRequest, deps: TurnDeps, model_id: str, on_delta: OnDelta | None, tool_calls: list[str]
+    ) -> AgentRunResult[str]:
+        """The model run over the session's history; once more with the history shortened if it overflowed."""
+        memory = self.config.agent(request.agent_id).memory
+        budget, text = memory.token_budget, request.text
+        window: int | None = None  # the model's context window, once an overflow error told us
+        for attempt in (1, 2):
+            history = await prompt_history(
+                self.store,
+                request.session_key,
+                budget=budget,
+                summarise=lambda transcript: self._summarise(request.agent_id, model_id, transcript),
+            )
+            try:
+                return await self.agent(request.agent_id).run(
+                    user_content(text, request.images),
+                    message_history=history.messages,
+                    deps=deps,
+                    model=self.models.model(model_id),
+                    model_settings=self._settings(request.agent_id),
+                    usage_limits=UsageLimits(
+                        request_limit=25,
+                        total_tokens_limit=self.config.limits.tokens_per_turn,
+                    ),
+                    # Nobody reads deltas (CLI --json, Slack, Discord, streaming off): a plain request costs
+                    # less CPU and its answer carries meta.usage, the real cost, which streams lack.
+                    event_stream_handler=_event_handler(on_delta, tool_calls) if on_delta else None,
+                )
+            except ModelContextWindowExceededError as exc:
+                if attempt == 2:
+                    raise
+                window = context_window(exc)
+            # The model's window is smaller than our estimate: compact hard (persisted, so the next
+            # turn starts from the shorter history too) and cut the new message if it alone is too big.
+            budget = max(MIN_TOKEN_BUDGET, (window or history.estimated_tokens) // 4)
+            room = window // 2 if window else budget
+            if (size := estimate_tokens(text)) > room:
+                text = shorten_text(text, room / size)
+            tool_calls.clear()
+            log.warning(
+                "session %s: %s's context window was exceeded (~%d tokens of history); retrying with ~%d. "
+                "If this repeats, lower agents.%s.memory.token_budget (now %d).",
+                request.session_key,
+                model_id,
+                history.estimated_tokens,
+                budget,
+                request.agent_id,
+                memory.token_budget,
+            )
+        raise AssertionError("unreachable")
+
+    def _settings(self, agent_id: str) -> ModelSettings:
+        agent = self.config.agent(agent_id)
+        settings: ModelSettings = {"max_tokens": agent.max_tokens}
+        if agent.temperature is not None:
+            settings["temperature"] = agent.temperature
+        return settings
+
+    async def _summarise(self, agent_id: str, model_id: str, text: str) -> str:
+        memory = self.config.agent(agent_id).memory
+        summariser: Agent[None, str] = Agent(
+            output_type=str,
+            instructions=(
+                "Summarise this conversation for your own later reference. Keep facts about the user, names, "
+                "numbers, decisions and open tasks; drop pleasantries. At most 250 words."
+            ),
+        )
+        result = await summariser.run(
+            text, model=self.models.model(memory.summary_model or model_id), model_settings={"max_tokens": 800}
+        )
+        return result.output
+
+    async def record_cancelled(self, request: TurnRequest, *, started: float, partial_reply: str = "") -> int:
+        """Keep a question whose answer the user stopped (Ctrl-C in `agentbox chat`) in the transcript.
+
+        Recorded as status `cancelled`: the transcript shows it, later prompts don't (only `ok` turns).
+        """
+        model_id = await self.model_for(request)
+        return await self._record(
+            request, model_id, started, status="cancelled", reply=partial_reply, error="stopped by the user"
+        )
+
+    async def _record(
+        self, request: TurnRequest, model_id: str, started: float, *, status: str, reply: str, error: str
+    ) -> int:
+        return await self.store.sessions.add_turn(
+            TurnRecord(
+                session_key=request.session_key,
+                model=model_id,
+                status=status,
+                user_text=request.text,
+                reply=reply,
+                error=error,
+                sender_id=request.sender_id,
+                started_at=started,
+                finished_at=time.time(),
+            )
+        )
+
+    async def aclose(self) -> None:
+        await self.models.aclose()
+        await self.aimlapi.aclose()
+
+
+def _tool_names(messages: list[ModelMessage]) -> list[str]:
+    return [part.tool_name for message in messages for part in message.parts if isinstance(part, ToolCallPart)]
+
+
+def _event_handler(
+    on_delta: OnDelta | None, tool_calls: list[str]
+) -> Callable[[RunContext[TurnDeps], AsyncIterable[AgentStreamEvent]], Awaitable[None]]:
+    async def handle(_: RunContext[TurnDeps], events: AsyncIterable[AgentStreamEvent]) -> None:
+        async for event in events:
+            if on_delta is None:
+                if isinstance(event, FunctionToolCallEvent):
+                    tool_calls.append(event.part.tool_name)
+                continue
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart) and event.part.content:
+                await on_delta(event.part.content)
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                if event.delta.content_delta:
+                    await on_delta(event.delta.content_delta)
+            elif isinstance(event, FunctionToolCallEvent):
+                tool_calls.append(event.part.tool_name)
+
+    return handle
+
+
+class TurnStream:
+    """`async for delta in stream` yields text as the model writes it; `await stream.result()` ends it."""
+
+    _END = object()
+
+    def __init__(self, runner: TurnRunner, request: TurnRequest, *, progress: Progress | None) -> None:
+        self._runner = runner
+        self._request = request
+        self._progress = progress
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._task: asyncio.Task[TurnResult] | None = None
+
+    def _start(self) -> asyncio.Task[TurnResult]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        return self._task
+
+    async def _run(self) -> TurnResult:
+        try:
+            return await self._runner.run(self._request, on_delta=self._queue.put, progress=self._progress)
+        finally:
+            self._queue.put_nowait(self._END)
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        self._start()
+        return self._deltas()
+
+    async def _deltas(self) -> AsyncIterator[str]:
+        while (item := await self._queue.get()) is not self._END:
+            yield str(item)
+
+    async def result(self) -> TurnResult:
+        return await self._start()

@@ -1,0 +1,1 @@
+"""The Discord channel: settings, connector (platform ⇄ Inbound/Outbound) and its helpers."""

@@ -1,0 +1,1 @@
+"""The Slack channel: settings, connector (platform ⇄ Inbound/Outbound) and its helpers."""

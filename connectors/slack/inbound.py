@@ -1,0 +1,186 @@
+"""Slack inbound: events (DMs, mentions, thread follow-ups) translated into `Inbound`s.
+
+A mixin of `SlackConnector` (connectors/slack/connector.py), kept apart so each module has one job:
+this one decides what a Slack event means and fetches shared images; the connector owns the
+app, tokens and sending. An image file becomes a reference (its private URL, which holds no
+secret, and declared size); `fetch` downloads it with the bot token once access is granted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from agentbox.connectors.slack.format import mrkdwn_to_text
+from agentbox.download import check_declared, read_capped
+from agentbox.messages import Attachment, Inbound, MediaUnavailable
+
+if TYPE_CHECKING:
+    from agentbox.config import SlackConfig
+    from agentbox.messages import Deliver
+
+log = logging.getLogger(__name__)
+
+# Message subtypes that are still a person talking; everything else (edits, deletions,
+# joins, bot_message, ...) is ignored.
+_USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+_MAX_DOWNLOAD = 20 * 1024 * 1024
+
+
+class SlackInbound:
+    """Event handlers; the attributes they read are set up by `SlackConnector.__init__`."""
+
+    name: str
+    config: SlackConfig
+    bot_id: str | None
+    bot_user_id: str | None
+    _deliver: Deliver | None
+
+    async def _on_message(self, event: dict[str, Any]) -> None:
+        if self._from_bot_or_not_a_person(event):
+            return
+        channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
+        text = str(event.get("text") or "")
+        if event.get("channel_type") == "im":
+            await self._emit(event, is_direct=True, mentioned=False, thread_id=None)
+            return
+        thread_ts = event.get("thread_ts")
+        if not thread_ts or thread_ts == ts:
+            return  # channel chatter outside threads: only mentions (app_mention) reach the bot
+        if self.bot_user_id and f"<@{self.bot_user_id}" in text:
+            return  # the app_mention event for the same message delivers it
+        if not await self._bot_in_thread(channel, str(thread_ts)):
+            return
+        # The bot is part of this thread: a follow-up counts as addressed to it.
+        await self._emit(event, is_direct=False, mentioned=True, thread_id=str(thread_ts))
+
+    async def _on_app_mention(self, event: dict[str, Any]) -> None:
+        if self._from_bot_or_not_a_person(event):
+            return
+        # A mention outside a thread starts one: its own ts is the thread (and session) id.
+        thread_id = str(event.get("thread_ts") or event.get("ts"))
+        self._threads.remember((str(event.get("channel")), thread_id))
+        await self._emit(event, is_direct=False, mentioned=True, thread_id=thread_id)
+
+    def _from_bot_or_not_a_person(self, event: dict[str, Any]) -> bool:
+        if event.get("subtype") not in _USER_SUBTYPES:
+            return True
+        if event.get("bot_id") or event.get("bot_profile"):
+            return True
+        user = event.get("user")
+        return not user or user == self.bot_user_id
+
+    async def _bot_in_thread(self, channel: str, thread_ts: str) -> bool:
+        """True if the bot was mentioned or answered in this thread (asks Slack once after a restart)."""
+        key = (channel, thread_ts)
+        if key in self._threads:
+            return True
+        if key in self._not_threads:
+            return False
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            response = await self._web_client().conversations_replies(channel=channel, ts=thread_ts, limit=200)
+        except (SlackApiError, OSError) as exc:
+            log.warning("slack: cannot read thread %s in %s: %s", thread_ts, channel, type(exc).__name__)
+            return False
+        messages = response.get("messages") or []
+        joined = any(
+            m.get("user") == self.bot_user_id
+            or (self.bot_id and m.get("bot_id") == self.bot_id)
+            or f"<@{self.bot_user_id}" in str(m.get("text", ""))
+            for m in messages
+        )
+        (self._threads if joined else self._not_threads).remember(key)
+        return joined
+
+    async def _emit(self, event: dict[str, Any], *, is_direct: bool, mentioned: bool, thread_id: str | None) -> None:
+        assert self._deliver is not None
+        user = str(event.get("user"))
+        text = mrkdwn_to_text(str(event.get("text") or ""), strip_user=self.bot_user_id)
+        files = [f for f in event.get("files") or [] if isinstance(f, dict)]
+        attachments = tuple([a for a in [self._image_ref(f) for f in files] if a is not None])
+        unsupported = None
+        if files and not attachments and not text:
+            unsupported = "file"
+        inbound = Inbound(
+            channel=self.name,
+            chat_id=str(event.get("channel")),
+            message_id=str(event.get("ts")),
+            sender_id=user,
+            text=text,
+            is_direct=is_direct,
+            sender_name=await self._display_name(user),
+            mentioned=mentioned,
+            thread_id=thread_id,
+            attachments=attachments,
+            unsupported=unsupported,
+        )
+        await self._deliver(inbound)
+
+    async def _display_name(self, user_id: str) -> str:
+        if user_id in self._names:
+            return str(self._names[user_id])
+        from slack_sdk.errors import SlackApiError
+
+        name = ""
+        try:
+            response = await self._web_client().users_info(user=user_id)
+            user = response.get("user") or {}
+            profile = user.get("profile") or {}
+            name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or ""
+            name = name or user.get("name") or ""
+        except (SlackApiError, OSError) as exc:
+            log.debug("slack: users.info %s failed: %s", user_id, exc)
+        self._names.remember(user_id, name)
+        return name
+
+    def _trusted_file_url(self, url: str) -> bool:
+        """Only Slack's own hosts get the bot token: a forged file URL must not collect it."""
+        host = urlsplit(url).hostname or ""
+        api_host = urlsplit(self.config.api_base_url).hostname or ""
+        return host == api_host or host == "slack.com" or host.endswith(".slack.com")
+
+    def _image_ref(self, file: dict[str, Any]) -> Attachment | None:
+        mimetype = str(file.get("mimetype") or "")
+        url = str(file.get("url_private_download") or file.get("url_private") or "")
+        if not mimetype.startswith("image/") or not url:
+            return None
+        if not self._trusted_file_url(url):
+            log.warning("slack: skipped image %s (not on a Slack host)", file.get("id"))
+            return None
+        size = file.get("size")
+        return Attachment(
+            "image",
+            ref=url,
+            size=int(size) if size is not None else None,
+            media_type=mimetype,
+            filename=file.get("name"),
+        )
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """Download a shared image with the bot token, never past `max_bytes`."""
+        if attachment.ref is None or attachment.data is not None:
+            return attachment
+        limit = min(max_bytes, _MAX_DOWNLOAD)
+        check_declared(attachment.size, limit)
+        if not self._trusted_file_url(attachment.ref):  # a replayed row is checked again: the token stays home
+            raise MediaUnavailable("the file is not on a Slack host")
+        assert self._session is not None
+        headers = {"Authorization": f"Bearer {self._bot_token}"}
+        try:
+            async with self._session.get(attachment.ref, headers=headers) as response:
+                content_type = response.content_type or ""
+                if response.status != 200 or not content_type.startswith("image/"):
+                    # Slack answers a sign-in page when the token lacks files:read.
+                    log.warning(
+                        "slack: image download gave HTTP %s %s (is files:read granted?)", response.status, content_type
+                    )
+                    raise MediaUnavailable(f"Slack answered HTTP {response.status} {content_type}")
+                check_declared(response.content_length, limit)
+                data = await read_capped(response.content.iter_chunked(64 * 1024), limit)
+        except (TimeoutError, OSError) as exc:
+            raise MediaUnavailable(f"download failed: {type(exc).__name__}", transient=True) from None
+        return replace(attachment, data=data, media_type=content_type)

@@ -1,0 +1,1 @@
+"""The Telegram channel: settings, connector (platform ⇄ Inbound/Outbound) and its helpers."""

@@ -1,0 +1,189 @@
+"""Telegram inbound: a Bot API `Update` translated into an `Inbound`.
+
+A mixin of `TelegramConnector` (connectors/telegram/connector.py), kept apart so each module has one
+job: this one decides what a Telegram message means (mentions, photos, replies, unsupported
+media) and fetches media; the connector owns polling, the token and sending. A photo becomes a
+reference (its file id and declared size); the gateway asks `fetch` for the bytes only once the
+sender is allowed in. The file URL contains the bot token and never leaves this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+from telegram import Message, Update
+from telegram.constants import MessageEntityType
+from telegram.error import BadRequest, InvalidToken, TelegramError
+
+from agentbox.config import TelegramConfig
+from agentbox.download import check_declared, read_capped
+from agentbox.messages import Attachment, Inbound, MediaTooLarge, MediaUnavailable
+from agentbox.vision import sniff_image_type
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+log = logging.getLogger(__name__)
+
+# Media we answer with a polite "unsupported" (checked in this order: animations also carry a document).
+_UNSUPPORTED = (
+    "voice",
+    "video_note",
+    "audio",
+    "video",
+    "animation",
+    "sticker",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
+    "document",
+)
+_MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API's getFile limit
+
+
+class TelegramInbound:
+    """Translation; the attributes it reads are set up by `TelegramConnector.__init__`."""
+
+    name: str
+    config: TelegramConfig
+    bot_id: int | None
+    bot_username: str
+
+    if TYPE_CHECKING:
+
+        def _require_bot(self) -> Bot: ...
+
+        def _reason(self, exc: BaseException) -> str: ...
+
+    async def _translate(self, update: Update) -> Inbound | None:
+        msg = update.message  # edited messages, channel posts, callbacks: not ours
+        if msg is None:
+            return None
+        user, chat = msg.from_user, msg.chat
+        mentioned, text = self._mention_and_text(msg)
+        attachments: list[Attachment] = []
+        unsupported: str | None = None
+        if msg.photo:
+            largest = max(msg.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+            attachments.append(Attachment("image", ref=largest.file_id, size=largest.file_size))
+        elif msg.document and (msg.document.mime_type or "").startswith("image/"):
+            doc = msg.document
+            attachments.append(
+                Attachment(
+                    "image", ref=doc.file_id, size=doc.file_size, media_type=doc.mime_type, filename=doc.file_name
+                )
+            )
+        else:
+            unsupported = next((kind for kind in _UNSUPPORTED if getattr(msg, kind, None)), None)
+        if unsupported:
+            text = ""
+        elif not text and not attachments:
+            return None  # service message: member joined, pinned, ...
+        if user is not None:
+            sender_id, sender_name = str(user.id), user.username or user.full_name
+        elif msg.sender_chat is not None:  # anonymous admin or channel
+            sender_id, sender_name = str(msg.sender_chat.id), msg.sender_chat.title or ""
+        else:
+            sender_id, sender_name = str(chat.id), chat.title or ""
+        return Inbound(
+            channel=self.name,
+            chat_id=str(chat.id),
+            message_id=str(msg.message_id),
+            sender_id=sender_id,
+            sender_name=sender_name,
+            text=text,
+            is_direct=chat.type == "private",
+            mentioned=mentioned,
+            thread_id=str(msg.message_thread_id) if msg.is_topic_message and msg.message_thread_id else None,
+            attachments=tuple(attachments),
+            unsupported=unsupported,
+            bot_authored=bool(user and user.is_bot),
+            reply_to_text=_quoted(msg),
+            group_name="" if chat.type == "private" else chat.title or "",
+        )
+
+    def _mention_and_text(self, msg: Message) -> tuple[bool, str]:
+        """Was the bot @mentioned, text-mentioned, addressed by /cmd@bot or replied to; text without @bot."""
+        text = msg.text or msg.caption or ""
+        entities = msg.parse_entities() if msg.text else msg.parse_caption_entities()
+        me = self.bot_username.lower()
+        mentioned = False
+        cuts: list[tuple[int, int, str]] = []  # UTF-16 (offset, length, replacement)
+        for entity, value in entities.items():
+            if entity.type == MessageEntityType.MENTION and me and value[1:].lower() == me:
+                mentioned = True
+                cuts.append((entity.offset, entity.length, ""))
+            elif entity.type == MessageEntityType.TEXT_MENTION and entity.user and entity.user.id == self.bot_id:
+                mentioned = True
+            elif entity.type == MessageEntityType.BOT_COMMAND and "@" in value:
+                command, _, target = value.partition("@")
+                if me and target.lower() == me:
+                    mentioned = True
+                    cuts.append((entity.offset, entity.length, command))
+        reply = msg.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == self.bot_id:
+            mentioned = True
+        if cuts:
+            units = text.encode("utf-16-le")
+            for offset, length, replacement in sorted(cuts, reverse=True):
+                units = units[: offset * 2] + replacement.encode("utf-16-le") + units[(offset + length) * 2 :]
+            text = re.sub(r"[ \t]{2,}", " ", units.decode("utf-16-le")).strip()
+        return mentioned, text
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """The bytes of a photo or image document: getFile, then a download capped at `max_bytes`."""
+        if attachment.ref is None or attachment.data is not None:
+            return attachment
+        limit = min(max_bytes, _MAX_DOWNLOAD)
+        check_declared(attachment.size, limit)
+        try:
+            file = await self._require_bot().get_file(attachment.ref)
+        except BadRequest as exc:
+            log.warning("telegram: getFile failed for %s: %s", attachment.ref, self._reason(exc))
+            if "too big" in str(exc).lower():
+                raise MediaTooLarge(limit, attachment.size) from None
+            raise MediaUnavailable("Telegram no longer has this file") from None
+        except InvalidToken:  # PTB's mapping of a 401/404 from the file endpoint
+            raise MediaUnavailable("Telegram no longer has this file") from None
+        except TelegramError as exc:
+            raise MediaUnavailable(f"cannot reach Telegram: {self._reason(exc)}", transient=True) from None
+        check_declared(file.file_size, limit)
+        if not file.file_path:
+            raise MediaUnavailable("Telegram gave no path for this file")
+        data = await self._download(file.file_path, limit)
+        media_type = sniff_image_type(data) or attachment.media_type or "image/jpeg"
+        return replace(attachment, data=data, media_type=media_type)
+
+    async def _download(self, file_path: str, limit: int) -> bytes:
+        if not file_path.startswith(("http://", "https://")):  # a local Bot API server hands out paths
+            path = Path(file_path)
+            check_declared((await asyncio.to_thread(path.stat)).st_size, limit)
+            return await asyncio.to_thread(path.read_bytes)
+        try:
+            async with (
+                httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=15.0)) as client,
+                client.stream("GET", file_path) as response,
+            ):
+                if response.status_code != 200:
+                    raise MediaUnavailable(f"the file download answered HTTP {response.status_code}")
+                return await read_capped(response.aiter_bytes(), limit)
+        except httpx.HTTPError as exc:  # the URL holds the token: only the redacted reason is kept
+            raise MediaUnavailable(f"download failed: {self._reason(exc)}", transient=True) from None
+
+
+def _quoted(msg: Message) -> str | None:
+    """Text or caption of the message this one replies to (a forum topic's opening event has none)."""
+    reply = msg.reply_to_message
+    if reply is None:
+        return None
+    return reply.text or reply.caption or None
