@@ -43,7 +43,8 @@ async def test_one_info_line_per_answered_message(fake_aimlapi, home: Path, capl
     one, slow, batch, queued = lines(caplog, "answered")
     model = r"gpt-4o-mini"
     assert re.fullmatch(
-        PREFIX + rf"INFO agentbox\.gateway\.dispatch session=telegram:dm:42 msg=103 answered with {model}: 812 in / 64 out "
+        PREFIX
+        + rf"INFO agentbox\.gateway\.dispatch session=telegram:dm:42 msg=103 answered with {model}: 812 in / 64 out "
         r"tokens in \d+\.\d s",
         one,
     ), one
@@ -73,7 +74,8 @@ async def test_a_pairing_request_logs_name_code_and_the_command(
 
 
 ANSWERED = re.compile(
-    PREFIX + r"INFO agentbox\.gateway\.dispatch session=\S+ msg=\S+ answered with \S+: [\d,]+ in / [\d,]+ out tokens in \d+\.\d s"
+    PREFIX
+    + r"INFO agentbox\.gateway\.dispatch session=\S+ msg=\S+ answered with \S+: [\d,]+ in / [\d,]+ out tokens in \d+\.\d s"
     r"( \(\d+ messages together\))?(; the reply waits in the outbox)?"
 )
 PAIRING = re.compile(
