@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,24 +13,28 @@ from agentbox.config import Config
 from agentbox.gateway.commands import ChatCommands
 from agentbox.gateway.commands import parse_command as parse_chat_command
 from agentbox.messages import Inbound
-from agentbox.store import Store
 from tests.fakes.aimlapi import FakeAimlapi
 from tests.helpers import runtime_on
 
 
-async def test_new_in_the_terminal_starts_fresh_in_the_same_session_like_in_a_chat(
-    fake_aimlapi: FakeAimlapi, home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+async def terminal(fake_aimlapi: FakeAimlapi, home: Path) -> AsyncIterator[ChatSession]:
+    """`agentbox chat` on session cli:repl, without the terminal: commands and answers print to stdout."""
     async with runtime_on(fake_aimlapi, home) as rt:
-        chat = ChatSession(rt, "cli:repl", interactive=False)
-        await chat.answer("my name is Ada")
-        await chat.command("/new")
-        await chat.answer("what is my name?")
-        await chat.command("/reset")
-        await chat.answer("and now?")
-        sessions = [info.key for info in await rt.store.sessions.all()]
-        turns = await rt.store.sessions.transcript("cli:repl")
-    assert chat.session == "cli:repl" and sessions == ["cli:repl"]  # no second session was opened
+        yield ChatSession(rt, "cli:repl", interactive=False)
+
+
+async def test_new_in_the_terminal_starts_fresh_in_the_same_session_like_in_a_chat(
+    terminal: ChatSession, fake_aimlapi: FakeAimlapi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await terminal.answer("my name is Ada")
+    await terminal.command("/new")
+    await terminal.answer("what is my name?")
+    await terminal.command("/reset")
+    await terminal.answer("and now?")
+    sessions = [info.key for info in await terminal.rt.store.sessions.all()]
+    turns = await terminal.rt.store.sessions.transcript("cli:repl")
+    assert terminal.session == "cli:repl" and sessions == ["cli:repl"]  # no second session was opened
     assert [turn["user_text"] for turn in turns] == ["my name is Ada", "what is my name?", "and now?"]
     sent = [[m["content"] for m in body["messages"] if m["role"] == "user"] for body in fake_aimlapi.chat_requests()]
     assert sent == [["my name is Ada"], ["what is my name?"], ["and now?"]]
@@ -37,28 +42,24 @@ async def test_new_in_the_terminal_starts_fresh_in_the_same_session_like_in_a_ch
 
 
 async def test_model_default_goes_back_in_the_terminal_too(
-    fake_aimlapi: FakeAimlapi, home: Path, capsys: pytest.CaptureFixture[str]
+    terminal: ChatSession, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async with runtime_on(fake_aimlapi, home) as rt:
-        chat = ChatSession(rt, "cli:repl", interactive=False)
-        await chat.command("/model gpt-4o")
-        await chat.command("/model default")
-        info = await rt.store.sessions.get("cli:repl")
+    await terminal.command("/model gpt-4o")
+    await terminal.command("/model default")
+    info = await terminal.rt.store.sessions.get("cli:repl")
     assert info is not None and info.model is None
     assert capsys.readouterr().out.splitlines() == ["Model: gpt-4o", f"Model: {Config().agent('main').model}"]
 
 
-async def test_help_is_the_table_on_both_sides(
-    fake_aimlapi: FakeAimlapi, home: Path, store: Store, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_help_is_the_table_on_both_sides(terminal: ChatSession, capsys: pytest.CaptureFixture[str]) -> None:
     inbound = Inbound("telegram", "42", "7", "42", "/help", is_direct=True)
     for text in ("/help", "/start", "/HELP@my_bot"):
         command = parse_chat_command(text)
         assert command is not None
-        reply = await ChatCommands(Config(), store).run(command, inbound, session_key="telegram:dm:42", agent_id="main")
+        commands = ChatCommands(Config(), terminal.rt.store)
+        reply = await commands.run(command, inbound, session_key="telegram:dm:42", agent_id="main")
         assert reply == help_text("chat")
-    async with runtime_on(fake_aimlapi, home) as rt:
-        await ChatSession(rt, "cli:repl", interactive=False).command("/help")
+    await terminal.command("/help")
     assert capsys.readouterr().out.strip() == help_text("terminal")
     for spec in COMMANDS:
         for surface in ("chat", "terminal"):
