@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from agentbox.config import Config, require_api_key
+from agentbox.errors import AgentboxError
 from agentbox.retry import HttpxRetryTransport, RetryPolicy, httpx2_retry_transport
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ class ModelFactory:
 # -- non-chat endpoints --------------------------------------------------------------
 
 
-class AimlapiError(Exception):
+class AimlapiError(AgentboxError):
     """A non-chat AI/ML API call failed; `message` is the API's own words when it gave some."""
 
     def __init__(self, status: int | None, message: str, *, request_id: str | None = None) -> None:

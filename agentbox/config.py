@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from agentbox import paths
+from agentbox.errors import AgentboxError
 
 DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
 # gpt-4o-mini: cheap, and the AI/ML API docs show it with both tool calling and image input.
@@ -254,8 +255,10 @@ class Config(Section):
         return secret.get_secret_value() if secret else None
 
 
-class ConfigError(Exception):
+class ConfigError(AgentboxError):
     """A config problem, phrased for the user: file, key path, what is wrong."""
+
+    exit_code = 2
 
 
 class MissingApiKey(ConfigError):

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from agentbox.errors import AgentboxError
+
 AttachmentKind = Literal["image", "video", "audio", "file"]
 
 
@@ -133,7 +135,7 @@ class StreamingConnector(Connector, Protocol):
     async def open_stream(self, address: Address) -> ReplyStream: ...
 
 
-class MediaTooLarge(Exception):
+class MediaTooLarge(AgentboxError):
     """An inbound file is bigger than the caller accepts (or than the platform lets bots download)."""
 
     def __init__(self, limit: int, size: int | None = None) -> None:
@@ -142,7 +144,7 @@ class MediaTooLarge(Exception):
         self.size = size
 
 
-class MediaUnavailable(Exception):
+class MediaUnavailable(AgentboxError):
     """An inbound file could not be downloaded; `transient` means trying again may work."""
 
     def __init__(self, message: str, *, transient: bool = False) -> None:
@@ -150,7 +152,7 @@ class MediaUnavailable(Exception):
         self.transient = transient
 
 
-class ConnectorError(Exception):
+class ConnectorError(AgentboxError):
     """A connector could not reach its platform; `fatal` means retrying will not help (bad token).
 
     `rejected` (on a send): the platform refused this message itself (chat gone, bot blocked,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentbox.config import VisionConfig
+from agentbox.errors import AgentboxError
 from agentbox.messages import Attachment
 
 _MAGIC: list[tuple[bytes, str]] = [
@@ -19,8 +20,10 @@ _MAGIC: list[tuple[bytes, str]] = [
 ]
 
 
-class InputError(ValueError):
+class InputError(AgentboxError, ValueError):
     """Bad user input (image, message), phrased for the user; raised before any model call."""
+
+    exit_code = 2
 
 
 def sniff_image_type(data: bytes) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from agentbox.messages import Address
 from agentbox.store import TurnRecord
 from agentbox.turn.caps import SENDER_REFUSAL, TOTAL_REFUSAL
 from agentbox.turn.runner import TurnRequest
@@ -25,7 +26,7 @@ async def spend(rt, usd: float, *, sender: str = "alice", channel: str = "telegr
 
 def request(sender: str = "alice", text: str = "hi") -> TurnRequest:
     return TurnRequest(
-        session_key=f"telegram:{sender}", text=text, sender_id=sender, channel="telegram", chat_id=sender
+        session_key=f"telegram:{sender}", text=text, sender_id=sender, address=Address("telegram", sender)
     )
 
 

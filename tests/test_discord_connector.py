@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from agentbox.commands import command_spec
 from agentbox.config import ConfigError, DiscordConfig
 from agentbox.connectors.discord.connector import DiscordConnector, create
 from agentbox.messages import Address, Attachment, Connector, ConnectorError, Inbound, Outbound
@@ -66,7 +67,8 @@ async def test_connects_with_identify_and_ready(fake_discord: FakeDiscord, bot: 
     # guilds | guild messages | DMs | message content
     assert identify["intents"] == (1 << 0) | (1 << 9) | (1 << 12) | (1 << 15)
     assert fake_discord.heartbeats >= 1  # discord.py beats right after HELLO; the fake ACKs
-    assert [c["name"] for c in fake_discord.commands] == ["new"]
+    new = command_spec("new")  # registered from the one command table
+    assert [(c["name"], c["description"]) for c in fake_discord.commands] == [(new.name, new.menu_text())]
 
 
 async def test_create_reads_the_token_from_the_named_env_var(fake_discord: FakeDiscord) -> None:

@@ -37,7 +37,7 @@ class Outbox:
 
 async def start_video(rt, fake, runner: JobRunner | None, prompt: str = "a foggy forest") -> str:  # type: ignore[no-untyped-def]
     if runner is not None:
-        rt.runner.deps_extras["jobs"] = runner
+        rt.runner.jobs = runner
     fake.script(Reply(tool_calls=[ToolCall("generate_video", {"prompt": prompt})]), Reply(text="Started!"))
     started = time.monotonic()
     result = await rt.runner.run(TurnRequest(session_key="tg:4242", text="make a video", address=CHAT))

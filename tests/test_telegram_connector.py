@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentbox.commands import menu_entries
 from agentbox.config import ConfigError, TelegramConfig
 from agentbox.connectors.telegram.connector import TelegramConnector, TelegramSendError, create
 from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound, StreamingConnector
@@ -90,6 +91,7 @@ async def test_start_checks_token_drops_webhook_and_registers_commands(
     assert connector.bot_username == fake_telegram.bot_username
     assert fake_telegram.calls_to("deleteWebhook")
     assert [c["command"] for c in fake_telegram.commands] == ["new", "reset", "status", "model", "help"]
+    assert [(c["command"], c["description"]) for c in fake_telegram.commands] == list(menu_entries("chat"))
     assert fake_telegram.token not in repr(connector)
 
 

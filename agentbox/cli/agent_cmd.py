@@ -21,12 +21,9 @@ def agent(
 ) -> None:
     """Run one turn through the same pipeline the gateway uses, with memory."""
     config = config_or_exit()
-    from agentbox.vision import InputError, load_image
+    from agentbox.vision import load_image
 
-    try:
-        images = tuple(load_image(spec, config.vision) for spec in image or [])
-    except InputError as exc:
-        fail(str(exc), 2)
+    images = tuple(load_image(spec, config.vision) for spec in image or [])  # an InputError exits 2
     if not message.strip() and not images:
         fail("the message is empty", 2)
     code = run_async(_agent(config, message, session, images, model, as_json))
@@ -36,33 +33,29 @@ def agent(
 async def _agent(config, message, session, images, model, as_json) -> int:  # type: ignore[no-untyped-def]
     from agentbox.cli.failures import terminal_failure
     from agentbox.cli.termsafe import terminal_safe
-    from agentbox.config import ConfigError
     from agentbox.runtime import open_runtime
     from agentbox.turn.runner import TurnRequest
 
-    try:
-        async with open_runtime(config) as rt:
-            request = TurnRequest(session_key=session, text=message, images=images, model=model)
-            if as_json:
-                result = await rt.runner.run(request)
-                print_json(result.as_json())
-            else:
-                streamed: list[str] = []
+    async with open_runtime(config) as rt:
+        request = TurnRequest(session_key=session, text=message, images=images, model=model)
+        if as_json:
+            result = await rt.runner.run(request)
+            print_json(result.as_json())
+        else:
+            streamed: list[str] = []
 
-                async def show(delta: str) -> None:
-                    streamed.append(delta)
-                    sys.stdout.write(terminal_safe(delta))  # a reply can carry escape sequences from a web page
-                    sys.stdout.flush()
+            async def show(delta: str) -> None:
+                streamed.append(delta)
+                sys.stdout.write(terminal_safe(delta))  # a reply can carry escape sequences from a web page
+                sys.stdout.flush()
 
-                result = await rt.runner.run(request, on_delta=show)
-                if not result.ok or not streamed:
-                    sys.stdout.write(terminal_safe(terminal_failure(result, one_shot=True) or result.reply))
-                sys.stdout.write("\n")
-                for item in result.attachments:
-                    sys.stdout.write(terminal_safe(f"[{item.kind}] {item.describe()}", single_line=True) + "\n")
-            return 0 if result.ok else 1
-    except ConfigError as exc:
-        fail(str(exc), 2)
+            result = await rt.runner.run(request, on_delta=show)
+            if not result.ok or not streamed:
+                sys.stdout.write(terminal_safe(terminal_failure(result, one_shot=True) or result.reply))
+            sys.stdout.write("\n")
+            for item in result.attachments:
+                sys.stdout.write(terminal_safe(f"[{item.kind}] {item.describe()}", single_line=True) + "\n")
+        return 0 if result.ok else 1
 
 
 def chat(
@@ -71,11 +64,7 @@ def chat(
     """Interactive terminal chat with streaming output. /help lists the commands."""
     config = config_or_exit()
     from agentbox.cli.chat_repl import run_chat
-    from agentbox.config import ConfigError
 
-    try:
-        with database_errors():
-            code = run_chat(config, session)
-    except ConfigError as exc:
-        fail(str(exc), 2)
+    with database_errors():
+        code = run_chat(config, session)
     raise typer.Exit(code)

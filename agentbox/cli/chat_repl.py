@@ -11,74 +11,78 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from agentbox.cli.failures import terminal_failure
 from agentbox.cli.termsafe import terminal_safe
+from agentbox.commands import FRESH_START, command_router, help_text, parse_command
 from agentbox.config import Config
 from agentbox.plural import plural
 
 if TYPE_CHECKING:
     from agentbox.runtime import Runtime
 
-HELP = """Commands:
-  /new         start a fresh session (new key; the old one is kept)
-  /reset       forget this session's history (the transcript is kept)
-  /model ID    use another model in this session (/model alone shows it)
-  /status      model, session and tokens used
-  /help        this help
-  /exit        quit (Ctrl-D, or Ctrl-C at the prompt, works too)
-Ctrl-C while an answer is streaming stops that answer; the question stays in the transcript."""
-
-EXIT_COMMANDS = ("/exit", "/quit")
 INTERRUPTED = 130  # a second Ctrl-C while an answer was being stopped
 
 
 class ChatSession:
-    """One chat: the runtime, the current session key, and how to print to this terminal."""
+    """One chat: the runtime, the session key, and how to print to this terminal."""
 
     def __init__(self, rt: Runtime, session: str, *, interactive: bool) -> None:
         self.rt = rt
         self.session = session
         self.interactive = interactive
+        self.done = False  # /exit was typed
+        self._handlers: dict[str, Callable[[str], Awaitable[None]]] = command_router(
+            "terminal",
+            {"new": self._new, "status": self._status, "model": self._model, "help": self._help, "exit": self._exit},
+        )
 
     async def banner(self) -> None:
-        from agentbox.turn.runner import TurnRequest
-
-        model = await self.rt.runner.model_for(TurnRequest(self.session, ""))
-        print(f"agentbox chat — session {self.session}, model {model}")
+        print(f"agentbox chat — session {self.session}, model {await self._current_model()}")
         print("Type /help for commands. Ctrl-C stops an answer; Ctrl-D or Ctrl-C at the prompt quits.")
 
-    async def command(self, command: str, arg: str) -> None:
+    async def command(self, line: str) -> None:
+        """Run the slash command on `line` (the table in `agentbox.commands`, terminal side)."""
+        invocation = parse_command(line, "terminal")
+        if invocation is None:
+            print(f"Unknown command {line.split(maxsplit=1)[0]}. /help lists them.")
+            return
+        await self._handlers[invocation.name](invocation.argument)
+
+    async def _current_model(self) -> str:
         from agentbox.turn.runner import TurnRequest
 
-        store, runner = self.rt.store, self.rt.runner
-        if command == "/help":
-            print(HELP)
-        elif command == "/new":
-            self.session = f"cli:chat-{time.strftime('%Y%m%d-%H%M%S')}"
-            print(f"New session: {self.session}")
-        elif command == "/reset":
-            await store.sessions.reset(self.session)
-            print("History cleared for this session (the transcript is kept).")
-        elif command == "/model":
-            if arg:
-                await store.sessions.ensure(self.session, channel="cli")
-                await store.sessions.set_model(self.session, arg)
-            print(f"Model: {await runner.model_for(TurnRequest(self.session, ''))}")
-        elif command == "/status":
-            info = await store.sessions.get(self.session)
-            model = await runner.model_for(TurnRequest(self.session, ""))
-            turns = info.turns if info else 0
-            tokens = (info.input_tokens + info.output_tokens) if info else 0
-            usd = info.usd if info else 0.0
-            print(
-                f"session {self.session} · model {model} · {plural(turns, 'turn')} · "
-                f"{plural(tokens, 'token')} · ${usd:.4f}"
-            )
-        else:
-            print(f"Unknown command {command}. /help lists them.")
+        return await self.rt.runner.model_for(TurnRequest(self.session, ""))
+
+    async def _help(self, _: str) -> None:
+        print(help_text("terminal"))
+
+    async def _exit(self, _: str) -> None:
+        self.done = True
+
+    async def _new(self, _: str) -> None:
+        await self.rt.store.sessions.reset(self.session)
+        print(FRESH_START)
+
+    async def _model(self, arg: str) -> None:
+        sessions = self.rt.store.sessions
+        if arg:
+            await sessions.ensure(self.session, channel="cli")
+            await sessions.set_model(self.session, None if arg.lower() in ("default", "reset") else arg)
+        print(f"Model: {await self._current_model()}")
+
+    async def _status(self, _: str) -> None:
+        info = await self.rt.store.sessions.get(self.session)
+        turns = info.turns if info else 0
+        tokens = (info.input_tokens + info.output_tokens) if info else 0
+        usd = info.usd if info else 0.0
+        print(
+            f"session {self.session} · model {await self._current_model()} · {plural(turns, 'turn')} · "
+            f"{plural(tokens, 'token')} · ${usd:.4f}"
+        )
 
     async def answer(self, text: str) -> None:
         """Stream one answer; a Ctrl-C (the task cancelled) stops it and keeps the question as a cancelled turn."""
@@ -153,9 +157,8 @@ def _loop(runner: asyncio.Runner, chat: ChatSession) -> int:
         if not line:
             continue
         if line.startswith("/"):
-            command, _, arg = line.partition(" ")
-            if command in EXIT_COMMANDS:
+            runner.run(chat.command(line))
+            if chat.done:
                 return 0
-            runner.run(chat.command(command, arg.strip()))
         else:
             runner.run(chat.answer(line))

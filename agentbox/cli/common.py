@@ -1,4 +1,4 @@
-"""Helpers every command shares: load the config or exit 2 with one clear line."""
+"""Helpers every command shares: the config, running a coroutine, a database that cannot be used, output."""
 
 from __future__ import annotations
 
@@ -25,13 +25,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def config_or_exit() -> Config:
+    """The config; a ConfigError ends the command with exit 2 (the CLI's one `AgentboxError` handler prints it)."""
     # Imported here: building the config models costs ~0.2 s that `agentbox --help` need not pay.
-    from agentbox.config import ConfigError, load_config
+    from agentbox.config import load_config
 
-    try:
-        return load_config()
-    except ConfigError as exc:
-        fail(str(exc), 2)
+    return load_config()
 
 
 DATABASE_EXIT = 3  # the database cannot be used: damaged, locked past the timeout, unreadable

@@ -10,11 +10,13 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
+from agentbox.errors import AgentboxError
+
 if TYPE_CHECKING:
     from agentbox.config import Config
 
 
-class NoGateway(Exception):
+class NoGateway(AgentboxError):
     """No gateway answers for this AGENTBOX_HOME; the message says why, for the user."""
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agentbox.cli.common import ago, config_or_exit, database_errors, fail, print_json
+from agentbox.cli.common import ago, config_or_exit, database_errors, print_json
 from agentbox.cli.humanize import local_time, money
 from agentbox.plural import plural
 
@@ -39,15 +39,12 @@ def run(
     import asyncio
     import logging
 
-    from agentbox.gateway.homelock import AlreadyRunning, acquire_home_lock
+    from agentbox.gateway.homelock import acquire_home_lock
     from agentbox.logs import setup_logging
 
     config = config_or_exit()
     setup_logging(config, verbose, stderr_level=logging.INFO)  # the journal should show gateway events
-    try:
-        lock = acquire_home_lock(config.home)
-    except AlreadyRunning as exc:
-        fail(str(exc), 1)
+    lock = acquire_home_lock(config.home)  # AlreadyRunning: exit 1
     try:
         with database_errors():
             code = asyncio.run(_serve(config))
@@ -60,7 +57,6 @@ async def _serve(config: Any) -> int:
     import asyncio
     import logging
 
-    from agentbox.config import ConfigError
     from agentbox.gateway.control import ControlError, read_token
     from agentbox.gateway.lifecycle import Gateway, NoConnectorCanWork, load_services
     from agentbox.logs import redacting_filter
@@ -82,25 +78,21 @@ async def _serve(config: Any) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    try:
-        async with open_runtime(config) as runtime:
-            gateway = Gateway(config, runtime.store, runtime.runner)
-            load_services(gateway, GATEWAY_SERVICES)
-            try:
-                await gateway.run(stop)
-            except ControlError as exc:
-                log.error("%s", exc)
-                await gateway.shutdown()
-                return 1
-            except NoConnectorCanWork as exc:
-                log.error("%s", exc)  # the last line the owner sees: why the gateway gave up
-                return EXIT_NO_CONNECTOR
-            finally:
-                if (token := read_token(config.home)) and (flt := redacting_filter()) is not None:
-                    flt.add_secret(token)
-    except ConfigError as exc:
-        typer.echo(f"agentbox: {exc}", err=True)
-        return 2
+    async with open_runtime(config) as runtime:  # a ConfigError here exits 2
+        gateway = Gateway(config, runtime.store, runtime.runner)
+        load_services(gateway, GATEWAY_SERVICES)
+        try:
+            await gateway.run(stop)
+        except ControlError as exc:
+            log.error("%s", exc)
+            await gateway.shutdown()
+            return 1
+        except NoConnectorCanWork as exc:
+            log.error("%s", exc)  # the last line the owner sees: why the gateway gave up
+            return EXIT_NO_CONNECTOR
+        finally:
+            if (token := read_token(config.home)) and (flt := redacting_filter()) is not None:
+                flt.add_secret(token)
     return 0
 
 
@@ -109,13 +101,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print the raw s
 
     Exits 0 when it runs and no connector has failed, 1 when no gateway runs, 3 when a connector has failed.
     """
-    from agentbox.cli.gateway_client import NoGateway, call_gateway
+    from agentbox.cli.gateway_client import call_gateway
 
-    config = config_or_exit()
-    try:
-        data = call_gateway(config, "/status")
-    except NoGateway as exc:
-        fail(str(exc))
+    data = call_gateway(config_or_exit(), "/status")  # NoGateway: exit 1
     if as_json:
         print_json(data)
     else:

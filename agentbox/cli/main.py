@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -22,14 +23,23 @@ from agentbox.cli import (
 )
 from agentbox.cli.jobs_cmd import app as jobs_app
 from agentbox.cli.skills_cmd import app as skills_app
+from agentbox.errors import AgentboxError
 
 
 class _AgentboxGroup(TyperGroup):
-    """The root command: shows flags in --help without a `<bool>` type (they take no value)."""
+    """The root command: shows flags in --help without a `<bool>` type (they take no value).
+
+    It is also the one place an `AgentboxError` from any command becomes `agentbox: <message>`
+    on stderr and the error's exit code, instead of a traceback.
+    """
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         _hide_flag_types(self)
-        return super().main(*args, **kwargs)
+        try:
+            return super().main(*args, **kwargs)
+        except AgentboxError as exc:
+            typer.echo(f"agentbox: {exc}", err=True)
+            sys.exit(exc.exit_code)
 
 
 def _hide_flag_types(command: Any) -> None:

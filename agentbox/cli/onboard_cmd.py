@@ -151,7 +151,6 @@ def onboard_command(
     force: Annotated[bool, typer.Option("--force", help="Store tokens even if they look malformed.")] = False,
 ) -> None:
     """Set up (or change) config.toml: API key, model, channels and their tokens, DM policy."""
-    from agentbox.config import ConfigError  # the config models only when onboarding (not for --help)
     from agentbox.ops.onboarding import OnboardAnswers, onboard  # tomlkit only when onboarding
 
     if api_key and api_key_env_only:
@@ -194,10 +193,7 @@ def onboard_command(
             )
             if answers.dm_policy not in DM_POLICIES:
                 fail(f"DM policy must be one of {', '.join(DM_POLICIES)}", 2)
-    try:
-        result = onboard(answers)
-    except ConfigError as exc:
-        fail(str(exc), 2)
+    result = onboard(answers)  # a ConfigError exits 2
     if result.env_path:
         typer.echo(f"Tokens saved to {result.env_path} (mode 0600): {', '.join(result.stored_tokens)}")
     _offer_to_store_key(result.config, store_key=store_key, interactive=interactive)

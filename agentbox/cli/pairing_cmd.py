@@ -73,18 +73,7 @@ def _groups(store: Store) -> Any:
 
 def _run_or_fail(action: Callable[[Store], Awaitable[T]]) -> T:
     """Run `action` on the store; a PairingError exits 1 with its message (after the store closed)."""
-    from agentbox.gateway.access import PairingError
-
-    async def go(_: Config, store: Store) -> T | PairingError:
-        try:
-            return await action(store)
-        except PairingError as exc:
-            return exc
-
-    result = _with_store(go)
-    if isinstance(result, PairingError):
-        fail(str(result))
-    return result
+    return _with_store(lambda _, store: action(store))
 
 
 def _row(channel: str, item_id: str, name: str, tail: str) -> str:

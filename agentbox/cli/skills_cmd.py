@@ -114,13 +114,10 @@ def new(
     ] = None,
 ) -> None:
     """Scaffold a working skill (SKILL.md, tools.py and a test) in the workspace."""
-    from agentbox.skillkit.scaffold import ScaffoldError, scaffold
+    from agentbox.skillkit.scaffold import scaffold
 
     root = directory or config_or_exit().workspace / "skills"
-    try:
-        folder = scaffold(root, name)
-    except ScaffoldError as exc:
-        fail(str(exc), 2)
+    folder = scaffold(root, name)  # a ScaffoldError exits 2
     _warn_same_name(name, folder)
     typer.echo(f"Created {folder}/ (SKILL.md, tools.py, test_{name.replace('-', '_')}.py)")
     typer.echo(f"Test it:  pytest {folder}")

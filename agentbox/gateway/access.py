@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agentbox.config import ChannelConfig
+from agentbox.errors import AgentboxError
 from agentbox.messages import Inbound
 from agentbox.store.groups import GroupRepo
 from agentbox.store.pairing import AllowedSender, PairingRepo, PairingRequest
@@ -111,7 +112,7 @@ class PairingOutcome:
     retry_in: float | None = None  # set: the sender's code expired; seconds until they may ask again
 
 
-class PairingError(Exception):
+class PairingError(AgentboxError):
     """Approve/revoke failed, phrased for the owner (CLI prints it and exits 1)."""
 
 

@@ -45,11 +45,24 @@ class ApprovalNotices:
         await asyncio.shield(task)
 
     async def send_due(self, channel: str | None = None) -> int:
-        """Send every notice still owed (on `channel`, or all); returns how many went out."""
-        senders = await self._repo.unnotified(channel)
-        tasks = [self._start(sender) for sender in senders if self._connector_for(sender.channel) is not None]
-        results = await asyncio.gather(*tasks)
-        return sum(results)
+        """Send every notice still owed (on `channel`, or all); returns how many went out.
+
+        One sender's failure (the database busy, say) is logged with who it was and does not stop the others.
+        """
+        senders = [
+            sender for sender in await self._repo.unnotified(channel) if self._connector_for(sender.channel) is not None
+        ]
+        results = await asyncio.gather(*(self._start(sender) for sender in senders), return_exceptions=True)
+        for sender, result in zip(senders, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning(
+                    "approval notice for %s sender %s failed: %s",
+                    sender.channel,
+                    sender.sender_id,
+                    result,
+                    exc_info=result,
+                )
+        return sum(result is True for result in results)
 
     def _start(self, sender: AllowedSender) -> asyncio.Task[bool]:
         key = (sender.channel, sender.sender_id)

@@ -1,4 +1,4 @@
-"""Chat commands for approved users: /new, /reset, /status, /model, /help (and Telegram's /start).
+"""The gateway's side of the chat commands (`agentbox.commands` is the table): /new, /status, /model, /help.
 
 Handled by the gateway without a model call, in the session's order: a `/new` sent after a
 question takes effect after that question is answered. Unknown `/words` go to the model.
@@ -9,88 +9,91 @@ owner allowed for the agent (`AgentConfig.model_choices`), so nobody in a chat c
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from agentbox import commands
+from agentbox.commands import FRESH_START, Invocation, command_router, help_text
 from agentbox.config import Config, bare_model_id
 from agentbox.messages import Inbound
 from agentbox.plural import plural
-from agentbox.store import Store
+from agentbox.store import SessionInfo, Store
 
-HELP = (
-    "Commands:\n"
-    "/new or /reset: start a fresh conversation (the transcript is kept)\n"
-    "/status: model, session and usage\n"
-    "/model ID: use another allowed model in this chat (/model lists them, /model default goes back)\n"
-    "/help: this list\n"
-    "Anything else goes to the assistant; you can also send an image."
-)
 
-COMMANDS = frozenset({"new", "reset", "status", "model", "help", "start"})
+def parse_command(text: str) -> Invocation | None:
+    """`/model gpt-4o` → the model command with "gpt-4o"; None when `text` is for the model."""
+    return commands.parse_command(text, "chat")
 
 
 @dataclass(frozen=True, slots=True)
-class ChatCommand:
-    name: str
+class _Call:
+    """One command in one session, as its handler sees it."""
+
     argument: str
-
-
-def parse_command(text: str) -> ChatCommand | None:
-    """`/model gpt-4o` → ChatCommand("model", "gpt-4o"); `/status@my_bot` works in groups too."""
-    stripped = text.strip()
-    if not stripped.startswith("/"):
-        return None
-    head, _, rest = stripped.partition(" ")
-    name = head[1:].split("@", 1)[0].lower()
-    if name not in COMMANDS:
-        return None
-    return ChatCommand(name, rest.strip())
+    session_key: str
+    agent_id: str
+    info: SessionInfo
 
 
 class ChatCommands:
+    """Answers the chat commands of `agentbox.commands` for the gateway."""
+
     def __init__(self, config: Config, store: Store) -> None:
         self._config = config
         self._store = store
+        self._handlers: dict[str, Callable[[_Call], Awaitable[str]]] = command_router(
+            "chat",
+            {"new": self._new, "status": self._status, "model": self._model, "help": self._help, "start": self._help},
+        )
 
-    async def run(self, command: ChatCommand, inbound: Inbound, *, session_key: str, agent_id: str) -> str:
-        sessions = self._store.sessions
-        info = await sessions.ensure(
+    async def run(self, command: Invocation, inbound: Inbound, *, session_key: str, agent_id: str) -> str:
+        info = await self._store.sessions.ensure(
             session_key, channel=inbound.channel, chat_id=inbound.chat_id, thread_id=inbound.thread_id, agent=agent_id
         )
-        agent = self._config.agent(agent_id)
-        default_model = agent.model
-        if command.name in ("new", "reset"):
-            await sessions.reset(session_key)
-            return "Started a fresh conversation. Earlier messages are kept in the transcript but I won't see them."
-        if command.name == "model":
-            choices = agent.model_choices()
-            if not command.argument:
-                current = info.model or default_model
-                return (
-                    f"Model: {current}{'' if info.model else ' (default)'}. "
-                    f"Allowed: {', '.join(choices)}. Change it with /model ID."
-                )
-            if command.argument.lower() in ("default", "reset"):
-                await sessions.set_model(session_key, None)
-                return f"Back to the default model: {default_model}."
-            model_id = allowed_model(command.argument.split()[0], choices)
-            if model_id is None:
-                return (
-                    f"{bare_model_id(command.argument.split()[0])[:100]} is not one of the models allowed here: "
-                    f"{', '.join(choices)}. (The owner adds more with allowed_models under [agents.{agent_id}].)"
-                )
-            await sessions.set_model(session_key, model_id)
-            return f"This chat now uses {model_id}."
-        if command.name == "status":
-            model = f"{info.model} (set with /model)" if info.model else f"{default_model} (default)"
-            spend = f"${info.usd:.4f}" if info.usd else "$0"
+        return await self._handlers[command.name](_Call(command.argument, session_key, agent_id, info))
+
+    async def _new(self, call: _Call) -> str:
+        await self._store.sessions.reset(call.session_key)
+        return FRESH_START
+
+    async def _help(self, call: _Call) -> str:
+        return help_text("chat")
+
+    async def _model(self, call: _Call) -> str:
+        agent = self._config.agent(call.agent_id)
+        choices = agent.model_choices()
+        if not call.argument:
+            current = call.info.model or agent.model
             return (
-                f"Model: {model}\n"
-                f"Session: {session_key} (agent {agent_id}, {plural(info.turns, 'turn')})\n"
-                f"Tokens used: {info.input_tokens + info.output_tokens:,} "
-                f"({info.input_tokens:,} in, {info.output_tokens:,} out)\n"
-                f"Spend: {spend}" + await self._backlog_line()
+                f"Model: {current}{'' if call.info.model else ' (default)'}. "
+                f"Allowed: {', '.join(choices)}. Change it with /model ID."
             )
-        return HELP
+        if call.argument.lower() in ("default", "reset"):
+            await self._store.sessions.set_model(call.session_key, None)
+            return f"Back to the default model: {agent.model}."
+        requested = call.argument.split()[0]
+        model_id = allowed_model(requested, choices)
+        if model_id is None:
+            return (
+                f"{bare_model_id(requested)[:100]} is not one of the models allowed here: "
+                f"{', '.join(choices)}. (The owner adds more with allowed_models under [agents.{call.agent_id}].)"
+            )
+        await self._store.sessions.set_model(call.session_key, model_id)
+        return f"This chat now uses {model_id}."
+
+    async def _status(self, call: _Call) -> str:
+        info = call.info
+        model = (
+            f"{info.model} (set with /model)" if info.model else f"{self._config.agent(call.agent_id).model} (default)"
+        )
+        spend = f"${info.usd:.4f}" if info.usd else "$0"
+        return (
+            f"Model: {model}\n"
+            f"Session: {call.session_key} (agent {call.agent_id}, {plural(info.turns, 'turn')})\n"
+            f"Tokens used: {info.input_tokens + info.output_tokens:,} "
+            f"({info.input_tokens:,} in, {info.output_tokens:,} out)\n"
+            f"Spend: {spend}" + await self._backlog_line()
+        )
 
     async def _backlog_line(self) -> str:
         """Replies the platforms have not taken yet (all chats: a count and an age, nothing else)."""

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from agentbox.errors import AgentboxError
 from agentbox.paths import write_private
 from agentbox.redaction import register_secrets
 
@@ -32,7 +33,7 @@ TOKEN_FILE = "gateway.token"
 ADDRESS_FILE = "gateway.json"
 
 
-class ControlError(Exception):
+class ControlError(AgentboxError):
     """The endpoint cannot be served as configured (non-loopback without consent, port taken)."""
 
 

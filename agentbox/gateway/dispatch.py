@@ -280,9 +280,6 @@ class Dispatcher:
             images=tuple(image for item in batch for image in item.images),
             agent_id=route.agent_id,
             sender_id=inbound.sender_id,
-            channel=inbound.channel,
-            chat_id=inbound.chat_id,
-            thread_id=inbound.thread_id,
             address=inbound.address,
         )
         streamer = ReplyStreamer(connector, inbound.address) if self._streams(connector, inbound.channel) else None

@@ -10,10 +10,12 @@ import os
 from pathlib import Path
 from typing import IO
 
+from agentbox.errors import AgentboxError
+
 LOCK_FILE = "gateway.lock"
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(AgentboxError):
     """Another gateway holds this home; the message names its pid when known."""
 
 

@@ -12,7 +12,7 @@ delivery service, so they wait in the outbox while the platform is down; progres
 best effort and skipped while the chat has replies waiting. It amounts to::
 
     jobs = JobRunner(store, runner.aimlapi, config, send=durable_send, notify=gateway.send)
-    runner.deps_extras["jobs"] = jobs      # tools find it here
+    runner.jobs = jobs                     # tools find it as ctx.deps.jobs
     await jobs.start()                     # resumes unfinished jobs
     ...
     await jobs.stop()                      # state stays in SQLite
@@ -247,5 +247,5 @@ def gateway_service(gateway: Gateway) -> JobRunner:
     runner = JobRunner(
         gateway.store, gateway.runner.aimlapi, gateway.config, send, upload_limit=upload_limit, notify=notify
     )
-    gateway.runner.deps_extras["jobs"] = runner
+    gateway.runner.jobs = runner
     return runner

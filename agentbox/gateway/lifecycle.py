@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from agentbox import __version__
 from agentbox.config import Config
+from agentbox.errors import AgentboxError
 from agentbox.gateway.access import PairingService
 from agentbox.gateway.approval_notices import ApprovalNotices
 from agentbox.gateway.control import ControlServer
@@ -60,7 +61,7 @@ class Service(Protocol):
 ServiceFactory = Callable[["Gateway"], Service]
 
 
-class NoConnectorCanWork(Exception):
+class NoConnectorCanWork(AgentboxError):
     """Every enabled connector failed for good (or none is enabled): the gateway has stopped."""
 
 

@@ -3,7 +3,8 @@
 The public API for skill authors (see docs/writing-skills.md):
 
 - in `tools.py`, typed and documented `async def` functions become tools; a first parameter
-  `ctx: RunContext[TurnDeps]` gives the turn's deps (session, outbox, AI/ML API client, progress);
+  `ctx: RunContext[TurnDeps]` gives the turn's deps (session, outbox, AI/ML API client, progress,
+  the gateway's job service); `TurnDeps` is importable from here;
 - `skill_env(ctx)` → the secrets (env vars) the skill declared, and nothing else;
 - `skill_config(ctx)` → the skill's `[skills.config.<name>]` settings;
 - `skill_dir()` → the skill's folder.
@@ -26,6 +27,7 @@ from agentbox.skillkit.api import (
 )
 from agentbox.skillkit.model import Requirements, Skill
 from agentbox.skillkit.registry import AgentSkills, SkillRegistry
+from agentbox.turn.deps import TurnDeps
 
 __all__ = [
     "AgentSkills",
@@ -36,6 +38,7 @@ __all__ = [
     "SkillError",
     "SkillRegistry",
     "SkillScope",
+    "TurnDeps",
     "UndeclaredSecret",
     "current_skill",
     "skill_config",

@@ -4,8 +4,7 @@ While one of a skill's tools runs, agentbox knows which skill it belongs to (`Sk
 sets it), so these helpers hand out only what that skill declared in SKILL.md::
 
     from pydantic_ai import RunContext
-    from agentbox.turn.deps import TurnDeps
-    from agentbox.skillkit import skill_env
+    from agentbox.skillkit import TurnDeps, skill_env
 
     async def forecast(ctx: RunContext[TurnDeps], city: str) -> str:
         \"\"\"Weather forecast for a city.\"\"\"
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentbox.errors import AgentboxError
 from agentbox.skillkit.gating import lookup_env, skill_settings
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from agentbox.turn.deps import TurnDeps
 
 
-class SkillError(Exception):
+class SkillError(AgentboxError):
     """Base class of the errors skill helpers raise."""
 
 

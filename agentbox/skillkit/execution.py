@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentbox.errors import AgentboxError
+
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 INTERPRETERS: dict[str, tuple[str, ...]] = {
     ".py": (sys.executable,),
@@ -30,7 +32,7 @@ INTERPRETERS: dict[str, tuple[str, ...]] = {
 }
 
 
-class ExecRefused(Exception):
+class ExecRefused(AgentboxError):
     """The request breaks a rule (outside the skill folder, not a file); nothing was run."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from agentbox.errors import AgentboxError
 from agentbox.skillkit.model import SOURCE_ORDER, Requirements, Skill, Source
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -30,7 +31,7 @@ MAX_DESCRIPTION = 1024
 METADATA_KEYS = ("openclaw", "clawdbot", "agentbox")
 
 
-class SkillFormatError(ValueError):
+class SkillFormatError(AgentboxError, ValueError):
     """SKILL.md cannot be understood; the message says what to fix."""
 
 

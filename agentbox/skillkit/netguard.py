@@ -19,10 +19,12 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from agentbox.errors import AgentboxError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class BlockedURL(ValueError):
+class BlockedURL(AgentboxError, ValueError):
     """The URL is not allowed; the message says why (shown to the model)."""
 
 

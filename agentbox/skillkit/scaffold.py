@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agentbox.errors import AgentboxError
 from agentbox.skillkit.loader import NAME_RE
 
 SKILL_MD = """\
@@ -33,8 +34,7 @@ from typing import Literal
 
 from pydantic_ai import RunContext
 
-from agentbox.turn.deps import TurnDeps
-from agentbox.skillkit import skill_config
+from agentbox.skillkit import TurnDeps, skill_config
 
 
 async def {func}(ctx: RunContext[TurnDeps], name: str, style: Literal["plain", "pirate"] = "plain") -> str:
@@ -77,8 +77,10 @@ def test_{func}_uses_settings_and_schema() -> None:
 '''
 
 
-class ScaffoldError(ValueError):
-    pass
+class ScaffoldError(AgentboxError, ValueError):
+    """The skill cannot be created (a bad name, the folder exists); the message says which."""
+
+    exit_code = 2
 
 
 def scaffold(root: Path, name: str) -> Path:

@@ -24,12 +24,13 @@ from pydantic_ai import RunContext
 from pydantic_ai.toolsets import AbstractToolset, FunctionToolset, WrapperToolset
 from pydantic_ai.toolsets.abstract import ToolsetTool
 
+from agentbox.errors import AgentboxError
 from agentbox.skillkit.api import SkillScope, current_scope
 from agentbox.skillkit.model import Skill
 from agentbox.turn.deps import TurnDeps
 
 
-class ToolsImportError(Exception):
+class ToolsImportError(AgentboxError):
     """tools.py failed to import or does not follow the rules; the message is the skill's error."""
 
 

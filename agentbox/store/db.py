@@ -18,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from agentbox.errors import AgentboxError
 from agentbox.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,10 @@ LOCK_PATIENCE = 600.0  # seconds a write keeps waiting for another process's loc
 _RETRY_PAUSE = 0.05  # between tries: SQLite itself waits busy_timeout inside each one
 
 
-class SchemaTooNew(sqlite3.DatabaseError):
+class SchemaTooNew(AgentboxError, sqlite3.DatabaseError):
     """The file was written by a newer agentbox; a DatabaseError so every command reports it plainly."""
+
+    exit_code = 3  # like every unusable database
 
 
 async def connect(path: Path, *, busy_timeout_ms: int = 30_000) -> aiosqlite.Connection:

@@ -1,15 +1,16 @@
 """`TurnDeps`: what every tool receives through `RunContext[TurnDeps]`.
 
 Tools read session info, put produced media in the `outbox` (delivered to the chat
-after or during the turn), call the AI/ML API through `aimlapi`, and report
-progress ("rendering video... 40 s") through `progress`.
+after or during the turn), call the AI/ML API through `aimlapi`, report
+progress ("rendering video... 40 s") through `progress`, and hand long work to the
+services the host runs (`jobs`: the gateway's video job runner; None in the CLI).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from agentbox.messages import Address, Attachment, AttachmentKind
 
@@ -51,17 +52,33 @@ class Outbox:
         return item
 
 
+class JobService(Protocol):
+    """Finishes long-running work in the background (the gateway's `JobRunner` for video)."""
+
+    def watch(self, job_id: str) -> None:
+        """Poll the stored job `job_id` until it is done and deliver its result to the job's address."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionContext:
+    """The conversation a turn belongs to: its session key, agent, sender and where replies go."""
+
     key: str
     agent_id: str = "main"
-    channel: str = "cli"
     sender_id: str | None = None
     address: Address | None = None  # where to deliver (None: the CLI)
+
+    @property
+    def channel(self) -> str:
+        """The platform the turn came from (`cli` for the terminal)."""
+        return self.address.channel if self.address is not None else "cli"
 
 
 @dataclass(slots=True)
 class TurnDeps:
+    """Everything a tool may use during one turn, typed: no bag of extras."""
+
     session: SessionContext
     config: Config
     aimlapi: AimlapiClient
@@ -69,4 +86,4 @@ class TurnDeps:
     outbox: Outbox = field(default_factory=Outbox)
     progress: Progress = _no_progress
     images: list[Attachment] = field(default_factory=list)  # images the user sent with this turn
-    extras: dict[str, Any] = field(default_factory=dict)  # e.g. the job runner, set by the gateway
+    jobs: JobService | None = None  # background jobs (set by the gateway); None: nobody finishes them here

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic_ai import Agent, AgentRunResult, RunContext
 from pydantic_ai.exceptions import (
@@ -51,7 +51,7 @@ from agentbox.redaction import scrub_error
 from agentbox.store import Store, TurnRecord
 from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
 from agentbox.turn.compaction import prompt_history, shorten_text
-from agentbox.turn.deps import Outbox, Progress, SessionContext, TurnDeps, _no_progress
+from agentbox.turn.deps import JobService, Outbox, Progress, SessionContext, TurnDeps, _no_progress
 from agentbox.turn.history import dump_messages, estimate_tokens
 from agentbox.turn.lanes import Lanes
 from agentbox.turn.pricing import turn_cost
@@ -66,16 +66,19 @@ Guard = Callable[["TurnRequest"], Awaitable[str | None]]
 
 @dataclass(frozen=True, slots=True)
 class TurnRequest:
+    """One message to answer: the session it belongs to, its text and images, and where it came from."""
+
     session_key: str
     text: str
     images: tuple[Attachment, ...] = ()
     model: str | None = None  # a one-off override (CLI --model)
     agent_id: str = "main"
     sender_id: str | None = None
-    channel: str = "cli"
-    chat_id: str = ""
-    thread_id: str | None = None
-    address: Address | None = None
+    address: Address | None = None  # the chat (channel, chat, thread) it came from; None: the terminal
+
+    @property
+    def channel(self) -> str:
+        return self.address.channel if self.address is not None else "cli"
 
 
 @dataclass(slots=True)
@@ -87,8 +90,14 @@ class TurnUsage:
     credits: float | None = None
 
 
+TurnStatus = Literal["ok", "failed", "refused"]
+"""ok: answered; failed: the model or a tool failed (the reply says so); refused: a guard said no (no model call)."""
+
+
 @dataclass(slots=True)
 class TurnResult:
+    """What one turn produced: the reply for the user, usage, tool calls, media, and how it ended."""
+
     session_key: str
     reply: str
     model: str
@@ -97,7 +106,7 @@ class TurnResult:
     tool_calls: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     error: str | None = None
-    status: str = "ok"  # ok | failed | refused
+    status: TurnStatus = "ok"
     turn_id: int = 0
     http_status: int | None = None  # the API's status code when a failed turn ended on one (401, 404, ...)
 
@@ -203,7 +212,7 @@ class TurnRunner:
         self._extra_toolsets = extra_toolsets
         self._agents_version = agents_version  # e.g. the skills on disk: a change rebuilds the agent
         self._agents: dict[str, tuple[object, Agent[TurnDeps, str]]] = {}
-        self.deps_extras: dict[str, Any] = {}  # shared services for tools (e.g. the job runner)
+        self.jobs: JobService | None = None  # the gateway's job runner, given to tools as `deps.jobs`
 
     def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
         """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
@@ -259,25 +268,39 @@ class TurnRunner:
         self, request: TurnRequest, *, on_delta: OnDelta | None, progress: Progress | None
     ) -> TurnResult:
         started = time.time()
+        model_id = await self._open_session(request)
+        for guard in self.guards:
+            if refusal := await guard(request):
+                await self._record(request, model_id, started, status="capped", reply=refusal, error="refused")
+                return TurnResult(request.session_key, refusal, model_id, ok=False, error="refused", status="refused")
+        deps = self._build_deps(request, progress)
+        meter = UsageMeter()
+        tool_calls: list[str] = []
+        try:
+            result = await self._call_model(request, deps, model_id, on_delta, meter, tool_calls)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return await self._record_failure(request, model_id, started, exc, tool_calls)
+        return await self._record_answer(request, model_id, started, result, meter, deps.outbox)
+
+    async def _open_session(self, request: TurnRequest) -> str:
+        """Create the session row if this is its first turn; return the model this turn uses."""
+        address = request.address
         await self.store.sessions.ensure(
             request.session_key,
             channel=request.channel,
-            chat_id=request.chat_id,
-            thread_id=request.thread_id,
+            chat_id=address.chat_id if address is not None else "",
+            thread_id=address.thread_id if address is not None else None,
             agent=request.agent_id,
         )
-        model_id = await self.model_for(request)
-        for guard in self.guards:
-            refusal = await guard(request)
-            if refusal:
-                await self._record(request, model_id, started, status="capped", reply=refusal, error="refused")
-                return TurnResult(request.session_key, refusal, model_id, ok=False, error="refused", status="refused")
+        return await self.model_for(request)
 
-        deps = TurnDeps(
+    def _build_deps(self, request: TurnRequest, progress: Progress | None) -> TurnDeps:
+        return TurnDeps(
             session=SessionContext(
                 key=request.session_key,
                 agent_id=request.agent_id,
-                channel=request.channel,
                 sender_id=request.sender_id,
                 address=request.address,
             ),
@@ -287,48 +310,69 @@ class TurnRunner:
             outbox=Outbox(),
             progress=progress or _no_progress,
             images=list(request.images),
-            extras=self.deps_extras,
+            jobs=self.jobs,
         )
-        meter = UsageMeter()
+
+    async def _call_model(
+        self,
+        request: TurnRequest,
+        deps: TurnDeps,
+        model_id: str,
+        on_delta: OnDelta | None,
+        meter: UsageMeter,
+        tool_calls: list[str],
+    ) -> AgentRunResult[str]:
+        """The model run, with the API's reported cost collected into `meter`."""
         token = current_meter.set(meter)
-        tool_calls: list[str] = []
         try:
-            result = await self._run_agent(request, deps, model_id, on_delta, tool_calls)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            message = friendly_error(exc)
-            http_status = exc.status_code if isinstance(exc, ModelHTTPError) else None
-            log.warning(
-                "turn failed in session %s: %s: %s%s",
-                request.session_key,
-                type(exc).__name__,
-                exc,
-                f" (the key came from {api_key_source()})" if http_status == 401 else "",
-                exc_info=not isinstance(exc, ModelAPIError),
-            )
-            turn_id = await self._record(
-                request,
-                model_id,
-                started,
-                status="failed",
-                reply=message,
-                error=scrub_error(f"{type(exc).__name__}: {exc}"),
-            )
-            return TurnResult(
-                request.session_key,
-                message,
-                model_id,
-                ok=False,
-                error=type(exc).__name__,
-                status="failed",
-                tool_calls=tool_calls,
-                turn_id=turn_id,
-                http_status=http_status,
-            )
+            return await self._run_agent(request, deps, model_id, on_delta, tool_calls)
         finally:
             current_meter.reset(token)
 
+    async def _record_failure(
+        self, request: TurnRequest, model_id: str, started: float, exc: Exception, tool_calls: list[str]
+    ) -> TurnResult:
+        """Log the failure, record the turn as failed, and answer with one honest sentence."""
+        message = friendly_error(exc)
+        http_status = exc.status_code if isinstance(exc, ModelHTTPError) else None
+        log.warning(
+            "turn failed in session %s: %s: %s%s",
+            request.session_key,
+            type(exc).__name__,
+            exc,
+            f" (the key came from {api_key_source()})" if http_status == 401 else "",
+            exc_info=not isinstance(exc, ModelAPIError),
+        )
+        turn_id = await self._record(
+            request,
+            model_id,
+            started,
+            status="failed",
+            reply=message,
+            error=scrub_error(f"{type(exc).__name__}: {exc}"),
+        )
+        return TurnResult(
+            request.session_key,
+            message,
+            model_id,
+            ok=False,
+            error=type(exc).__name__,
+            status="failed",
+            tool_calls=tool_calls,
+            turn_id=turn_id,
+            http_status=http_status,
+        )
+
+    async def _record_answer(
+        self,
+        request: TurnRequest,
+        model_id: str,
+        started: float,
+        result: AgentRunResult[str],
+        meter: UsageMeter,
+        outbox: Outbox,
+    ) -> TurnResult:
+        """Price the run, keep its media on disk, and record the turn with its new messages."""
         reply = result.output or ""
         run_usage = result.usage
         input_tokens = int(run_usage.input_tokens or 0)
@@ -343,7 +387,7 @@ class TurnRunner:
         )
         new_messages = result.new_messages()
         tool_calls = _tool_names(new_messages)
-        attachments = [save_media(self.config.home / "media", item) for item in deps.outbox.items]
+        attachments = [save_media(self.config.home / "media", item) for item in outbox.items]
         turn_usage = TurnUsage(input_tokens, output_tokens, usd, estimated, meter.credits)
         turn_id = await self.store.sessions.add_turn(
             TurnRecord(

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
+from agentbox.commands import command_spec
 from agentbox.config import ConfigError, DiscordConfig
 from agentbox.download import check_declared, read_capped
 from agentbox.messages import (
@@ -269,8 +270,9 @@ class DiscordConnector:
         from discord import app_commands
 
         tree = app_commands.CommandTree(client)
+        spec = command_spec("new")  # the one slash command; the table's others work typed (with a mention)
 
-        @tree.command(name="new", description="Start a new conversation (forget this chat's history)")
+        @tree.command(name=spec.name, description=spec.menu_text())
         async def new(interaction: discord.Interaction) -> None:
             await self._on_new_command(interaction)
 

@@ -35,6 +35,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from agentbox.commands import menu_entries
 from agentbox.config import ConfigError, TelegramConfig
 from agentbox.connectors.telegram.format import (
     TELEGRAM_MAX_CAPTION,
@@ -65,13 +66,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TOKEN_SHAPE = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{30,}")
-BOT_COMMANDS = (
-    ("new", "Start a fresh conversation"),
-    ("reset", "Same as /new"),
-    ("status", "Model, session and tokens used"),
-    ("model", "Show or set the model: /model ID"),
-    ("help", "What I can do"),
-)
+BOT_COMMANDS = menu_entries("chat")  # the menu setMyCommands registers, from the one command table
 _MAX_PHOTO_UPLOAD = 10 * 1024 * 1024  # larger images go as documents
 _REDACTED_LOGGERS = ("httpx", "telegram.Bot", "telegram.request.BaseRequest", "telegram.request.HTTPXRequest")
 _ALLOWED_UPDATES = ["message"]

@@ -49,9 +49,8 @@ async def generate_video(
         status=str(created.get("status") or "queued"),
         next_poll_at=time.time() + deps.config.skills.video_poll_interval,
     )
-    runner = deps.extras.get("jobs")
-    if runner is not None:
-        runner.watch(job.id)
+    if deps.jobs is not None:
+        deps.jobs.watch(job.id)
         return (
             f"Video job {job.id} started with {model}. It takes a few minutes; it will be sent to this chat "
             "automatically when ready. Tell the user that in one sentence."
