@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from agentbox.config import ConfigError, DiscordConfig
+from agentbox.config import ConfigError
 from agentbox.connectors.discord.connector import DiscordConnector, create
+from agentbox.connectors.discord.settings import DiscordConfig
 from agentbox.messages import Address, Attachment, Connector, ConnectorError, Inbound, Outbound
 from tests.fakes.discord import PNG_1X1, FakeDiscord
 

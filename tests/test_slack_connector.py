@@ -18,8 +18,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agentbox.config import ConfigError, SlackConfig
+from agentbox.config import ConfigError
 from agentbox.connectors.slack.connector import SlackConnector, check_auth, create
+from agentbox.connectors.slack.settings import SlackConfig
 from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound
 from tests.fakes.slack import FakeSlack
 

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from agentbox.config import ConfigError, TelegramConfig
+from agentbox.config import ConfigError
 from agentbox.connectors.telegram.connector import TelegramConnector, TelegramSendError, create
+from agentbox.connectors.telegram.settings import TelegramConfig
 from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound, StreamingConnector
 from tests.fakes.telegram import MAX_TEXT, FakeTelegram, png_bytes, utf16_len
 

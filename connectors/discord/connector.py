@@ -37,7 +37,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
-from agentbox.config import ConfigError, DiscordConfig
+from agentbox.config import ConfigError
+from agentbox.connectors.discord.settings import DiscordConfig
 from agentbox.download import check_declared, read_capped
 from agentbox.messages import (
     Address,

@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentbox.config import ConfigError, SlackConfig
+from agentbox.config import ConfigError
 from agentbox.connectors.slack.format import markdown_to_mrkdwn
 from agentbox.connectors.slack.inbound import SlackInbound
+from agentbox.connectors.slack.settings import SlackConfig
 from agentbox.messages import (
     Address,
     Attachment,

@@ -18,7 +18,7 @@ from agentbox.download import check_declared, read_capped
 from agentbox.messages import Attachment, Inbound, MediaUnavailable
 
 if TYPE_CHECKING:
-    from agentbox.config import SlackConfig
+    from agentbox.connectors.slack.settings import SlackConfig
     from agentbox.messages import Deliver
 
 log = logging.getLogger(__name__)

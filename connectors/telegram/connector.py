@@ -35,7 +35,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from agentbox.config import ConfigError, TelegramConfig
+from agentbox.config import ConfigError
 from agentbox.connectors.telegram.format import (
     TELEGRAM_MAX_CAPTION,
     TELEGRAM_MAX_TEXT,
@@ -45,6 +45,7 @@ from agentbox.connectors.telegram.format import (
     utf16_len,
 )
 from agentbox.connectors.telegram.inbound import TelegramInbound
+from agentbox.connectors.telegram.settings import TelegramConfig
 from agentbox.connectors.telegram.stream import TelegramReplyStream, TelegramSendError, chat_ref
 from agentbox.connectors.telegram.updates import DropRawBatchLog, Unreadable, read_one_by_one
 from agentbox.messages import (

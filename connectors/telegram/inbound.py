@@ -21,7 +21,7 @@ from telegram import Message, Update
 from telegram.constants import MessageEntityType
 from telegram.error import BadRequest, InvalidToken, TelegramError
 
-from agentbox.config import TelegramConfig
+from agentbox.connectors.telegram.settings import TelegramConfig
 from agentbox.download import check_declared, read_capped
 from agentbox.messages import Attachment, Inbound, MediaTooLarge, MediaUnavailable
 from agentbox.vision import sniff_image_type
