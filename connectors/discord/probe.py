@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agentbox.connectors.discord.settings import DiscordConfig
 from agentbox.onlinecheck import OnlineCheck, get_json
+
+from .settings import DiscordConfig
 
 
 def check_online(settings: DiscordConfig, env: Mapping[str, str]) -> OnlineCheck:

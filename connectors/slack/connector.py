@@ -17,24 +17,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentbox.config import ConfigError
-from agentbox.connectors.slack.format import markdown_to_mrkdwn
-from agentbox.connectors.slack.inbound import SlackInbound
-from agentbox.connectors.slack.settings import SlackConfig
 from agentbox.messages import (
     Address,
     Attachment,
     ConnectorError,
     ConnectorLimits,
     Deliver,
+    Inbound,
     Outbound,
 )
 from agentbox.textsplit import split_markdown, split_text
+
+from .bounded import Bounded
+from .format import markdown_to_mrkdwn
+from .inbound import SlackInbound
+from .settings import SlackConfig
 
 if TYPE_CHECKING:
     import aiohttp
@@ -80,18 +82,7 @@ _REJECTED_ERRORS = frozenset(
 )
 TEXT_LIMIT = 3900  # Slack truncates long messages and renders >4,000 chars poorly
 _MARKDOWN_CHUNK = 3500  # split before converting: escaping and link syntax grow the text
-_MEMORY = 10_000  # bound on each in-memory cache (threads, reactions, sent chunks)
 SOCKET_CONNECT_TIMEOUT = 30.0
-
-
-class _Bounded(OrderedDict[Any, Any]):
-    """A dict that forgets its oldest entries; the connector's caches must not grow forever."""
-
-    def remember(self, key: Any, value: Any = True) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > _MEMORY:
-            self.popitem(last=False)
 
 
 def _require(env: Mapping[str, str], name: str, what: str, key: str) -> str:
@@ -133,7 +124,7 @@ async def check_auth(config: SlackConfig, env: Mapping[str, str]) -> list[str]:
         await connector.stop()
 
 
-class SlackConnector(SlackInbound):
+class SlackConnector:
     """The `Connector` for Slack. `state` is "stopped", "starting", "ready", "degraded: …" or "failed: …"."""
 
     name = "slack"
@@ -154,8 +145,6 @@ class SlackConnector(SlackInbound):
         self._signing_secret = signing_secret
         self.http_port: int = config.http_port if http_port is None else http_port
         self.state = "stopped"
-        self.bot_user_id: str | None = None
-        self.bot_id: str | None = None
         self._deliver: Deliver | None = None
         self._client: AsyncWebClient | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -165,12 +154,24 @@ class SlackConnector(SlackInbound):
         self._monitor: asyncio.Task[None] | None = None
         self._problems: list[str] = []  # non-fatal setup problems (missing scopes) kept in `state`
         self.health_interval = 5.0
-        self._threads = _Bounded()  # (channel, thread_ts) -> True: threads the bot is part of
-        self._not_threads = _Bounded()  # (channel, thread_ts) checked via conversations.replies
-        self._names = _Bounded()  # user id -> display name
-        self._reacted = _Bounded()  # (channel, ts) -> True while the working reaction is on
-        self._finished = _Bounded()  # (channel, ts) whose turn ended: typing() no longer reacts
-        self._sent = _Bounded()  # idempotency: (address, chunk no., digest) -> ts already posted
+        self._reacted = Bounded()  # (channel, ts) -> True while the working reaction is on
+        self._finished = Bounded()  # (channel, ts) whose turn ended: typing() no longer reacts
+        self._sent = Bounded()  # idempotency: (address, chunk no., digest) -> ts already posted
+        self._inbound = SlackInbound(
+            self.name,
+            api_base_url=config.api_base_url,
+            bot_token=bot_token,
+            client=self._web_client,
+            session=self._http_session,
+        )
+
+    @property
+    def bot_user_id(self) -> str | None:
+        return self._inbound.bot_user_id
+
+    @property
+    def bot_id(self) -> str | None:
+        return self._inbound.bot_id
 
     @property
     def http_url(self) -> str:
@@ -178,6 +179,11 @@ class SlackConnector(SlackInbound):
         return f"http://{self.config.http_host}:{self.http_port}{self.config.http_path}"
 
     # -- lifecycle ---------------------------------------------------------------
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise ConnectorError("slack connector is not started")
+        return self._session
+
     def _web_client(self) -> AsyncWebClient:
         if self._client is None:
             from slack_sdk.http_retry.builtin_async_handlers import (
@@ -268,6 +274,18 @@ class SlackConnector(SlackInbound):
         app.event("app_mention")(self._on_app_mention)
         return app
 
+    # bolt passes handler arguments by name: `event` is the event's payload
+    async def _on_message(self, event: dict[str, Any]) -> None:
+        await self._deliver_inbound(await self._inbound.message(event))
+
+    async def _on_app_mention(self, event: dict[str, Any]) -> None:
+        await self._deliver_inbound(await self._inbound.app_mention(event))
+
+    async def _deliver_inbound(self, inbound: Inbound | None) -> None:
+        if inbound is not None:
+            assert self._deliver is not None
+            await self._deliver(inbound)
+
     async def _serve_http(self) -> None:
         from aiohttp import web
         from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -348,8 +366,7 @@ class SlackConnector(SlackInbound):
             raise ConnectorError(
                 f"cannot reach Slack at {self.config.api_base_url}: {type(exc).__name__}: {exc}"
             ) from None
-        self.bot_user_id = response.get("user_id")
-        self.bot_id = response.get("bot_id")
+        self._inbound.identify(response.get("user_id"), response.get("bot_id"))
         granted = response.headers.get("x-oauth-scopes") or response.headers.get("X-OAuth-Scopes")
         if granted is None:
             return []
@@ -399,6 +416,10 @@ class SlackConnector(SlackInbound):
             return [str(exc)]
         return []
 
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """A shared image the gateway let in, downloaded with the bot token (see `SlackInbound.fetch`)."""
+        return await self._inbound.fetch(attachment, max_bytes)
+
     # -- outbound ----------------------------------------------------------------
     @staticmethod
     def render(text: str) -> list[str]:
@@ -426,7 +447,7 @@ class SlackConnector(SlackInbound):
                 ids.append(await self._upload(address, attachment))
         finally:
             if address.thread_id:
-                self._threads.remember((address.chat_id, address.thread_id))
+                self._inbound.joined(address.chat_id, address.thread_id)
             await self.done(address)
         return ids
 

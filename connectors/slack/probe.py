@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from agentbox.connectors.slack.settings import SlackConfig
 from agentbox.onlinecheck import OnlineCheck
+
+from .settings import SlackConfig
 
 
 def check_online(settings: SlackConfig, env: Mapping[str, str]) -> OnlineCheck:
-    from agentbox.connectors.slack.connector import check_auth
+    from .connector import check_auth
 
     problems = asyncio.run(check_auth(settings, env))
     if problems:

@@ -36,18 +36,6 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 from telegram.request import HTTPXRequest
 
 from agentbox.config import ConfigError
-from agentbox.connectors.telegram.format import (
-    TELEGRAM_MAX_CAPTION,
-    TELEGRAM_MAX_TEXT,
-    Chunk,
-    markdown_to_html,
-    render_chunks,
-    utf16_len,
-)
-from agentbox.connectors.telegram.inbound import TelegramInbound
-from agentbox.connectors.telegram.settings import TelegramConfig
-from agentbox.connectors.telegram.stream import TelegramReplyStream, TelegramSendError, chat_ref
-from agentbox.connectors.telegram.updates import DropRawBatchLog, Unreadable, read_one_by_one
 from agentbox.messages import (
     Address,
     Attachment,
@@ -59,6 +47,19 @@ from agentbox.messages import (
 from agentbox.retry import Backoff
 from agentbox.tokenlock import acquire_token_lock
 from agentbox.vision import sniff_image_type
+
+from .format import (
+    TELEGRAM_MAX_CAPTION,
+    TELEGRAM_MAX_TEXT,
+    Chunk,
+    markdown_to_html,
+    render_chunks,
+    utf16_len,
+)
+from .inbound import TelegramInbound
+from .settings import TelegramConfig
+from .stream import TelegramReplyStream, TelegramSendError, chat_ref
+from .updates import DropRawBatchLog, Unreadable, read_one_by_one
 
 __all__ = ["TelegramConnector", "TelegramReplyStream", "TelegramSendError", "create"]
 
@@ -97,7 +98,7 @@ def create(config: TelegramConfig, env: Mapping[str, str]) -> TelegramConnector:
     return TelegramConnector(config, token)
 
 
-class TelegramConnector(TelegramInbound):
+class TelegramConnector:
     """Telegram via the Bot API: long polling in, Markdown→HTML replies and streamed edits out."""
 
     limits = ConnectorLimits(
@@ -124,8 +125,6 @@ class TelegramConnector(TelegramInbound):
         self.state = "starting"
         self.failure: ConnectorError | None = None
         self.on_state_change: Callable[[str], None] | None = None
-        self.bot_id: int | None = None
-        self.bot_username: str = ""
         self.edit_interval = edit_interval
         self._token = token
         self._lock_dir = lock_dir
@@ -136,12 +135,21 @@ class TelegramConnector(TelegramInbound):
         self._bot: Bot | None = None
         self._lock_file: IO[str] | None = None
         self._redactor = _RedactToken(token)
+        self._inbound = TelegramInbound(name, bot=self._require_bot, reason=self._reason)
         self._offset: int | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._poll_call: asyncio.Task[Any] | None = None
         self._stopping = False
         self._last_edit: dict[str, float] = {}
         self._set_up = False
+
+    @property
+    def bot_id(self) -> int | None:
+        return self._inbound.bot_id
+
+    @property
+    def bot_username(self) -> str:
+        return self._inbound.bot_username
 
     def __repr__(self) -> str:  # never the token
         return f"<TelegramConnector {self.name} @{self.bot_username or '?'} state={self.state!r}>"
@@ -225,7 +233,7 @@ class TelegramConnector(TelegramInbound):
             # and even a suppressed __context__ would keep it reachable from our error
             raise self._fail("Telegram rejected the bot token (401 Unauthorized); check the token from @BotFather")
         me = bot.bot
-        self.bot_id, self.bot_username = me.id, me.username or ""
+        self._inbound.identify(me.id, me.username or "")
         try:
             await bot.set_my_commands([BotCommand(cmd, text) for cmd, text in BOT_COMMANDS])
         except TelegramError as exc:  # commands are a convenience; polling works without them
@@ -327,7 +335,9 @@ class TelegramConnector(TelegramInbound):
     async def _handle_update(self, update: Update, deliver: Deliver, backoff: Backoff) -> bool:
         """Deliver one update; False when it must be retried (the offset stays put)."""
         try:
-            inbound = await self._translate(update)  # no network: media is fetched later, after the access check
+            inbound = await self._inbound.translate(
+                update
+            )  # no network: media is fetched later, after the access check
         except Exception:
             # a malformed update would block every later one: skip it, loudly
             log.exception("telegram: cannot translate update %s; skipped", update.update_id)
@@ -352,6 +362,10 @@ class TelegramConnector(TelegramInbound):
             if left <= 0:
                 return
             await asyncio.sleep(min(left, 0.25))
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """The bytes of a photo or image document the gateway let in (see `TelegramInbound.fetch`)."""
+        return await self._inbound.fetch(attachment, max_bytes)
 
     # -- outbound --------------------------------------------------------------
     async def send(self, address: Address, outbound: Outbound) -> list[str]:

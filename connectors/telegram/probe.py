@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agentbox.connectors.telegram.settings import TelegramConfig
 from agentbox.onlinecheck import OnlineCheck, get_json
+
+from .settings import TelegramConfig
 
 
 def check_online(settings: TelegramConfig, env: Mapping[str, str]) -> OnlineCheck:
