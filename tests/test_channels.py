@@ -16,7 +16,7 @@ import pytest
 from agentbox.channels import CHANNEL_NAMES, CHANNELS, ChannelSpec, get_channel
 from agentbox.config import ChannelConfig, Config, parse_config
 from agentbox.configbase import ChannelsSection
-from agentbox.messages import Connector
+from agentbox.messages import Connector, ConnectorStatus
 from agentbox.tokens import TokenSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,7 @@ def test_registry_entry_is_consistent(spec: ChannelSpec) -> None:
     env = {t.env_name: _well_formed(t) for t in tokens}
     connector = spec.create(config, env)
     assert isinstance(connector, Connector) and connector.name == spec.name
+    assert isinstance(connector.status, ConnectorStatus) and str(connector.status) == "stopped"  # not started yet
     for path in (spec.connector, spec.online_check or spec.connector):
         module, _, attribute = path.partition(":")
         assert callable(getattr(importlib.import_module(module), attribute)), path

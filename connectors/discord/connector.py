@@ -30,6 +30,8 @@ from agentbox.messages import (
     Attachment,
     ConnectorError,
     ConnectorLimits,
+    ConnectorState,
+    ConnectorStatus,
     Deliver,
     Outbound,
 )
@@ -75,7 +77,7 @@ class DiscordConnector:
         guild_ready_timeout: float = 2.0,
     ) -> None:
         self.config = config
-        self.state = "starting"
+        self.status = ConnectorStatus()
         self._token = token
         self._ready_timeout = ready_timeout
         self._guild_ready_timeout = guild_ready_timeout  # discord.py waits this long for GUILD_CREATEs before READY
@@ -98,7 +100,7 @@ class DiscordConnector:
         import discord
 
         self._deliver = deliver
-        self.state = "starting"
+        self.status.set(ConnectorState.STARTING)
         self._ready.clear()
         # Discord sends every message to every client on a token: a second gateway would answer twice.
         self._lock_file = acquire_token_lock(
@@ -109,14 +111,14 @@ class DiscordConnector:
         try:
             await client.login(self._token)
         except discord.LoginFailure:
-            await self._abort(f"failed: Discord rejected the bot token in ${self.config.token_env}")
+            await self._abort(f"Discord rejected the bot token in ${self.config.token_env}")
             raise ConnectorError(
                 f"Discord rejected the bot token (401 Unauthorized): check ${self.config.token_env}, "
                 "or reset the token in the developer portal (Bot → Reset Token)",
                 fatal=True,
             ) from None
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-            await self._abort(f"failed: cannot log in: {exc}")
+            await self._abort(f"cannot log in: {exc}")
             raise ConnectorError(f"Discord: cannot log in at {self.config.api_base_url}: {exc}") from exc
 
         gateway = self.config.gateway_url
@@ -137,9 +139,9 @@ class DiscordConnector:
         ready.cancel()
         if self._client_task in done:
             error = self._connect_error(self._client_task)
-            await self._abort(f"failed: {error}")
+            await self._abort(str(error))
             raise error
-        await self._abort(f"failed: no READY from the gateway within {self._ready_timeout:.0f}s")
+        await self._abort(f"no READY from the gateway within {self._ready_timeout:.0f}s")
         raise ConnectorError(f"Discord: no READY from the gateway within {self._ready_timeout:.0f}s")
 
     async def stop(self) -> None:
@@ -158,12 +160,12 @@ class DiscordConnector:
         if self._lock_file is not None:
             self._lock_file.close()  # releases the token lock
             self._lock_file = None
-        if not self.state.startswith("failed"):
-            self.state = "stopped"
+        if self.status.state is not ConnectorState.FAILED:
+            self.status.set(ConnectorState.STOPPED)
 
-    async def _abort(self, state: str) -> None:
+    async def _abort(self, reason: str) -> None:
         await self.stop()
-        self.state = state
+        self.status.set(ConnectorState.FAILED, reason)
 
     def _point_library_at(self, api_base_url: str | None, gateway_url: str | None) -> None:
         import discord.gateway
@@ -204,10 +206,14 @@ class DiscordConnector:
     def _on_client_exit(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._client is None or self._client.is_closed():
             return
-        self.state = f"failed: {self._connect_error(task)}"  # logged once, by the gateway's supervisor
+        # logged once, by the gateway's supervisor (which restarts the connector)
+        self.status.set(ConnectorState.FAILED, str(self._connect_error(task)))
 
     def _set_ready(self) -> None:
-        self.state = f"degraded: {self._degraded}" if self._degraded else "ready"
+        if self._degraded:
+            self.status.set(ConnectorState.DEGRADED, self._degraded)
+        else:
+            self.status.set(ConnectorState.READY)
         self._ready.set()
 
     # -- the discord.py client ---------------------------------------------------
@@ -233,7 +239,7 @@ class DiscordConnector:
 
             async def on_disconnect(self) -> None:
                 if connector._ready.is_set():
-                    connector.state = "degraded: gateway connection lost, reconnecting"
+                    connector.status.set(ConnectorState.DEGRADED, "gateway connection lost, reconnecting")
 
             async def on_message(self, message: discord.Message) -> None:
                 # One queue, one consumer: delivery keeps the gateway's order even while images download.

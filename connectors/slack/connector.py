@@ -27,6 +27,8 @@ from agentbox.messages import (
     Attachment,
     ConnectorError,
     ConnectorLimits,
+    ConnectorState,
+    ConnectorStatus,
     Deliver,
     Inbound,
     Outbound,
@@ -125,7 +127,7 @@ async def check_auth(config: SlackConfig, env: Mapping[str, str]) -> list[str]:
 
 
 class SlackConnector:
-    """The `Connector` for Slack. `state` is "stopped", "starting", "ready", "degraded: …" or "failed: …"."""
+    """The `Connector` for Slack: Socket Mode or HTTP events in, Web API calls out."""
 
     name = "slack"
     limits = ConnectorLimits(max_text=TEXT_LIMIT, max_upload_bytes=1024 * 1024 * 1024)
@@ -144,7 +146,7 @@ class SlackConnector:
         self._app_token = app_token
         self._signing_secret = signing_secret
         self.http_port: int = config.http_port if http_port is None else http_port
-        self.state = "stopped"
+        self.status = ConnectorStatus()
         self._deliver: Deliver | None = None
         self._client: AsyncWebClient | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -152,7 +154,7 @@ class SlackConnector:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._monitor: asyncio.Task[None] | None = None
-        self._problems: list[str] = []  # non-fatal setup problems (missing scopes) kept in `state`
+        self._problems: list[str] = []  # non-fatal setup problems (missing scopes) kept in `status`
         self.health_interval = 5.0
         self._reacted = Bounded()  # (channel, ts) -> True while the working reaction is on
         self._finished = Bounded()  # (channel, ts) whose turn ended: typing() no longer reacts
@@ -213,7 +215,7 @@ class SlackConnector:
         """
         import aiohttp
 
-        self.state = "starting"
+        self.status.set(ConnectorState.STARTING)
         self._deliver = deliver
         client = self._web_client()
         # One pooled session for all API calls and downloads instead of one per request; no total
@@ -228,17 +230,17 @@ class SlackConnector:
             else:
                 await self._connect_socket()
         except ConnectorError as exc:
-            self.state = f"failed: {exc}"
+            self.status.set(ConnectorState.FAILED, str(exc))
             await self._close()
             raise
-        self.state = self._healthy_state()
+        self._set_healthy()
         where = self.http_url if self.config.mode == "http" else "Socket Mode"
         log.info("slack connector ready as %s (%s)", self.bot_user_id, where)
 
     async def stop(self) -> None:
         """Stop listening and close network resources; safe to call twice."""
         await self._close()
-        self.state = "stopped"
+        self.status.set(ConnectorState.STOPPED)
 
     async def _close(self) -> None:
         if self._monitor is not None:
@@ -328,16 +330,23 @@ class SlackConnector:
         self._monitor = asyncio.create_task(self._watch_socket(handler), name="slack-socket-health")
 
     async def _watch_socket(self, handler: AsyncSocketModeHandler) -> None:
-        """Mirror the socket's health into `state`; the SDK itself does the reconnecting."""
+        """Mirror the socket's health into `status`; the SDK itself does the reconnecting."""
         while True:
             await asyncio.sleep(self.health_interval)
             connected = await handler.client.is_connected()
-            if self.state.startswith("failed"):
+            if self.status.state is ConnectorState.FAILED:
                 return
-            self.state = self._healthy_state() if connected else "degraded: Socket Mode disconnected, reconnecting"
+            if connected:
+                self._set_healthy()
+            else:
+                self.status.set(ConnectorState.DEGRADED, "Socket Mode disconnected, reconnecting")
 
-    def _healthy_state(self) -> str:
-        return f"degraded: {'; '.join(self._problems)}" if self._problems else "ready"
+    def _set_healthy(self) -> None:
+        """READY, or DEGRADED naming the setup problems (missing scopes) found at start."""
+        if self._problems:
+            self.status.set(ConnectorState.DEGRADED, "; ".join(self._problems))
+        else:
+            self.status.set(ConnectorState.READY)
 
     async def _open_socket_url(self) -> str:
         from slack_sdk.errors import SlackApiError

@@ -5,10 +5,10 @@ Public surface: `create(config, env)` → `TelegramConnector`, which implements
 
 Lifecycle: `await start(deliver)` takes the per-token lock, checks the token (getMe),
 drops any webhook, registers commands and starts the poll task; it returns with
-`state` "ready", or "degraded: ..." when Telegram is unreachable (the task keeps
-retrying with backoff). It raises `ConnectorError(fatal=True)` for a bad token or a
-token already polled by another process. A token revoked while running turns `state`
-into "failed: ..." and ends polling; `failure` holds the error. `await stop()`.
+`status` READY, or DEGRADED when Telegram is unreachable (the task keeps retrying with
+backoff). It raises `ConnectorError(fatal=True)` for a bad token or a token already
+polled by another process. A token revoked while running turns `status` FAILED and
+ends polling; `failure` holds the error. `await stop()`.
 
 Delivery is at least once: the offset advances only after `deliver` returned, so an
 update whose delivery raised (or was interrupted by a crash) comes back.
@@ -41,6 +41,8 @@ from agentbox.messages import (
     Attachment,
     ConnectorError,
     ConnectorLimits,
+    ConnectorState,
+    ConnectorStatus,
     Deliver,
     Outbound,
 )
@@ -122,9 +124,8 @@ class TelegramConnector:
     ) -> None:
         self.name = name
         self.config = config
-        self.state = "starting"
+        self.status = ConnectorStatus()
         self.failure: ConnectorError | None = None
-        self.on_state_change: Callable[[str], None] | None = None
         self.edit_interval = edit_interval
         self._token = token
         self._lock_dir = lock_dir
@@ -152,13 +153,14 @@ class TelegramConnector:
         return self._inbound.bot_username
 
     def __repr__(self) -> str:  # never the token
-        return f"<TelegramConnector {self.name} @{self.bot_username or '?'} state={self.state!r}>"
+        return f"<TelegramConnector {self.name} @{self.bot_username or '?'} status={str(self.status)!r}>"
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self, deliver: Deliver) -> None:
         if self._poll_task is not None:
             raise RuntimeError("TelegramConnector already started")
         self._stopping = False
+        self.status.set(ConnectorState.STARTING)
         self._lock_file = acquire_token_lock(
             "telegram",
             self._token,
@@ -185,7 +187,7 @@ class TelegramConnector:
             await self._close()
             raise
         except TelegramError as exc:
-            self._set_state(f"degraded: cannot reach Telegram ({self._reason(exc)}); retrying")
+            self._degraded(f"cannot reach Telegram ({self._reason(exc)}); retrying")
         self._poll_task = asyncio.create_task(self._run(deliver), name=f"{self.name}-poll")
 
     async def stop(self) -> None:
@@ -205,7 +207,7 @@ class TelegramConnector:
                 await self._bot.get_updates(offset=self._offset, timeout=0, limit=1, read_timeout=2)
         await self._close()
         if self.failure is None:
-            self._set_state("stopped")
+            self.status.set(ConnectorState.STOPPED)
 
     async def _close(self) -> None:
         if self._bot is not None:
@@ -239,22 +241,17 @@ class TelegramConnector:
         except TelegramError as exc:  # commands are a convenience; polling works without them
             log.warning("telegram: setMyCommands failed: %s", self._reason(exc))
         self._set_up = True
-        self._set_state("ready")
+        self.status.set(ConnectorState.READY)
         log.info("telegram: ready as @%s", self.bot_username)
 
     def _fail(self, reason: str) -> ConnectorError:
         self.failure = ConnectorError(f"telegram: {reason}", fatal=True)
-        self._set_state(f"failed: {reason}")
+        self.status.set(ConnectorState.FAILED, reason)  # logged once, by the gateway's supervisor
         return self.failure
 
-    def _set_state(self, state: str) -> None:
-        if state == self.state:
-            return
-        if state.startswith("degraded"):  # "failed" is logged once, by the gateway's supervisor
-            log.warning("telegram: %s", state)
-        self.state = state
-        if self.on_state_change is not None:
-            self.on_state_change(state)
+    def _degraded(self, reason: str) -> None:
+        if self.status.set(ConnectorState.DEGRADED, reason):
+            log.warning("telegram: %s", self.status)
 
     def _require_bot(self) -> Bot:
         if self._bot is None:
@@ -284,34 +281,34 @@ class TelegramConnector:
                 return
             except Conflict as exc:
                 if "webhook" in str(exc).lower():
-                    self._set_state(
-                        "degraded: a webhook was set for this bot by someone else (409 Conflict); "
+                    self._degraded(
+                        "a webhook was set for this bot by someone else (409 Conflict); "
                         "another deployment in webhook mode is using this token"
                     )
                 else:
-                    self._set_state(
-                        "degraded: another process is polling this bot token (Telegram answered 409 Conflict); "
+                    self._degraded(
+                        "another process is polling this bot token (Telegram answered 409 Conflict); "
                         "stop the other bot or use a different token"
                     )
                 await self._sleep(backoff.next())
                 continue
             except RetryAfter as exc:
-                self._set_state(f"degraded: rate limited by Telegram for {_seconds(exc.retry_after):.0f}s")
+                self._degraded(f"rate limited by Telegram for {_seconds(exc.retry_after):.0f}s")
                 await self._sleep(_seconds(exc.retry_after))
                 continue
             except TelegramError as exc:
-                self._set_state(f"degraded: {self._reason(exc)}; retrying")
+                self._degraded(f"{self._reason(exc)}; retrying")
                 await self._sleep(backoff.next())
                 continue
             except Exception as exc:  # a bug or an unparseable answer must not end polling silently
                 log.exception("telegram: unexpected polling error")
-                self._set_state(f"degraded: unexpected error {type(exc).__name__}; retrying")
+                self._degraded(f"unexpected error {type(exc).__name__}; retrying")
                 await self._sleep(backoff.next())
                 continue
             finally:
                 self._poll_call = None
             backoff.reset()
-            self._set_state("ready")
+            self.status.set(ConnectorState.READY)
             for update in updates:
                 if isinstance(update, Unreadable):  # logged when read; confirmed so polling goes on
                     self._offset = update.update_id + 1
@@ -347,7 +344,7 @@ class TelegramConnector:
             try:
                 await deliver(inbound)
             except Exception as exc:
-                self._set_state(f"degraded: deliver failed ({type(exc).__name__}); will redeliver")
+                self._degraded(f"deliver failed ({type(exc).__name__}); will redeliver")
                 log.warning("telegram: deliver failed for update %s: %r", update.update_id, exc)
                 await self._sleep(backoff.next())
                 return False
