@@ -7,9 +7,9 @@ builds its `[channels]` table from the channel registry (`agentbox.channels`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 if TYPE_CHECKING:
     from agentbox.tokens import TokenSpec
@@ -25,22 +25,25 @@ DmPolicy = Literal["pairing", "allowlist", "open", "disabled"]
 GroupPolicy = Literal["mention", "open", "disabled"]
 
 
+def _ids_as_strings(value: Any) -> Any:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return value
+
+
+# Platform ids (users, chats, servers): TOML may hold them as numbers; they are compared as strings.
+PlatformIds = Annotated[list[str], BeforeValidator(_ids_as_strings)]
+
+
 class ChannelConfig(Section):
     """The keys every `[channels.<name>]` table has; a channel's settings model adds its own."""
 
     enabled: bool = False
     dm_policy: DmPolicy = "pairing"
-    allow_from: list[str] = []
+    allow_from: PlatformIds = []
     group_policy: GroupPolicy = "mention"
-    groups: list[str] = []  # groups where everyone may talk to the bot; "*": every group
+    groups: PlatformIds = []  # groups where everyone may talk to the bot; "*": every group
     agent: str = "main"
-
-    @field_validator("allow_from", "groups", mode="before")
-    @classmethod
-    def _ids_as_strings(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [str(item) for item in value]
-        return value
 
     def token_specs(self) -> list[TokenSpec]:
         """The secrets this channel needs in its configured mode, named by the env vars that hold them."""

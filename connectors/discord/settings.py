@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from pydantic import field_validator
-
-from agentbox.configbase import ChannelConfig
+from agentbox.configbase import ChannelConfig, PlatformIds
 from agentbox.tokens import TokenSpec
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
@@ -19,16 +16,9 @@ class DiscordConfig(ChannelConfig):
     token_env: str = "DISCORD_BOT_TOKEN"
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str | None = None  # tests only: a fake gateway websocket
-    guilds: list[str] | None = None
-    channels: list[str] | None = None
+    guilds: PlatformIds | None = None
+    channels: PlatformIds | None = None
     slash_commands: bool = True
-
-    @field_validator("guilds", "channels", mode="before")
-    @classmethod
-    def _discord_ids_as_strings(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [str(item) for item in value]
-        return value
 
     def token_specs(self) -> list[TokenSpec]:
         return [
