@@ -79,6 +79,16 @@ def test_channels_table_is_built_from_the_registry() -> None:
         get_channel("irc")
 
 
+def test_every_channel_package_ships_in_the_wheel() -> None:
+    # Editable installs find any folder under connectors/; a wheel only the packages pyproject lists.
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {f"agentbox.connectors.{p.parent.name}" for p in (ROOT / "connectors").glob("*/__init__.py")}
+    registered = {spec.connector.partition(":")[0].rpartition(".")[0] for spec in CHANNELS}
+    assert registered <= folders and folders <= listed
+
+
 def _python(code: str) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
