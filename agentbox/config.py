@@ -13,20 +13,19 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from agentbox import paths
+from agentbox.channels import settings_model
+from agentbox.configbase import ChannelConfig as ChannelConfig  # re-exported: the settings every channel has
+from agentbox.configbase import ChannelsSection, Section
 from agentbox.errors import AgentboxError
 
 DEFAULT_BASE_URL = "https://api.aimlapi.com/v1"
 # gpt-4o-mini: cheap, and the AI/ML API docs show it with both tool calling and image input.
 DEFAULT_MODEL = "gpt-4o-mini"
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class RetryConfig(Section):
@@ -86,69 +85,10 @@ class VisionConfig(Section):
     allowed_types: list[str] = ["image/png", "image/jpeg", "image/gif", "image/webp"]
 
 
-DmPolicy = Literal["pairing", "allowlist", "open", "disabled"]
-GroupPolicy = Literal["mention", "open", "disabled"]
-
-
-class ChannelConfig(Section):
-    enabled: bool = False
-    dm_policy: DmPolicy = "pairing"
-    allow_from: list[str] = []
-    group_policy: GroupPolicy = "mention"
-    groups: list[str] = []  # groups where everyone may talk to the bot; "*": every group
-    agent: str = "main"
-
-    @field_validator("allow_from", "groups", mode="before")
-    @classmethod
-    def _ids_as_strings(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [str(item) for item in value]
-        return value
-
-
-class TelegramConfig(ChannelConfig):
-    token_env: str = "TELEGRAM_BOT_TOKEN"
-    api_base_url: str = "https://api.telegram.org"
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = None
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8443
-    streaming: Literal["edit", "off"] = "edit"
-    poll_timeout: Annotated[int, Field(ge=0, le=50)] = 30
-
-
-class SlackConfig(ChannelConfig):
-    mode: Literal["socket", "http"] = "socket"
-    bot_token_env: str = "SLACK_BOT_TOKEN"
-    app_token_env: str = "SLACK_APP_TOKEN"
-    signing_secret_env: str = "SLACK_SIGNING_SECRET"
-    api_base_url: str = "https://slack.com/api/"
-    http_host: str = "127.0.0.1"
-    http_port: Annotated[int, Field(ge=0, le=65535)] = 3000  # 0: any free port
-    http_path: str = "/slack/events"
-    working_reaction: str = "eyes"
-
-
-class DiscordConfig(ChannelConfig):
-    token_env: str = "DISCORD_BOT_TOKEN"
-    api_base_url: str = "https://discord.com/api/v10"
-    gateway_url: str | None = None  # tests only: a fake gateway websocket
-    guilds: list[str] | None = None
-    channels: list[str] | None = None
-    slash_commands: bool = True
-
-    @field_validator("guilds", "channels", mode="before")
-    @classmethod
-    def _discord_ids_as_strings(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [str(item) for item in value]
-        return value
-
-
-class ChannelsConfig(Section):
-    telegram: TelegramConfig = TelegramConfig()
-    slack: SlackConfig = SlackConfig()
-    discord: DiscordConfig = DiscordConfig()
+if TYPE_CHECKING:
+    ChannelsConfig = ChannelsSection  # what type checkers see: channels are reached through agentbox.channels
+else:
+    ChannelsConfig = settings_model()  # `[channels]`: a table per channel in the registry
 
 
 class Binding(Section):

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from agentbox import paths
+from agentbox.channels import CHANNELS
 from agentbox.config import Config
 from agentbox.redaction import MIN_SECRET_LEN, Redactor, register_secrets, shared_redactor, strip_url_secrets
 
@@ -49,9 +50,7 @@ def secret_env_names(config: Config | None) -> list[str]:
     """Env var names that hold secrets, as the config names them."""
     names = ["AIMLAPI_API_KEY", "AGENTBOX_GATEWAY_TOKEN"]
     if config is not None:
-        ch = config.channels
-        names += [ch.telegram.token_env, ch.discord.token_env]
-        names += [ch.slack.bot_token_env, ch.slack.app_token_env, ch.slack.signing_secret_env]
+        names += [token.env_name for channel in CHANNELS for token in channel.token_specs(config)]
     return names
 
 

@@ -6,6 +6,8 @@ platform, and nothing else: no access policy, no agent calls, no SQL.
 
 from __future__ import annotations
 
+import asyncio
+import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -92,6 +94,57 @@ class ConnectorLimits:
     )
 
 
+class ConnectorState(enum.Enum):
+    """Where a connector is in its life (model: httpx `ClientState`)."""
+
+    STARTING = "starting"  # start() is connecting
+    READY = "ready"
+    DEGRADED = "degraded"  # running, but impaired (the reason says how); it recovers on its own
+    FAILED = "failed"  # no longer works (the reason says why); the gateway restarts it
+    STOPPED = "stopped"  # not started yet, or stopped
+
+
+class ConnectorStatus:
+    """A connector's state and the reason for it, with a signal when either changes.
+
+    Connectors `set` it; the gateway's supervisor `wait_for`s FAILED instead of polling, and
+    `str()` is what `/status` shows: "ready", "degraded: <reason>", "failed: <reason>".
+    """
+
+    def __init__(self, state: ConnectorState = ConnectorState.STOPPED, reason: str = "") -> None:
+        self.state = state
+        self.reason = reason
+        self._changed = asyncio.Event()
+        self._listeners: list[Callable[[ConnectorStatus], None]] = []
+
+    def set(self, state: ConnectorState, reason: str = "") -> bool:
+        """Move to `state` (with `reason`); True if that changed anything (only changes are signalled)."""
+        if state is self.state and reason == self.reason:
+            return False
+        self.state, self.reason = state, reason
+        changed, self._changed = self._changed, asyncio.Event()  # later waiters wait for the next change
+        changed.set()
+        for listener in list(self._listeners):
+            listener(self)
+        return True
+
+    def add_listener(self, listener: Callable[[ConnectorStatus], None]) -> None:
+        """Call `listener` right after every change (synchronously, so none is missed)."""
+        self._listeners.append(listener)
+
+    async def wait_for(self, *states: ConnectorState) -> ConnectorState:
+        """Return once the state is one of `states` (at once if it already is)."""
+        while self.state not in states:
+            await self._changed.wait()
+        return self.state
+
+    def __str__(self) -> str:
+        return f"{self.state.value}: {self.reason}" if self.reason else self.state.value
+
+    def __repr__(self) -> str:
+        return f"<ConnectorStatus {self}>"
+
+
 Deliver = Callable[[Inbound], Awaitable[None]]
 """Called by a connector for each inbound message. It returns once the message is
 durably stored, so the connector may acknowledge it to the platform afterwards."""
@@ -99,8 +152,15 @@ durably stored, so the connector may acknowledge it to the platform afterwards."
 
 @runtime_checkable
 class Connector(Protocol):
+    """A chat platform, translated: `Inbound`s in through `deliver`, `Outbound`s out through `send`.
+
+    `status` tells the gateway how it is doing; a connector that stops working for good sets it
+    to FAILED (its supervisor then restarts it with backoff).
+    """
+
     name: str
     limits: ConnectorLimits
+    status: ConnectorStatus
 
     async def start(self, deliver: Deliver) -> None:
         """Connect and start delivering messages; return once ready (run polling in a task)."""

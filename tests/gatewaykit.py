@@ -16,6 +16,8 @@ from agentbox.messages import (
     Attachment,
     ConnectorError,
     ConnectorLimits,
+    ConnectorState,
+    ConnectorStatus,
     Deliver,
     Inbound,
     MediaTooLarge,
@@ -77,7 +79,7 @@ class FakeConnector:
     reject_sends: int = 0
     send_attempts: int = 0
     limits: ConnectorLimits = field(default_factory=ConnectorLimits)
-    state: str = "stopped"
+    status: ConnectorStatus = field(default_factory=ConnectorStatus)
     sent: list[Sent] = field(default_factory=list)
     typings: int = 0
     starts: int = 0
@@ -93,10 +95,10 @@ class FakeConnector:
                 "telegram answered 502 Bad Gateway" if not self.fatal else "token rejected", fatal=self.fatal
             )
         self.deliver = deliver
-        self.state = "ready"
+        self.status.set(ConnectorState.READY)
 
     async def stop(self) -> None:
-        self.state = "stopped"
+        self.status.set(ConnectorState.STOPPED)
 
     async def send(self, address: Address, outbound: Outbound) -> list[str]:
         self.send_attempts += 1
@@ -186,14 +188,14 @@ async def running_gateway(
         gateway = Gateway(rt.config, rt.store, rt.runner, connectors={c.name: (lambda c=c: c) for c in conns})
         for slot in gateway.slots.values():
             slot.initial_backoff = 0.05  # keep retry tests fast
-            slot.watch_interval = 0.05
         gateway.delivery.retry_initial, gateway.delivery.retry_max = 0.05, 0.2
         stop = asyncio.Event()
         task = asyncio.create_task(gateway.run(stop))
         try:
             await wait_until(
                 lambda: (
-                    all(s.ready.is_set() or s.state.startswith("failed") for s in gateway.slots.values()) or task.done()
+                    all(s.ready.is_set() or s.status.state is ConnectorState.FAILED for s in gateway.slots.values())
+                    or task.done()
                 )
             )
             if task.done():

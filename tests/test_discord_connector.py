@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from agentbox.commands import command_spec
-from agentbox.config import ConfigError, DiscordConfig
+from agentbox.config import ConfigError
 from agentbox.connectors.discord.connector import DiscordConnector, create
+from agentbox.connectors.discord.settings import DiscordConfig
 from agentbox.messages import Address, Attachment, Connector, ConnectorError, Inbound, Outbound
 from tests.fakes.discord import PNG_1X1, FakeDiscord
 
@@ -58,7 +59,7 @@ async def bot(fake_discord: FakeDiscord) -> AsyncIterator[Running]:
 async def test_connects_with_identify_and_ready(fake_discord: FakeDiscord, bot: Running) -> None:
     connector: Connector = bot.connector  # the protocol the gateway programs against
     assert isinstance(connector, Connector)
-    assert bot.connector.state == "ready"
+    assert str(bot.connector.status) == "ready"
     [websocket] = fake_discord.requests_to("/ws")
     assert websocket.query["encoding"] == "json"
     assert websocket.query.get("compress") in ("zlib-stream", "zstd-stream")  # the fake answers compressed
@@ -77,10 +78,10 @@ async def test_create_reads_the_token_from_the_named_env_var(fake_discord: FakeD
     connector = create(discord_config(fake_discord), {"DISCORD_BOT_TOKEN": fake_discord.token})
     await connector.start(_ignore)
     try:
-        assert connector.state == "ready"
+        assert str(connector.status) == "ready"
     finally:
         await connector.stop()
-    assert connector.state == "stopped"
+    assert str(connector.status) == "stopped"
 
 
 async def test_gateway_url_is_discovered_from_gateway_bot(fake_discord: FakeDiscord) -> None:
@@ -88,7 +89,7 @@ async def test_gateway_url_is_discovered_from_gateway_bot(fake_discord: FakeDisc
     connector = DiscordConnector(config, fake_discord.token, guild_ready_timeout=0.05)
     await connector.start(_ignore)
     try:
-        assert connector.state == "ready"
+        assert str(connector.status) == "ready"
         assert fake_discord.requests_to("/gateway/bot")
     finally:
         await connector.stop()
@@ -101,7 +102,7 @@ async def test_bad_token_is_fatal_and_never_echoed(fake_discord: FakeDiscord) ->
         await connector.start(_ignore)
     assert caught.value.fatal
     assert "DISCORD_BOT_TOKEN" in str(caught.value) and token not in str(caught.value)
-    assert connector.state.startswith("failed:") and token not in connector.state
+    assert str(connector.status).startswith("failed:") and token not in str(connector.status)
     assert not fake_discord.identifies  # rejected at login, before the gateway
 
 
@@ -316,10 +317,10 @@ async def test_slash_new_delivers_a_new_command(fake_discord: FakeDiscord, bot: 
 async def test_reconnect_resumes_and_keeps_delivering(fake_discord: FakeDiscord, bot: Running) -> None:
     fake_discord.drop_connections(code=4000)
     for _ in range(100):
-        if fake_discord.resumes and bot.connector.state == "ready":
+        if fake_discord.resumes and str(bot.connector.status) == "ready":
             break
         await asyncio.sleep(0.05)
-    assert fake_discord.resumes and bot.connector.state == "ready"
+    assert fake_discord.resumes and str(bot.connector.status) == "ready"
     fake_discord.push_message(content="still there?")
     assert (await bot.next()).text == "still there?"
 

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from agentbox.gateway.control import ControlError, ControlServer
+from agentbox.messages import ConnectorState
 from agentbox.store import Store, TurnRecord
 from tests.fakes.aimlapi import Hang
 from tests.gatewaykit import FakeConnector, inbound, running_gateway, wait_until
@@ -79,7 +80,7 @@ async def test_transient_start_failures_are_retried(fake_aimlapi, home: Path) ->
     tg = FakeConnector(fail_starts=2)
     async with running_gateway(fake_aimlapi, home, tg) as gw:
         assert gw.slots["telegram"].state == "ready" and tg.starts == 3
-        tg.state = "failed: token revoked"  # dies while running: restarted with backoff
+        tg.status.set(ConnectorState.FAILED, "token revoked")  # dies while running: restarted with backoff
         await wait_until(lambda: gw.slots["telegram"].restarts == 1 and gw.slots["telegram"].state == "ready")
         assert tg.starts == 4
 

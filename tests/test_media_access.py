@@ -36,7 +36,7 @@ def photo_bytes(size: int, seed: int = 1) -> bytes:
 
 
 def telegram_connector(fake: FakeTelegram, tmp_path: Path) -> TelegramConnector:
-    from agentbox.config import TelegramConfig
+    from agentbox.connectors.telegram.settings import TelegramConfig
 
     config = TelegramConfig(enabled=True, api_base_url=fake.url, poll_timeout=1)
     return TelegramConnector(config, fake.token, lock_dir=tmp_path / "locks", retry_initial=0.02, retry_max=0.2)

@@ -18,8 +18,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agentbox.config import ConfigError, SlackConfig
+from agentbox.config import ConfigError
 from agentbox.connectors.slack.connector import SlackConnector, check_auth, create
+from agentbox.connectors.slack.settings import SlackConfig
 from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound
 from tests.fakes.slack import FakeSlack
 
@@ -104,7 +105,7 @@ def dm(text: str, ts: str = "1710000000.000100", **extra: Any) -> dict[str, Any]
 
 
 async def test_start_is_ready_and_http_port_exposed(slack: Harness) -> None:
-    assert slack.connector.state == "ready"
+    assert str(slack.connector.status) == "ready"
     assert slack.connector.http_port > 0
     assert slack.connector.bot_user_id == "U0BOT"
     assert slack.fake.requests_to("/api/auth.test")
@@ -128,7 +129,7 @@ async def test_invalid_auth_is_fatal_and_never_shows_the_token(fake_slack: FakeS
     assert caught.value.fatal
     assert "invalid_auth" in str(caught.value) and "SLACK_BOT_TOKEN" in str(caught.value)
     assert "xoxb-wrong" not in str(caught.value)
-    assert connector.state.startswith("failed: ")
+    assert str(connector.status).startswith("failed: ")
     await connector.stop()
 
 
@@ -147,7 +148,7 @@ async def test_scopes_missing_from_the_token_degrade_and_are_listed(fake_slack: 
     connector = create(slack_config(fake_slack), slack_env(fake_slack), http_port=0)
     await connector.start(_ignore)
     try:
-        assert connector.state.startswith("degraded: ") and "reactions:write" in connector.state
+        assert str(connector.status).startswith("degraded: ") and "reactions:write" in str(connector.status)
     finally:
         await connector.stop()
 
@@ -185,7 +186,7 @@ async def test_socket_mode_delivers_acks_and_reconnects(fake_slack: FakeSlack) -
     connector = create(slack_config(fake_slack, mode="socket"), slack_env(fake_slack))
     await connector.start(deliver)
     try:
-        assert connector.state == "ready"
+        assert str(connector.status) == "ready"
         await wait_for(lambda: fake_slack.socket_connected)
         envelope = fake_slack.push_socket_event(dm("over the socket"))
         await wait_for(lambda: received and fake_slack.socket_acks)
@@ -197,7 +198,7 @@ async def test_socket_mode_delivers_acks_and_reconnects(fake_slack: FakeSlack) -
         await wait_for(lambda: len(received) == 2)
     finally:
         await connector.stop()
-    assert connector.state == "stopped"
+    assert str(connector.status) == "stopped"
 
 
 def test_importing_the_connector_does_not_import_slack_sdks() -> None:

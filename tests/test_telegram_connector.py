@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from agentbox.commands import menu_entries
-from agentbox.config import ConfigError, TelegramConfig
+from agentbox.config import ConfigError
 from agentbox.connectors.telegram.connector import TelegramConnector, TelegramSendError, create
+from agentbox.connectors.telegram.settings import TelegramConfig
 from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound, StreamingConnector
 from tests.fakes.telegram import MAX_TEXT, FakeTelegram, png_bytes, utf16_len
 
@@ -87,7 +88,7 @@ async def test_start_checks_token_drops_webhook_and_registers_commands(
     started: tuple[TelegramConnector, Inbox], fake_telegram: FakeTelegram
 ) -> None:
     connector, _ = started
-    assert connector.state == "ready"
+    assert str(connector.status) == "ready"
     assert connector.bot_username == fake_telegram.bot_username
     assert fake_telegram.calls_to("deleteWebhook")
     assert [c["command"] for c in fake_telegram.commands] == ["new", "reset", "status", "model", "help"]
@@ -107,10 +108,10 @@ async def test_bad_token_is_fatal_without_retry_loop_or_token_leak(
     assert error.fatal
     assert "rejected the bot token" in str(error)
     assert error.__cause__ is None and error.__context__ is None  # PTB's own error quotes the token
-    assert connector.state.startswith("failed:")
+    assert str(connector.status).startswith("failed:")
     await asyncio.sleep(0.2)
     assert len(fake_telegram.requests) == 1  # one getMe, no retry loop
-    for text in (str(error), repr(error), connector.state, caplog.text):
+    for text in (str(error), repr(error), str(connector.status), caplog.text):
         assert fake_telegram.token not in text
     # the lock was released: a fixed token can start right away
     fake_telegram.bad_token = False
@@ -135,7 +136,7 @@ async def test_lock_is_released_on_stop(fake_telegram: FakeTelegram, lock_dir: P
     first = make_connector(fake_telegram, lock_dir)
     await first.start(Inbox())
     await first.stop()
-    assert first.state == "stopped"
+    assert str(first.status) == "stopped"
     second = make_connector(fake_telegram, lock_dir)
     await second.start(Inbox())
     await second.stop()
@@ -288,7 +289,7 @@ async def test_offset_advances_only_after_deliver(
     # after the failure it polled again without confirming anything, and got "first" back
     assert len([p for p in fake_telegram.calls_to("getUpdates") if "offset" not in p]) >= 2
     assert first["update_id"] + 1 <= min(offsets())
-    await _until(lambda: connector.state == "ready")
+    await _until(lambda: str(connector.status) == "ready")
 
 
 async def test_getupdates_5xx_burst_degrades_then_recovers(fake_telegram: FakeTelegram, lock_dir: Path) -> None:
@@ -297,12 +298,12 @@ async def test_getupdates_5xx_burst_degrades_then_recovers(fake_telegram: FakeTe
     inbox = Inbox()
     fake_telegram.fail_next("getUpdates", 502, times=4)
     fake_telegram.push_text(DM, "still there?")
-    connector.on_state_change = states.append
+    connector.status.add_listener(lambda status: states.append(str(status)))
     await connector.start(inbox)
     try:
         (inbound,) = await inbox.wait_for(1)
         assert inbound.text == "still there?"
-        assert states[0] == "ready"
+        assert states[:2] == ["starting", "ready"]  # every connector reports STARTING while start() runs
         assert any(s.startswith("degraded:") and "Bad Gateway" in s for s in states)
         assert states[-1] == "ready"
     finally:
@@ -316,7 +317,7 @@ async def test_telegram_down_at_start_does_not_crash(lock_dir: Path, tmp_path: P
     connector = make_connector(fake, lock_dir)
     await connector.start(Inbox())
     try:
-        assert connector.state.startswith("degraded: cannot reach Telegram")
+        assert str(connector.status).startswith("degraded: cannot reach Telegram")
         await asyncio.sleep(0.2)
         assert connector.failure is None
     finally:
@@ -328,7 +329,7 @@ async def test_conflict_with_another_poller_is_reported(
 ) -> None:
     connector, _ = started
     states: list[str] = []
-    connector.on_state_change = states.append
+    connector.status.add_listener(lambda status: states.append(str(status)))
 
     def other_process_polls() -> None:
         with httpx.Client() as client:
@@ -340,7 +341,7 @@ async def test_conflict_with_another_poller_is_reported(
     await _until(lambda: any("409 Conflict" in s for s in states))
     await asyncio.to_thread(thread.join)
     assert any("another process is polling this bot token" in s for s in states)
-    await _until(lambda: connector.state == "ready")
+    await _until(lambda: str(connector.status) == "ready")
 
 
 # -- outbound --------------------------------------------------------------------

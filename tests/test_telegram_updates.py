@@ -47,7 +47,7 @@ async def test_a_malformed_update_is_skipped_and_polling_goes_on(
     assert [item.text for item in items] == ["before", "after", "later"]  # in order, nothing lost
     offsets = [int(p["offset"]) for p in fake_telegram.calls_to("getUpdates") if "offset" in p]
     assert max(offsets) > bad["update_id"] + 1  # confirmed past the bad update
-    assert connector.state == "stopped" and connector.failure is None
+    assert str(connector.status) == "stopped" and connector.failure is None
     skipped = [r for r in caplog.records if str(bad["update_id"]) in r.getMessage() and "skipped" in r.getMessage()]
     assert len(skipped) == 1 and skipped[0].levelno == logging.ERROR
     log_text = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)

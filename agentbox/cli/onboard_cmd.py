@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from agentbox.channels import CHANNELS, enabled_channels, get_channel
 from agentbox.cli.common import fail
-from agentbox.tokens import CHANNELS, TokenSpec, mask, token_specs
+from agentbox.tokens import TokenSpec, mask
 
 if TYPE_CHECKING:
     from agentbox.config import Config
@@ -57,15 +58,15 @@ def _ask_api_key(answers: OnboardAnswers, current: Config) -> None:
 
 
 def _ask_channels(answers: OnboardAnswers, current: Config) -> None:
-    for name in CHANNELS:
-        was = getattr(current.channels, name).enabled
+    for channel in CHANNELS:
+        name, was = channel.name, channel.settings_in(current).enabled
         if not typer.confirm(f"Enable {name}?", default=was or name in answers.enable):
             if was:
                 answers.disable.append(name)
             continue
         if name not in answers.enable:
             answers.enable.append(name)
-        for spec in token_specs(current, name):
+        for spec in channel.token_specs(current):
             key = f"{name}.{spec.label}"
             if not spec.required or key in answers.tokens:
                 continue
@@ -92,7 +93,7 @@ def _check_flag_tokens(tokens: dict[str, str], config: Config, *, force: bool) -
     """A malformed token given as a flag stops onboarding (exit 2) before anything is written."""
     for key, value in tokens.items():
         channel, label = key.split(".", 1)
-        spec = next(s for s in token_specs(config, channel) if s.label == label)
+        spec = next(s for s in get_channel(channel).token_specs(config) if s.label == label)
         problem = spec.problem(value)
         if problem and not force:
             fail(
@@ -186,10 +187,10 @@ def onboard_command(
         if not model:
             answers.model = typer.prompt("Default model", default=current.agent().model)
         _ask_channels(answers, current)
-        if not dm_policy and (answers.enable or any(getattr(current.channels, c).enabled for c in CHANNELS)):
+        if not dm_policy and (answers.enable or enabled_channels(current)):
             answers.dm_policy = typer.prompt(
                 "Who may DM the bot? pairing (owner approves each new sender) | allowlist | open | disabled",
-                default=current.channels.telegram.dm_policy,
+                default=CHANNELS[0].settings_in(current).dm_policy,
             )
             if answers.dm_policy not in DM_POLICIES:
                 fail(f"DM policy must be one of {', '.join(DM_POLICIES)}", 2)
@@ -214,18 +215,16 @@ def _report(config: Config, path: object, created: bool) -> None:
         key_where = f"missing: export {API_KEY_ENV}=... or re-run with --api-key"
     typer.echo(f"  API key: {key_where}")
     typer.echo(f"  model: {config.agent().model}")
-    for name in CHANNELS:
-        channel = getattr(config.channels, name)
-        if not channel.enabled:
-            continue
-        missing = [s.env_name for s in token_specs(config, name) if s.required and not os.environ.get(s.env_name)]
+    for channel in enabled_channels(config):
+        specs = channel.token_specs(config)
+        missing = [s.env_name for s in specs if s.required and not os.environ.get(s.env_name)]
         state = f"token missing in {', '.join(missing)}" if missing else "token set"
-        typer.echo(f"  {name}: enabled, dm_policy={channel.dm_policy}, {state}")
+        typer.echo(f"  {channel.name}: enabled, dm_policy={channel.settings_in(config).dm_policy}, {state}")
     _next_steps(config)
 
 
 def _next_steps(config: Config) -> None:
-    enabled = [name for name in CHANNELS if getattr(config.channels, name).enabled]
+    enabled = [channel.name for channel in enabled_channels(config)]
     typer.echo("Next:")
     if not enabled:
         typer.echo("  `agentbox chat` to talk to the agent here; re-run with --enable telegram to add a chat app")
@@ -233,7 +232,7 @@ def _next_steps(config: Config) -> None:
         return
     typer.echo("  1. `agentbox gateway run` starts the gateway here (Ctrl-C stops it)")
     typer.echo(f"  2. message your bot on {' or '.join(enabled)}")
-    if any(getattr(config.channels, name).dm_policy == "pairing" for name in enabled):
+    if any(channel.settings_in(config).dm_policy == "pairing" for channel in enabled_channels(config)):
         channel = enabled[0] if len(enabled) == 1 else "<channel>"
         typer.echo(f"  3. it answers with a pairing code: approve it with `agentbox pairing approve {channel} <CODE>`")
     typer.echo(

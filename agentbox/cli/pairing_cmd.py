@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from agentbox.channels import CHANNEL_NAMES, CHANNELS, get_channel, names_text
 from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async
 from agentbox.cli.termsafe import terminal_safe
 
@@ -21,11 +22,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Approve who may talk to the assistant (DM pairing, groups).", no_args_is_help=True)
 
-CHANNELS = ("telegram", "slack", "discord")
 T = TypeVar("T")
 # Telegram group ids are negative: `-100123` is an argument, not an unknown option.
 NEGATIVE_IDS = {"ignore_unknown_options": True}
-CHANNEL_HELP = "telegram, slack or discord"
+CHANNEL_HELP = names_text()
 REFUSAL_REASONS = {
     "full": "while {max} were pending",
     "cooldown": "during the cooldown after an expired code",
@@ -35,8 +35,8 @@ REFUSAL_REASONS = {
 
 def _channel(name: str) -> str:
     lowered = name.strip().lower()
-    if lowered not in CHANNELS:
-        fail(f"unknown channel {name!r}: use one of {', '.join(CHANNELS)}")
+    if lowered not in CHANNEL_NAMES:
+        fail(f"unknown channel {name!r}: use one of {', '.join(CHANNEL_NAMES)}")
     return lowered
 
 
@@ -206,7 +206,7 @@ def revoke_group(
     name = _channel(channel)
     _run_or_fail(lambda store: _groups(store).revoke(name, group_id))
     typer.echo(f"Closed {name} group {terminal_safe(group_id, single_line=True)}.")
-    if group_id.strip() in getattr(config_or_exit().channels, name).groups:
+    if group_id.strip() in get_channel(name).settings_in(config_or_exit()).groups:
         typer.echo(f"It is also listed in groups under [channels.{name}] in config.toml: remove it there too.")
 
 
@@ -219,7 +219,7 @@ def allowed(
     only = _channel(channel) if channel else None
 
     async def load(config: Config, store: Store) -> tuple[Any, Any, list[tuple[str, str]]]:
-        listed = [(n, g) for n in CHANNELS if only in (None, n) for g in getattr(config.channels, n).groups]
+        listed = [(c.name, g) for c in CHANNELS if only in (None, c.name) for g in c.settings_in(config).groups]
         return await _pairing(store).allowed(only), await _groups(store).allowed(only), listed
 
     senders, groups, listed = _with_store(load)

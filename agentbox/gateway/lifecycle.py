@@ -17,6 +17,7 @@ with the gateway (also loadable by dotted path from `agentbox.runtime.GATEWAY_SE
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 import os
@@ -25,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from agentbox import __version__
+from agentbox.channels import CHANNEL_NAMES, CHANNELS, enabled_channels
 from agentbox.config import Config
 from agentbox.errors import AgentboxError
 from agentbox.gateway.access import PairingService
@@ -43,7 +45,6 @@ from agentbox.turn.runner import TurnRunner
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("telegram", "slack", "discord")
 MAX_ATTEMPTS = 3  # a message whose handling was interrupted this often is marked failed, not retried
 
 
@@ -67,21 +68,7 @@ class NoConnectorCanWork(AgentboxError):
 
 def enabled_connectors(config: Config, env: Mapping[str, str]) -> dict[str, Callable[[], Connector]]:
     """Factories for the enabled channels; SDKs are imported only when a connector is created."""
-    factories: dict[str, Callable[[], Connector]] = {}
-    for name in CHANNELS:
-        section = getattr(config.channels, name)
-        if section.enabled:
-            factories[name] = _factory(name, section, env)
-    return factories
-
-
-def _factory(name: str, section: Any, env: Mapping[str, str]) -> Callable[[], Connector]:
-    def create() -> Connector:
-        module = importlib.import_module(f"agentbox.connectors.{name}.connector")
-        connector: Connector = module.create(section, env)
-        return connector
-
-    return create
+    return {spec.name: functools.partial(spec.create, config, env) for spec in enabled_channels(config)}
 
 
 class Gateway:
@@ -273,7 +260,8 @@ class Gateway:
 
     def _no_connector_reason(self) -> str:
         if not self.slots:
-            return "no connector is enabled: set enabled = true under [channels.telegram] (or slack/discord)"
+            first, *others = CHANNEL_NAMES
+            return f"no connector is enabled: set enabled = true under [channels.{first}] (or {'/'.join(others)})"
         failures = "; ".join(f"{name}: {slot.state}" for name, slot in self.slots.items())
         return f"no connector can work ({failures}); fix the above and start the gateway again"
 
@@ -293,7 +281,7 @@ class Gateway:
             log.warning("warm-up failed (the first turn will retry): %s", exc)
 
     def _agent_ids(self) -> set[str]:
-        ids = {getattr(self.config.channels, name).agent for name in self.slots if name in CHANNELS}
+        ids = {spec.settings_in(self.config).agent for spec in CHANNELS if spec.name in self.slots}
         ids.update(binding.agent for binding in self.config.bindings)
         return ids or {"main"}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentbox.channels import find_channel
 from agentbox.config import ChannelConfig, Config
 from agentbox.messages import Inbound
 
@@ -34,8 +35,8 @@ def session_key(inbound: Inbound) -> str:
 
 def channel_config(config: Config, channel: str) -> ChannelConfig:
     """The config section of a connector; unknown names (tests, terminal) get the defaults."""
-    section = getattr(config.channels, channel, None)
-    return section if isinstance(section, ChannelConfig) else ChannelConfig()
+    spec = find_channel(channel)
+    return spec.settings_in(config) if spec is not None else ChannelConfig()
 
 
 def agent_for(config: Config, channel: str, chat_id: str) -> str:

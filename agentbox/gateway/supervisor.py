@@ -3,6 +3,8 @@
 A fatal `ConnectorError` (bad or missing token) is reported once and not retried: retrying
 cannot fix a token, and a tight loop would only hammer the platform. Anything else is
 retried with exponential backoff (with jitter) and shows as "degraded: …" in /status.
+While a connector runs, the supervisor waits on its status (`ConnectorStatus.wait_for`) and
+restarts it the moment it reports itself FAILED.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable
 
-from agentbox.messages import Connector, ConnectorError, Deliver
+from agentbox.messages import Connector, ConnectorError, ConnectorState, ConnectorStatus, Deliver
+from agentbox.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,6 @@ class ConnectorSlot:
     initial_backoff = 1.0
     max_backoff = 60.0
     start_timeout = 120.0
-    watch_interval = 1.0
 
     def __init__(self, name: str, factory: ConnectorFactory) -> None:
         self.name = name
@@ -35,19 +36,25 @@ class ConnectorSlot:
         self.connector: Connector | None = None
         self.ready = asyncio.Event()  # set while the connector is started (cleared during restarts)
         self.restarts = 0
-        self._override: str | None = "starting"  # the supervisor's own view, when it knows better
+        self._own = ConnectorStatus(ConnectorState.STARTING)  # the supervisor's view, when it knows better
+        self._deferring = False  # while the connector runs, its own status is the slot's
         self._stopping = False
         self._stopped = asyncio.Event()
 
     @property
+    def status(self) -> ConnectorStatus:
+        if self._deferring and self.connector is not None:
+            return self.connector.status
+        return self._own
+
+    @property
     def state(self) -> str:
-        if self._override is not None:
-            return self._override
-        return str(getattr(self.connector, "state", "ready"))
+        """What /status shows: "starting", "ready", "degraded: …", "failed: …" or "stopped"."""
+        return str(self.status)
 
     async def run(self, deliver: Deliver, on_ready: OnReady) -> None:
         """Supervise until `stop()`; returns early only when the connector cannot work (fatal)."""
-        delay = self.initial_backoff
+        backoff = Backoff(self.initial_backoff, self.max_backoff)
         while not self._stopping:
             try:
                 if self.connector is None:
@@ -59,45 +66,52 @@ class ConnectorSlot:
                 fatal = (isinstance(exc, ConnectorError) and exc.fatal) or _is_config_error(exc)
                 await self._discard()
                 if fatal:
-                    self._override = f"failed: {exc}"
+                    self._show(ConnectorState.FAILED, str(exc))
                     log.error("connector %s failed and will not be retried: %s", self.name, exc)
                     return
-                reason = str(exc) or type(exc).__name__
-                self._override = f"degraded: {reason} (retrying in {delay:.0f}s)"
+                reason, delay = str(exc) or type(exc).__name__, backoff.next()
+                self._show(ConnectorState.DEGRADED, f"{reason} (retrying in {delay:.0f}s)")
                 log.warning("connector %s could not start: %s; retrying in %.0fs", self.name, reason, delay)
-                await self._sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.max_backoff)
+                await self._sleep(delay)
                 continue
-            self._override = None
+            connector = self.connector
+            self._deferring = True
             self.ready.set()
-            if self.state == "ready":
+            if connector.status.state is ConnectorState.READY:
                 log.info("connector %s ready", self.name)
             else:  # e.g. Telegram unreachable at start: the connector keeps retrying on its own
-                log.warning("connector %s started but %s", self.name, self.state)
+                log.warning("connector %s started but %s", self.name, connector.status)
             try:
                 await on_ready(self)
             except Exception:
                 log.exception("connector %s: on-ready hook failed", self.name)
-            failed = await self._watch()
-            if failed and not self._stopping:
+            failure = await self._watch(connector)
+            if failure is not None and not self._stopping:
                 self.restarts += 1
-                log.warning("connector %s %s; restarting in %.0fs", self.name, failed, delay)
+                delay = backoff.next()
+                log.warning("connector %s failed: %s; restarting in %.0fs", self.name, failure, delay)
                 self.ready.clear()
+                self._show(ConnectorState.DEGRADED, f"{failure} (restarting)")
                 await self._discard()
-                self._override = f"degraded: {failed.removeprefix('failed: ')} (restarting)"
                 await self._sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
             else:
-                delay = self.initial_backoff
+                backoff.reset()
 
-    async def _watch(self) -> str | None:
-        """Wait while the connector runs; return its state once it reports itself failed."""
-        while not self._stopping:
-            state = self.state
-            if state.startswith("failed"):
-                return state
-            await self._sleep(self.watch_interval)
-        return None
+    async def _watch(self, connector: Connector) -> str | None:
+        """Wait while the connector runs; its failure reason once it reports FAILED, None on stop."""
+        failed = asyncio.ensure_future(connector.status.wait_for(ConnectorState.FAILED))
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (failed, stopped):
+                waiter.cancel()
+            await asyncio.gather(failed, stopped, return_exceptions=True)
+        return None if self._stopping else connector.status.reason
+
+    def _show(self, state: ConnectorState, reason: str = "") -> None:
+        self._deferring = False
+        self._own.set(state, reason)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -113,9 +127,10 @@ class ConnectorSlot:
         self._stopping = True
         self._stopped.set()
         self.ready.clear()
+        keep_failure = not self._deferring and self._own.state is ConnectorState.FAILED
         await self._discard()
-        if not self._override or not self._override.startswith("failed"):
-            self._override = "stopped"
+        if not keep_failure:
+            self._show(ConnectorState.STOPPED)
 
 
 def _is_config_error(exc: BaseException) -> bool:

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Literal
 
 from agentbox import paths
+from agentbox.channels import enabled_channels
 from agentbox.config import Config, ConfigError, apply_env, load_config
 from agentbox.envfile import env_file_path
 from agentbox.gateway.diskfull import PRUNE_HINT
 from agentbox.ops.dbhealth import broken_database_fix
 from agentbox.ops.keysource import api_key_source
 from agentbox.store.schema import SCHEMA_VERSION
-from agentbox.tokens import enabled_channels, mask, token_specs
+from agentbox.tokens import mask
 
 Status = Literal["ok", "warn", "fail"]
 MIN_FREE_BYTES = 100 * 1024 * 1024  # below this SQLite writes and log rotation start failing
@@ -141,9 +142,9 @@ def check_api_online(config: Config, *, timeout: float = 10.0) -> Check:
 def check_tokens(config: Config) -> list[Check]:
     checks = []
     for channel in enabled_channels(config):
-        for spec in token_specs(config, channel):
+        for spec in channel.token_specs(config):
             value = os.environ.get(spec.env_name, "").strip()
-            name = f"{channel} {spec.label}"
+            name = f"{channel.name} {spec.label}"
             if not value:
                 if spec.required:
                     checks.append(
@@ -151,7 +152,7 @@ def check_tokens(config: Config) -> list[Check]:
                             name,
                             "fail",
                             f"{spec.env_name} is not set",
-                            f"`agentbox onboard --enable {channel}` with the token, or export {spec.env_name}",
+                            f"`agentbox onboard --enable {channel.name}` with the token, or export {spec.env_name}",
                         )
                     )
                 continue

@@ -19,9 +19,9 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
 from agentbox import paths
+from agentbox.channels import CHANNEL_NAMES, CHANNELS
 from agentbox.config import Config, ConfigError, parse_config
 from agentbox.envfile import env_file_path, update_env_file
-from agentbox.tokens import CHANNELS, token_specs
 
 HEADER = (
     "# agentbox configuration, written by `agentbox onboard` (re-run it to change these answers;\n"
@@ -70,8 +70,8 @@ def merge_answers(text: str, answers: OnboardAnswers) -> str:
             doc.add(tomlkit.comment(line.removeprefix("# ")))
         doc.add(tomlkit.nl())
     for name in [*answers.enable, *answers.disable]:
-        if name not in CHANNELS:
-            raise ConfigError(f"unknown channel {name!r} (choose from {', '.join(CHANNELS)})")
+        if name not in CHANNEL_NAMES:
+            raise ConfigError(f"unknown channel {name!r} (choose from {', '.join(CHANNEL_NAMES)})")
 
     if answers.api_key or answers.api_key_env_only:
         aimlapi = _table(doc, "aimlapi")
@@ -89,7 +89,7 @@ def merge_answers(text: str, answers: OnboardAnswers) -> str:
             if name in channels:
                 _table(channels, name)["enabled"] = False
         if answers.dm_policy:
-            for name in CHANNELS:
+            for name in CHANNEL_NAMES:
                 if name in channels and _table(channels, name).get("enabled"):
                     _table(channels, name)["dm_policy"] = answers.dm_policy
     return tomlkit.dumps(doc)
@@ -105,8 +105,8 @@ def onboard(answers: OnboardAnswers, config_path: Path | None = None) -> Onboard
 
     env_updates: dict[str, str] = {}
     for channel in CHANNELS:
-        for spec in token_specs(config, channel):
-            value = answers.tokens.get(f"{channel}.{spec.label}")
+        for spec in channel.token_specs(config):
+            value = answers.tokens.get(f"{channel.name}.{spec.label}")
             if value:
                 env_updates[spec.env_name] = value.strip()
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from agentbox.channels import enabled_channels
 from agentbox.config import Config, ConfigError, load_config
 from agentbox.envfile import env_file_path, read_env_file
-from agentbox.tokens import enabled_channels, token_specs
 
 Where = Literal["config", "env file", "unit file", "shell only", "missing"]
 API_KEY_ENV = "AIMLAPI_API_KEY"
@@ -38,7 +38,7 @@ def needed_secrets(config: Config) -> list[tuple[str, str]]:
     """(env var, label) of every secret the gateway needs with this config; the API key first."""
     needed = [(API_KEY_ENV, "AI/ML API key")]
     for channel in enabled_channels(config):
-        needed += [(s.env_name, f"{channel} {s.label}") for s in token_specs(config, channel) if s.required]
+        needed += [(s.env_name, f"{channel.name} {s.label}") for s in channel.token_specs(config) if s.required]
     return needed
 
 

@@ -17,23 +17,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentbox.config import ConfigError, SlackConfig
-from agentbox.connectors.slack.format import markdown_to_mrkdwn
-from agentbox.connectors.slack.inbound import SlackInbound
+from agentbox.config import ConfigError
 from agentbox.messages import (
     Address,
     Attachment,
     ConnectorError,
     ConnectorLimits,
+    ConnectorState,
+    ConnectorStatus,
     Deliver,
+    Inbound,
     Outbound,
 )
 from agentbox.textsplit import split_markdown, split_text
+
+from .bounded import Bounded
+from .format import markdown_to_mrkdwn
+from .inbound import SlackInbound
+from .settings import SlackConfig
 
 if TYPE_CHECKING:
     import aiohttp
@@ -79,18 +84,7 @@ _REJECTED_ERRORS = frozenset(
 )
 TEXT_LIMIT = 3900  # Slack truncates long messages and renders >4,000 chars poorly
 _MARKDOWN_CHUNK = 3500  # split before converting: escaping and link syntax grow the text
-_MEMORY = 10_000  # bound on each in-memory cache (threads, reactions, sent chunks)
 SOCKET_CONNECT_TIMEOUT = 30.0
-
-
-class _Bounded(OrderedDict[Any, Any]):
-    """A dict that forgets its oldest entries; the connector's caches must not grow forever."""
-
-    def remember(self, key: Any, value: Any = True) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > _MEMORY:
-            self.popitem(last=False)
 
 
 def _require(env: Mapping[str, str], name: str, what: str, key: str) -> str:
@@ -132,8 +126,8 @@ async def check_auth(config: SlackConfig, env: Mapping[str, str]) -> list[str]:
         await connector.stop()
 
 
-class SlackConnector(SlackInbound):
-    """The `Connector` for Slack. `state` is "stopped", "starting", "ready", "degraded: …" or "failed: …"."""
+class SlackConnector:
+    """The `Connector` for Slack: Socket Mode or HTTP events in, Web API calls out."""
 
     name = "slack"
     limits = ConnectorLimits(max_text=TEXT_LIMIT, max_upload_bytes=1024 * 1024 * 1024)
@@ -152,9 +146,7 @@ class SlackConnector(SlackInbound):
         self._app_token = app_token
         self._signing_secret = signing_secret
         self.http_port: int = config.http_port if http_port is None else http_port
-        self.state = "stopped"
-        self.bot_user_id: str | None = None
-        self.bot_id: str | None = None
+        self.status = ConnectorStatus()
         self._deliver: Deliver | None = None
         self._client: AsyncWebClient | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -162,14 +154,26 @@ class SlackConnector(SlackInbound):
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._monitor: asyncio.Task[None] | None = None
-        self._problems: list[str] = []  # non-fatal setup problems (missing scopes) kept in `state`
+        self._problems: list[str] = []  # non-fatal setup problems (missing scopes) kept in `status`
         self.health_interval = 5.0
-        self._threads = _Bounded()  # (channel, thread_ts) -> True: threads the bot is part of
-        self._not_threads = _Bounded()  # (channel, thread_ts) checked via conversations.replies
-        self._names = _Bounded()  # user id -> display name
-        self._reacted = _Bounded()  # (channel, ts) -> True while the working reaction is on
-        self._finished = _Bounded()  # (channel, ts) whose turn ended: typing() no longer reacts
-        self._sent = _Bounded()  # idempotency: (address, chunk no., digest) -> ts already posted
+        self._reacted = Bounded()  # (channel, ts) -> True while the working reaction is on
+        self._finished = Bounded()  # (channel, ts) whose turn ended: typing() no longer reacts
+        self._sent = Bounded()  # idempotency: (address, chunk no., digest) -> ts already posted
+        self._inbound = SlackInbound(
+            self.name,
+            api_base_url=config.api_base_url,
+            bot_token=bot_token,
+            client=self._web_client,
+            session=self._http_session,
+        )
+
+    @property
+    def bot_user_id(self) -> str | None:
+        return self._inbound.bot_user_id
+
+    @property
+    def bot_id(self) -> str | None:
+        return self._inbound.bot_id
 
     @property
     def http_url(self) -> str:
@@ -177,6 +181,11 @@ class SlackConnector(SlackInbound):
         return f"http://{self.config.http_host}:{self.http_port}{self.config.http_path}"
 
     # -- lifecycle ---------------------------------------------------------------
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise ConnectorError("slack connector is not started")
+        return self._session
+
     def _web_client(self) -> AsyncWebClient:
         if self._client is None:
             from slack_sdk.http_retry.builtin_async_handlers import (
@@ -206,7 +215,7 @@ class SlackConnector(SlackInbound):
         """
         import aiohttp
 
-        self.state = "starting"
+        self.status.set(ConnectorState.STARTING)
         self._deliver = deliver
         client = self._web_client()
         # One pooled session for all API calls and downloads instead of one per request; no total
@@ -221,17 +230,17 @@ class SlackConnector(SlackInbound):
             else:
                 await self._connect_socket()
         except ConnectorError as exc:
-            self.state = f"failed: {exc}"
+            self.status.set(ConnectorState.FAILED, str(exc))
             await self._close()
             raise
-        self.state = self._healthy_state()
+        self._set_healthy()
         where = self.http_url if self.config.mode == "http" else "Socket Mode"
         log.info("slack connector ready as %s (%s)", self.bot_user_id, where)
 
     async def stop(self) -> None:
         """Stop listening and close network resources; safe to call twice."""
         await self._close()
-        self.state = "stopped"
+        self.status.set(ConnectorState.STOPPED)
 
     async def _close(self) -> None:
         if self._monitor is not None:
@@ -266,6 +275,18 @@ class SlackConnector(SlackInbound):
         app.event("message")(self._on_message)
         app.event("app_mention")(self._on_app_mention)
         return app
+
+    # bolt passes handler arguments by name: `event` is the event's payload
+    async def _on_message(self, event: dict[str, Any]) -> None:
+        await self._deliver_inbound(await self._inbound.message(event))
+
+    async def _on_app_mention(self, event: dict[str, Any]) -> None:
+        await self._deliver_inbound(await self._inbound.app_mention(event))
+
+    async def _deliver_inbound(self, inbound: Inbound | None) -> None:
+        if inbound is not None:
+            assert self._deliver is not None
+            await self._deliver(inbound)
 
     async def _serve_http(self) -> None:
         from aiohttp import web
@@ -309,16 +330,23 @@ class SlackConnector(SlackInbound):
         self._monitor = asyncio.create_task(self._watch_socket(handler), name="slack-socket-health")
 
     async def _watch_socket(self, handler: AsyncSocketModeHandler) -> None:
-        """Mirror the socket's health into `state`; the SDK itself does the reconnecting."""
+        """Mirror the socket's health into `status`; the SDK itself does the reconnecting."""
         while True:
             await asyncio.sleep(self.health_interval)
             connected = await handler.client.is_connected()
-            if self.state.startswith("failed"):
+            if self.status.state is ConnectorState.FAILED:
                 return
-            self.state = self._healthy_state() if connected else "degraded: Socket Mode disconnected, reconnecting"
+            if connected:
+                self._set_healthy()
+            else:
+                self.status.set(ConnectorState.DEGRADED, "Socket Mode disconnected, reconnecting")
 
-    def _healthy_state(self) -> str:
-        return f"degraded: {'; '.join(self._problems)}" if self._problems else "ready"
+    def _set_healthy(self) -> None:
+        """READY, or DEGRADED naming the setup problems (missing scopes) found at start."""
+        if self._problems:
+            self.status.set(ConnectorState.DEGRADED, "; ".join(self._problems))
+        else:
+            self.status.set(ConnectorState.READY)
 
     async def _open_socket_url(self) -> str:
         from slack_sdk.errors import SlackApiError
@@ -347,8 +375,7 @@ class SlackConnector(SlackInbound):
             raise ConnectorError(
                 f"cannot reach Slack at {self.config.api_base_url}: {type(exc).__name__}: {exc}"
             ) from None
-        self.bot_user_id = response.get("user_id")
-        self.bot_id = response.get("bot_id")
+        self._inbound.identify(response.get("user_id"), response.get("bot_id"))
         granted = response.headers.get("x-oauth-scopes") or response.headers.get("X-OAuth-Scopes")
         if granted is None:
             return []
@@ -398,6 +425,10 @@ class SlackConnector(SlackInbound):
             return [str(exc)]
         return []
 
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """A shared image the gateway let in, downloaded with the bot token (see `SlackInbound.fetch`)."""
+        return await self._inbound.fetch(attachment, max_bytes)
+
     # -- outbound ----------------------------------------------------------------
     @staticmethod
     def render(text: str) -> list[str]:
@@ -425,7 +456,7 @@ class SlackConnector(SlackInbound):
                 ids.append(await self._upload(address, attachment))
         finally:
             if address.thread_id:
-                self._threads.remember((address.chat_id, address.thread_id))
+                self._inbound.joined(address.chat_id, address.thread_id)
             await self.done(address)
         return ids
 

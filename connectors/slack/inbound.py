@@ -1,25 +1,28 @@
 """Slack inbound: events (DMs, mentions, thread follow-ups) translated into `Inbound`s.
 
-A mixin of `SlackConnector` (connectors/slack/connector.py), kept apart so each module has one job:
-this one decides what a Slack event means and fetches shared images; the connector owns the
-app, tokens and sending. An image file becomes a reference (its private URL, which holds no
+`SlackInbound` is an object the connector (connectors/slack/connector.py) owns, kept apart so each
+module has one job: this one decides what a Slack event means and fetches shared images; the
+connector owns the app, tokens, delivery and sending. An image file becomes a reference (its private URL, which holds no
 secret, and declared size); `fetch` downloads it with the bot token once access is granted.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from agentbox.connectors.slack.format import mrkdwn_to_text
 from agentbox.download import check_declared, read_capped
 from agentbox.messages import Attachment, Inbound, MediaUnavailable
 
+from .bounded import Bounded
+from .format import mrkdwn_to_text
+
 if TYPE_CHECKING:
-    from agentbox.config import SlackConfig
-    from agentbox.messages import Deliver
+    import aiohttp
+    from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
 
@@ -30,39 +33,67 @@ _MAX_DOWNLOAD = 20 * 1024 * 1024
 
 
 class SlackInbound:
-    """Event handlers; the attributes they read are set up by `SlackConnector.__init__`."""
+    """Slack events of one app as `Inbound`s, and the bytes of the images they share.
 
-    name: str
-    config: SlackConfig
-    bot_id: str | None
-    bot_user_id: str | None
-    _deliver: Deliver | None
+    Its inputs: the channel name; `api_base_url`, whose host is trusted with the bot token like
+    Slack's own; `client`, the connector's Web API client (thread history, display names);
+    `bot_token` and `session`, the connector's HTTP session, for downloads. `identify` tells it
+    who the bot is once auth.test answered; `joined` that the bot answered in a thread.
+    """
 
-    async def _on_message(self, event: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        channel: str,
+        *,
+        api_base_url: str,
+        bot_token: str,
+        client: Callable[[], AsyncWebClient],
+        session: Callable[[], aiohttp.ClientSession],
+    ) -> None:
+        self.channel = channel
+        self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
+        self._api_base_url = api_base_url
+        self._bot_token = bot_token
+        self._client = client
+        self._session = session
+        self._threads = Bounded()  # (channel, thread_ts) -> True: threads the bot is part of
+        self._not_threads = Bounded()  # (channel, thread_ts) checked via conversations.replies
+        self._names = Bounded()  # user id -> display name
+
+    def identify(self, user_id: str | None, bot_id: str | None) -> None:
+        self.bot_user_id, self.bot_id = user_id, bot_id
+
+    def joined(self, channel: str, thread_ts: str) -> None:
+        """The bot is part of this thread now: follow-ups there are addressed to it."""
+        self._threads.remember((channel, thread_ts))
+
+    async def message(self, event: dict[str, Any]) -> Inbound | None:
+        """A `message` event: DMs, and follow-ups in threads the bot is part of; None for the rest."""
         if self._from_bot_or_not_a_person(event):
-            return
+            return None
         channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
         text = str(event.get("text") or "")
         if event.get("channel_type") == "im":
-            await self._emit(event, is_direct=True, mentioned=False, thread_id=None)
-            return
+            return await self._inbound(event, is_direct=True, mentioned=False, thread_id=None)
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == ts:
-            return  # channel chatter outside threads: only mentions (app_mention) reach the bot
+            return None  # channel chatter outside threads: only mentions (app_mention) reach the bot
         if self.bot_user_id and f"<@{self.bot_user_id}" in text:
-            return  # the app_mention event for the same message delivers it
+            return None  # the app_mention event for the same message delivers it
         if not await self._bot_in_thread(channel, str(thread_ts)):
-            return
+            return None
         # The bot is part of this thread: a follow-up counts as addressed to it.
-        await self._emit(event, is_direct=False, mentioned=True, thread_id=str(thread_ts))
+        return await self._inbound(event, is_direct=False, mentioned=True, thread_id=str(thread_ts))
 
-    async def _on_app_mention(self, event: dict[str, Any]) -> None:
+    async def app_mention(self, event: dict[str, Any]) -> Inbound | None:
+        """An `app_mention` event; None when a bot (or nobody) wrote it."""
         if self._from_bot_or_not_a_person(event):
-            return
+            return None
         # A mention outside a thread starts one: its own ts is the thread (and session) id.
         thread_id = str(event.get("thread_ts") or event.get("ts"))
-        self._threads.remember((str(event.get("channel")), thread_id))
-        await self._emit(event, is_direct=False, mentioned=True, thread_id=thread_id)
+        self.joined(str(event.get("channel")), thread_id)
+        return await self._inbound(event, is_direct=False, mentioned=True, thread_id=thread_id)
 
     def _from_bot_or_not_a_person(self, event: dict[str, Any]) -> bool:
         if event.get("subtype") not in _USER_SUBTYPES:
@@ -82,7 +113,7 @@ class SlackInbound:
         from slack_sdk.errors import SlackApiError
 
         try:
-            response = await self._web_client().conversations_replies(channel=channel, ts=thread_ts, limit=200)
+            response = await self._client().conversations_replies(channel=channel, ts=thread_ts, limit=200)
         except (SlackApiError, OSError) as exc:
             log.warning("slack: cannot read thread %s in %s: %s", thread_ts, channel, type(exc).__name__)
             return False
@@ -96,8 +127,9 @@ class SlackInbound:
         (self._threads if joined else self._not_threads).remember(key)
         return joined
 
-    async def _emit(self, event: dict[str, Any], *, is_direct: bool, mentioned: bool, thread_id: str | None) -> None:
-        assert self._deliver is not None
+    async def _inbound(
+        self, event: dict[str, Any], *, is_direct: bool, mentioned: bool, thread_id: str | None
+    ) -> Inbound:
         user = str(event.get("user"))
         text = mrkdwn_to_text(str(event.get("text") or ""), strip_user=self.bot_user_id)
         files = [f for f in event.get("files") or [] if isinstance(f, dict)]
@@ -105,8 +137,8 @@ class SlackInbound:
         unsupported = None
         if files and not attachments and not text:
             unsupported = "file"
-        inbound = Inbound(
-            channel=self.name,
+        return Inbound(
+            channel=self.channel,
             chat_id=str(event.get("channel")),
             message_id=str(event.get("ts")),
             sender_id=user,
@@ -118,7 +150,6 @@ class SlackInbound:
             attachments=attachments,
             unsupported=unsupported,
         )
-        await self._deliver(inbound)
 
     async def _display_name(self, user_id: str) -> str:
         if user_id in self._names:
@@ -127,7 +158,7 @@ class SlackInbound:
 
         name = ""
         try:
-            response = await self._web_client().users_info(user=user_id)
+            response = await self._client().users_info(user=user_id)
             user = response.get("user") or {}
             profile = user.get("profile") or {}
             name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or ""
@@ -140,7 +171,7 @@ class SlackInbound:
     def _trusted_file_url(self, url: str) -> bool:
         """Only Slack's own hosts get the bot token: a forged file URL must not collect it."""
         host = urlsplit(url).hostname or ""
-        api_host = urlsplit(self.config.api_base_url).hostname or ""
+        api_host = urlsplit(self._api_base_url).hostname or ""
         return host == api_host or host == "slack.com" or host.endswith(".slack.com")
 
     def _image_ref(self, file: dict[str, Any]) -> Attachment | None:
@@ -168,10 +199,9 @@ class SlackInbound:
         check_declared(attachment.size, limit)
         if not self._trusted_file_url(attachment.ref):  # a replayed row is checked again: the token stays home
             raise MediaUnavailable("the file is not on a Slack host")
-        assert self._session is not None
         headers = {"Authorization": f"Bearer {self._bot_token}"}
         try:
-            async with self._session.get(attachment.ref, headers=headers) as response:
+            async with self._session().get(attachment.ref, headers=headers) as response:
                 content_type = response.content_type or ""
                 if response.status != 200 or not content_type.startswith("image/"):
                     # Slack answers a sign-in page when the token lacks files:read.

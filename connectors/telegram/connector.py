@@ -5,10 +5,10 @@ Public surface: `create(config, env)` → `TelegramConnector`, which implements
 
 Lifecycle: `await start(deliver)` takes the per-token lock, checks the token (getMe),
 drops any webhook, registers commands and starts the poll task; it returns with
-`state` "ready", or "degraded: ..." when Telegram is unreachable (the task keeps
-retrying with backoff). It raises `ConnectorError(fatal=True)` for a bad token or a
-token already polled by another process. A token revoked while running turns `state`
-into "failed: ..." and ends polling; `failure` holds the error. `await stop()`.
+`status` READY, or DEGRADED when Telegram is unreachable (the task keeps retrying with
+backoff). It raises `ConnectorError(fatal=True)` for a bad token or a token already
+polled by another process. A token revoked while running turns `status` FAILED and
+ends polling; `failure` holds the error. `await stop()`.
 
 Delivery is at least once: the offset advances only after `deliver` returned, so an
 update whose delivery raised (or was interrupted by a crash) comes back.
@@ -36,8 +36,22 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 from telegram.request import HTTPXRequest
 
 from agentbox.commands import menu_entries
-from agentbox.config import ConfigError, TelegramConfig
-from agentbox.connectors.telegram.format import (
+from agentbox.config import ConfigError
+from agentbox.messages import (
+    Address,
+    Attachment,
+    ConnectorError,
+    ConnectorLimits,
+    ConnectorState,
+    ConnectorStatus,
+    Deliver,
+    Outbound,
+)
+from agentbox.retry import Backoff
+from agentbox.tokenlock import acquire_token_lock
+from agentbox.vision import sniff_image_type
+
+from .format import (
     TELEGRAM_MAX_CAPTION,
     TELEGRAM_MAX_TEXT,
     Chunk,
@@ -45,20 +59,10 @@ from agentbox.connectors.telegram.format import (
     render_chunks,
     utf16_len,
 )
-from agentbox.connectors.telegram.inbound import TelegramInbound
-from agentbox.connectors.telegram.stream import TelegramReplyStream, TelegramSendError, chat_ref
-from agentbox.connectors.telegram.updates import DropRawBatchLog, Unreadable, read_one_by_one
-from agentbox.messages import (
-    Address,
-    Attachment,
-    ConnectorError,
-    ConnectorLimits,
-    Deliver,
-    Outbound,
-)
-from agentbox.retry import Backoff
-from agentbox.tokenlock import acquire_token_lock
-from agentbox.vision import sniff_image_type
+from .inbound import TelegramInbound
+from .settings import TelegramConfig
+from .stream import TelegramReplyStream, TelegramSendError, chat_ref
+from .updates import DropRawBatchLog, Unreadable, read_one_by_one
 
 __all__ = ["TelegramConnector", "TelegramReplyStream", "TelegramSendError", "create"]
 
@@ -91,7 +95,7 @@ def create(config: TelegramConfig, env: Mapping[str, str]) -> TelegramConnector:
     return TelegramConnector(config, token)
 
 
-class TelegramConnector(TelegramInbound):
+class TelegramConnector:
     """Telegram via the Bot API: long polling in, Markdown→HTML replies and streamed edits out."""
 
     limits = ConnectorLimits(
@@ -115,11 +119,8 @@ class TelegramConnector(TelegramInbound):
     ) -> None:
         self.name = name
         self.config = config
-        self.state = "starting"
+        self.status = ConnectorStatus()
         self.failure: ConnectorError | None = None
-        self.on_state_change: Callable[[str], None] | None = None
-        self.bot_id: int | None = None
-        self.bot_username: str = ""
         self.edit_interval = edit_interval
         self._token = token
         self._lock_dir = lock_dir
@@ -130,6 +131,7 @@ class TelegramConnector(TelegramInbound):
         self._bot: Bot | None = None
         self._lock_file: IO[str] | None = None
         self._redactor = _RedactToken(token)
+        self._inbound = TelegramInbound(name, bot=self._require_bot, reason=self._reason)
         self._offset: int | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._poll_call: asyncio.Task[Any] | None = None
@@ -137,14 +139,23 @@ class TelegramConnector(TelegramInbound):
         self._last_edit: dict[str, float] = {}
         self._set_up = False
 
+    @property
+    def bot_id(self) -> int | None:
+        return self._inbound.bot_id
+
+    @property
+    def bot_username(self) -> str:
+        return self._inbound.bot_username
+
     def __repr__(self) -> str:  # never the token
-        return f"<TelegramConnector {self.name} @{self.bot_username or '?'} state={self.state!r}>"
+        return f"<TelegramConnector {self.name} @{self.bot_username or '?'} status={str(self.status)!r}>"
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self, deliver: Deliver) -> None:
         if self._poll_task is not None:
             raise RuntimeError("TelegramConnector already started")
         self._stopping = False
+        self.status.set(ConnectorState.STARTING)
         self._lock_file = acquire_token_lock(
             "telegram",
             self._token,
@@ -171,7 +182,7 @@ class TelegramConnector(TelegramInbound):
             await self._close()
             raise
         except TelegramError as exc:
-            self._set_state(f"degraded: cannot reach Telegram ({self._reason(exc)}); retrying")
+            self._degraded(f"cannot reach Telegram ({self._reason(exc)}); retrying")
         self._poll_task = asyncio.create_task(self._run(deliver), name=f"{self.name}-poll")
 
     async def stop(self) -> None:
@@ -191,7 +202,7 @@ class TelegramConnector(TelegramInbound):
                 await self._bot.get_updates(offset=self._offset, timeout=0, limit=1, read_timeout=2)
         await self._close()
         if self.failure is None:
-            self._set_state("stopped")
+            self.status.set(ConnectorState.STOPPED)
 
     async def _close(self) -> None:
         if self._bot is not None:
@@ -219,28 +230,23 @@ class TelegramConnector(TelegramInbound):
             # and even a suppressed __context__ would keep it reachable from our error
             raise self._fail("Telegram rejected the bot token (401 Unauthorized); check the token from @BotFather")
         me = bot.bot
-        self.bot_id, self.bot_username = me.id, me.username or ""
+        self._inbound.identify(me.id, me.username or "")
         try:
             await bot.set_my_commands([BotCommand(cmd, text) for cmd, text in BOT_COMMANDS])
         except TelegramError as exc:  # commands are a convenience; polling works without them
             log.warning("telegram: setMyCommands failed: %s", self._reason(exc))
         self._set_up = True
-        self._set_state("ready")
+        self.status.set(ConnectorState.READY)
         log.info("telegram: ready as @%s", self.bot_username)
 
     def _fail(self, reason: str) -> ConnectorError:
         self.failure = ConnectorError(f"telegram: {reason}", fatal=True)
-        self._set_state(f"failed: {reason}")
+        self.status.set(ConnectorState.FAILED, reason)  # logged once, by the gateway's supervisor
         return self.failure
 
-    def _set_state(self, state: str) -> None:
-        if state == self.state:
-            return
-        if state.startswith("degraded"):  # "failed" is logged once, by the gateway's supervisor
-            log.warning("telegram: %s", state)
-        self.state = state
-        if self.on_state_change is not None:
-            self.on_state_change(state)
+    def _degraded(self, reason: str) -> None:
+        if self.status.set(ConnectorState.DEGRADED, reason):
+            log.warning("telegram: %s", self.status)
 
     def _require_bot(self) -> Bot:
         if self._bot is None:
@@ -270,34 +276,34 @@ class TelegramConnector(TelegramInbound):
                 return
             except Conflict as exc:
                 if "webhook" in str(exc).lower():
-                    self._set_state(
-                        "degraded: a webhook was set for this bot by someone else (409 Conflict); "
+                    self._degraded(
+                        "a webhook was set for this bot by someone else (409 Conflict); "
                         "another deployment in webhook mode is using this token"
                     )
                 else:
-                    self._set_state(
-                        "degraded: another process is polling this bot token (Telegram answered 409 Conflict); "
+                    self._degraded(
+                        "another process is polling this bot token (Telegram answered 409 Conflict); "
                         "stop the other bot or use a different token"
                     )
                 await self._sleep(backoff.next())
                 continue
             except RetryAfter as exc:
-                self._set_state(f"degraded: rate limited by Telegram for {_seconds(exc.retry_after):.0f}s")
+                self._degraded(f"rate limited by Telegram for {_seconds(exc.retry_after):.0f}s")
                 await self._sleep(_seconds(exc.retry_after))
                 continue
             except TelegramError as exc:
-                self._set_state(f"degraded: {self._reason(exc)}; retrying")
+                self._degraded(f"{self._reason(exc)}; retrying")
                 await self._sleep(backoff.next())
                 continue
             except Exception as exc:  # a bug or an unparseable answer must not end polling silently
                 log.exception("telegram: unexpected polling error")
-                self._set_state(f"degraded: unexpected error {type(exc).__name__}; retrying")
+                self._degraded(f"unexpected error {type(exc).__name__}; retrying")
                 await self._sleep(backoff.next())
                 continue
             finally:
                 self._poll_call = None
             backoff.reset()
-            self._set_state("ready")
+            self.status.set(ConnectorState.READY)
             for update in updates:
                 if isinstance(update, Unreadable):  # logged when read; confirmed so polling goes on
                     self._offset = update.update_id + 1
@@ -321,7 +327,9 @@ class TelegramConnector(TelegramInbound):
     async def _handle_update(self, update: Update, deliver: Deliver, backoff: Backoff) -> bool:
         """Deliver one update; False when it must be retried (the offset stays put)."""
         try:
-            inbound = await self._translate(update)  # no network: media is fetched later, after the access check
+            inbound = await self._inbound.translate(
+                update
+            )  # no network: media is fetched later, after the access check
         except Exception:
             # a malformed update would block every later one: skip it, loudly
             log.exception("telegram: cannot translate update %s; skipped", update.update_id)
@@ -331,7 +339,7 @@ class TelegramConnector(TelegramInbound):
             try:
                 await deliver(inbound)
             except Exception as exc:
-                self._set_state(f"degraded: deliver failed ({type(exc).__name__}); will redeliver")
+                self._degraded(f"deliver failed ({type(exc).__name__}); will redeliver")
                 log.warning("telegram: deliver failed for update %s: %r", update.update_id, exc)
                 await self._sleep(backoff.next())
                 return False
@@ -346,6 +354,10 @@ class TelegramConnector(TelegramInbound):
             if left <= 0:
                 return
             await asyncio.sleep(min(left, 0.25))
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
+        """The bytes of a photo or image document the gateway let in (see `TelegramInbound.fetch`)."""
+        return await self._inbound.fetch(attachment, max_bytes)
 
     # -- outbound --------------------------------------------------------------
     async def send(self, address: Address, outbound: Outbound) -> list[str]:

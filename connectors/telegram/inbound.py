@@ -1,8 +1,8 @@
 """Telegram inbound: a Bot API `Update` translated into an `Inbound`.
 
-A mixin of `TelegramConnector` (connectors/telegram/connector.py), kept apart so each module has one
-job: this one decides what a Telegram message means (mentions, photos, replies, unsupported
-media) and fetches media; the connector owns polling, the token and sending. A photo becomes a
+`TelegramInbound` is an object the connector (connectors/telegram/connector.py) owns, kept apart so
+each module has one job: this one decides what a Telegram message means (mentions, photos, replies,
+unsupported media) and fetches media; the connector owns polling, the token and sending. A photo becomes a
 reference (its file id and declared size); the gateway asks `fetch` for the bytes only once the
 sender is allowed in. The file URL contains the bot token and never leaves this module.
 """
@@ -12,22 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
-from telegram import Message, Update
+from telegram import Bot, Message, Update
 from telegram.constants import MessageEntityType
 from telegram.error import BadRequest, InvalidToken, TelegramError
 
-from agentbox.config import TelegramConfig
 from agentbox.download import check_declared, read_capped
 from agentbox.messages import Attachment, Inbound, MediaTooLarge, MediaUnavailable
 from agentbox.vision import sniff_image_type
-
-if TYPE_CHECKING:
-    from telegram import Bot
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +48,25 @@ _MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API's getFile limit
 
 
 class TelegramInbound:
-    """Translation; the attributes it reads are set up by `TelegramConnector.__init__`."""
+    """Updates of one bot as `Inbound`s, and the bytes of their media.
 
-    name: str
-    config: TelegramConfig
-    bot_id: int | None
-    bot_username: str
+    Its inputs: the channel name; `bot`, the running `Bot` (it exists only while the connector
+    is started); `reason`, the connector's token-free text of an error. `identify` tells it who
+    the bot is once getMe answered: mentions and replies are recognised by its id and username.
+    """
 
-    if TYPE_CHECKING:
+    def __init__(self, channel: str, *, bot: Callable[[], Bot], reason: Callable[[BaseException], str]) -> None:
+        self.channel = channel
+        self.bot_id: int | None = None
+        self.bot_username = ""
+        self._bot = bot
+        self._reason = reason
 
-        def _require_bot(self) -> Bot: ...
+    def identify(self, bot_id: int, username: str) -> None:
+        self.bot_id, self.bot_username = bot_id, username
 
-        def _reason(self, exc: BaseException) -> str: ...
-
-    async def _translate(self, update: Update) -> Inbound | None:
+    async def translate(self, update: Update) -> Inbound | None:
+        """The update's message as an `Inbound`; None for what is not ours (edits, service messages)."""
         msg = update.message  # edited messages, channel posts, callbacks: not ours
         if msg is None:
             return None
@@ -96,7 +97,7 @@ class TelegramInbound:
         else:
             sender_id, sender_name = str(chat.id), chat.title or ""
         return Inbound(
-            channel=self.name,
+            channel=self.channel,
             chat_id=str(chat.id),
             message_id=str(msg.message_id),
             sender_id=sender_id,
@@ -147,7 +148,7 @@ class TelegramInbound:
         limit = min(max_bytes, _MAX_DOWNLOAD)
         check_declared(attachment.size, limit)
         try:
-            file = await self._require_bot().get_file(attachment.ref)
+            file = await self._bot().get_file(attachment.ref)
         except BadRequest as exc:
             log.warning("telegram: getFile failed for %s: %s", attachment.ref, self._reason(exc))
             if "too big" in str(exc).lower():

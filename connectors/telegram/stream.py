@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 from telegram.error import BadRequest, InvalidToken, TelegramError
 
-from agentbox.connectors.telegram.format import Chunk, render_chunks
 from agentbox.messages import Address, ConnectorError, Outbound
 
+from .format import Chunk, render_chunks
+
 if TYPE_CHECKING:
-    from agentbox.connectors.telegram.connector import TelegramConnector
+    from .connector import TelegramConnector
 
 log = logging.getLogger(__name__)
 

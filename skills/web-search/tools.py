@@ -23,7 +23,8 @@ def cited_urls(payload: dict[str, Any]) -> list[str]:
             urls.append(url)
     choices = payload.get("choices") or []
     first = choices[0] if choices and isinstance(choices[0], dict) else {}
-    message = first.get("message") if isinstance(first.get("message"), dict) else {}
+    found = first.get("message")
+    message: dict[str, Any] = found if isinstance(found, dict) else {}
     for note in message.get("annotations") or []:
         if isinstance(note, dict) and note.get("type", "url_citation") == "url_citation":
             inner = note.get("url_citation")
