@@ -130,6 +130,24 @@ async def test_timeout_is_reported(fake_aimlapi, home: Path) -> None:
     assert sent.texts() == ["Sorry, your video could not be made: it was still not ready after 0 s"]
 
 
+async def test_polls_back_off_while_the_api_is_down(fake_aimlapi, home: Path) -> None:
+    """An outage gets fewer and fewer polls (at least the poll interval apart), not one per interval until the timeout."""
+    sent = Outbox()
+    cfg = "[skills]\nvideo_poll_interval = 0.05\nvideo_timeout = 1.5\n[aimlapi.retry]\nattempts = 1\n"
+    async with runtime_on(fake_aimlapi, home, cfg) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, sent, progress_every=3600)
+        await runner.start()
+        fake_aimlapi.video_poll_status = 503
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        await wait_status(rt.store, job_id, "error")
+        await runner.stop()
+    polls = [r for r in fake_aimlapi.requests_to("/video/generations") if r.method == "GET"]
+    # Waits of at least 0.05, 0.1, 0.2, 0.4 and 0.8 s fill the 1.5 s timeout after 5 polls; a fixed
+    # interval would have polled about 30 times.
+    assert 2 <= len(polls) <= 5
+    assert sent.texts() == ["Sorry, your video could not be made: it was still not ready after 1 s"]
+
+
 async def test_create_failure_starts_no_job(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script_video(Fail(400, "Body validation error! duration must be 4, 6 or 8"))
     async with runtime_on(fake_aimlapi, home, FAST) as rt:
@@ -168,6 +186,22 @@ async def test_failed_delivery_is_retried_then_recorded(fake_aimlapi, home: Path
         job = await wait_status(rt.store, job_id, "error")
         await runner.stop()
     assert len(attempts) == 2 and "could not deliver the video" in job.error  # type: ignore[attr-defined]
+
+
+async def test_the_last_failed_delivery_is_recorded_without_another_wait(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["completed"]
+
+    async def broken(address: Address, outbound: Outbound) -> None:
+        raise ConnectionError("telegram is down")
+
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        # A backoff after the final attempt would only delay the error by an hour here.
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, broken, delivery_attempts=1, retry_delay=3600)
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        job = await wait_status(rt.store, job_id, "error")
+        await runner.stop()
+    assert "could not deliver the video" in job.error  # type: ignore[attr-defined]
 
 
 def test_cli_without_gateway_records_job_and_jobs_commands(fake_aimlapi, home: Path) -> None:
