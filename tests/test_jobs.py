@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from agentbox.gateway.jobs import JobRunner
 from agentbox.messages import Address, Outbound
 from agentbox.turn.runner import TurnRequest
@@ -171,7 +173,11 @@ async def test_over_upload_limit_sends_a_link(fake_aimlapi, home: Path) -> None:
     assert outbound.attachments == () and job.result["url"] in outbound.text  # type: ignore[attr-defined]
 
 
-async def test_failed_delivery_is_retried_then_recorded(fake_aimlapi, home: Path) -> None:
+# (1, 3600): a wait after the final attempt would hold the error back for an hour.
+@pytest.mark.parametrize(("tries", "retry_delay"), [(2, 0.0), (1, 3600.0)])
+async def test_failed_delivery_is_retried_then_recorded(
+    fake_aimlapi, home: Path, tries: int, retry_delay: float
+) -> None:
     fake_aimlapi.video_states = ["completed"]
     attempts = []
 
@@ -180,28 +186,14 @@ async def test_failed_delivery_is_retried_then_recorded(fake_aimlapi, home: Path
         raise ConnectionError("telegram is down")
 
     async with runtime_on(fake_aimlapi, home, FAST) as rt:
-        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, broken, delivery_attempts=2, retry_delay=0)
+        runner = JobRunner(
+            rt.store, rt.runner.aimlapi, rt.config, broken, delivery_attempts=tries, retry_delay=retry_delay
+        )
         await runner.start()
         job_id = await start_video(rt, fake_aimlapi, runner)
         job = await wait_status(rt.store, job_id, "error")
         await runner.stop()
-    assert len(attempts) == 2 and "could not deliver the video" in job.error  # type: ignore[attr-defined]
-
-
-async def test_the_last_failed_delivery_is_recorded_without_another_wait(fake_aimlapi, home: Path) -> None:
-    fake_aimlapi.video_states = ["completed"]
-
-    async def broken(address: Address, outbound: Outbound) -> None:
-        raise ConnectionError("telegram is down")
-
-    async with runtime_on(fake_aimlapi, home, FAST) as rt:
-        # A backoff after the final attempt would only delay the error by an hour here.
-        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, broken, delivery_attempts=1, retry_delay=3600)
-        await runner.start()
-        job_id = await start_video(rt, fake_aimlapi, runner)
-        job = await wait_status(rt.store, job_id, "error")
-        await runner.stop()
-    assert "could not deliver the video" in job.error  # type: ignore[attr-defined]
+    assert len(attempts) == tries and "could not deliver the video" in job.error  # type: ignore[attr-defined]
 
 
 def test_cli_without_gateway_records_job_and_jobs_commands(fake_aimlapi, home: Path) -> None:
