@@ -33,6 +33,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,12 @@ class TaskSet:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._closing = False
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str, awaited: bool = False) -> asyncio.Task[T]:
         """Run `coro` as a task called `name`; ValueError if a task of that name still runs.
 
-        RuntimeError while `aclose()` is under way: a task started then would escape it.
+        `awaited`: the caller awaits the task and reports its failure itself, so the set does not
+        log it a second time. RuntimeError while `aclose()` is under way: a task started then
+        would escape it.
         """
         problem: Exception | None = None
         if self._closing:
@@ -66,7 +69,7 @@ class TaskSet:
             raise problem
         task = asyncio.create_task(coro, name=name)
         self._tasks[name] = task
-        task.add_done_callback(self._finished)
+        task.add_done_callback(partial(self._finished, report=not awaited))
         return task
 
     def get(self, name: str) -> asyncio.Task[Any] | None:
@@ -114,14 +117,14 @@ class TaskSet:
     def _running(self) -> list[asyncio.Task[Any]]:
         return [task for task in self._tasks.values() if not task.done()]
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
+    def _finished(self, task: asyncio.Task[Any], *, report: bool) -> None:
         name = task.get_name()
         if self._tasks.get(name) is task:
             del self._tasks[name]
         if task.cancelled():
             return
         exc = task.exception()  # retrieved here, so asyncio does not report it again at garbage collection
-        if exc is not None:
+        if exc is not None and report:
             self._log.error("%s: task %r failed", self.owner, name, exc_info=exc)
 
 

@@ -43,6 +43,19 @@ async def test_a_failing_task_is_logged_once_and_the_others_carry_on(caplog: pyt
     assert record.exc_info is not None and "the CDN sent HTML" in str(record.exc_info[1])
 
 
+async def test_a_task_its_caller_awaits_is_reported_by_the_caller_only(caplog: pytest.LogCaptureFixture) -> None:
+    tasks = TaskSet("approval notices", log)
+
+    async def notice() -> bool:
+        raise OSError("database is locked")
+
+    task = tasks.spawn(notice(), name="approval notice telegram:42", awaited=True)
+    [result] = await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert isinstance(result, OSError)
+    assert failures(caplog) == []
+
+
 async def test_names_are_visible_and_unique_while_running() -> None:
     tasks = TaskSet("sessions")
     gate = asyncio.Event()

@@ -58,7 +58,8 @@ class ApprovalNotices:
 
     def _start(self, sender: AllowedSender) -> asyncio.Task[bool]:
         name = _task_name(sender.channel, sender.sender_id)
-        return self._sending.get(name) or self._sending.spawn(self._send(sender), name=name)
+        # Awaited by send_due or before_answer, whose callers report a failure.
+        return self._sending.get(name) or self._sending.spawn(self._send(sender), name=name, awaited=True)
 
     async def _send(self, sender: AllowedSender) -> bool:
         connector = self._connector_for(sender.channel)
