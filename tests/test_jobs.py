@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from agentbox.gateway.jobs import JobRunner
 from agentbox.messages import Address, Outbound
 from agentbox.turn.runner import TurnRequest
@@ -130,6 +132,24 @@ async def test_timeout_is_reported(fake_aimlapi, home: Path) -> None:
     assert sent.texts() == ["Sorry, your video could not be made: it was still not ready after 0 s"]
 
 
+async def test_polls_back_off_while_the_api_is_down(fake_aimlapi, home: Path) -> None:
+    """An outage gets fewer and fewer polls (at least the poll interval apart), not one per interval until the timeout."""
+    sent = Outbox()
+    cfg = "[skills]\nvideo_poll_interval = 0.05\nvideo_timeout = 1.5\n[aimlapi.retry]\nattempts = 1\n"
+    async with runtime_on(fake_aimlapi, home, cfg) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, sent, progress_every=3600)
+        await runner.start()
+        fake_aimlapi.video_poll_status = 503
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        await wait_status(rt.store, job_id, "error")
+        await runner.stop()
+    polls = [r for r in fake_aimlapi.requests_to("/video/generations") if r.method == "GET"]
+    # Waits of at least 0.05, 0.1, 0.2, 0.4 and 0.8 s fill the 1.5 s timeout after 5 polls; a fixed
+    # interval would have polled about 30 times.
+    assert 2 <= len(polls) <= 5
+    assert sent.texts() == ["Sorry, your video could not be made: it was still not ready after 1 s"]
+
+
 async def test_create_failure_starts_no_job(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script_video(Fail(400, "Body validation error! duration must be 4, 6 or 8"))
     async with runtime_on(fake_aimlapi, home, FAST) as rt:
@@ -153,7 +173,11 @@ async def test_over_upload_limit_sends_a_link(fake_aimlapi, home: Path) -> None:
     assert outbound.attachments == () and job.result["url"] in outbound.text  # type: ignore[attr-defined]
 
 
-async def test_failed_delivery_is_retried_then_recorded(fake_aimlapi, home: Path) -> None:
+# (1, 3600): a wait after the final attempt would hold the error back for an hour.
+@pytest.mark.parametrize(("tries", "retry_delay"), [(2, 0.0), (1, 3600.0)])
+async def test_failed_delivery_is_retried_then_recorded(
+    fake_aimlapi, home: Path, tries: int, retry_delay: float
+) -> None:
     fake_aimlapi.video_states = ["completed"]
     attempts = []
 
@@ -162,12 +186,14 @@ async def test_failed_delivery_is_retried_then_recorded(fake_aimlapi, home: Path
         raise ConnectionError("telegram is down")
 
     async with runtime_on(fake_aimlapi, home, FAST) as rt:
-        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, broken, delivery_attempts=2, retry_delay=0)
+        runner = JobRunner(
+            rt.store, rt.runner.aimlapi, rt.config, broken, delivery_attempts=tries, retry_delay=retry_delay
+        )
         await runner.start()
         job_id = await start_video(rt, fake_aimlapi, runner)
         job = await wait_status(rt.store, job_id, "error")
         await runner.stop()
-    assert len(attempts) == 2 and "could not deliver the video" in job.error  # type: ignore[attr-defined]
+    assert len(attempts) == tries and "could not deliver the video" in job.error  # type: ignore[attr-defined]
 
 
 def test_cli_without_gateway_records_job_and_jobs_commands(fake_aimlapi, home: Path) -> None:

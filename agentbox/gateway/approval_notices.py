@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from agentbox.messages import Address, Connector, Outbound
 from agentbox.store.pairing import AllowedSender, PairingRepo
+from agentbox.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ class ApprovalNotices:
     def __init__(self, repo: PairingRepo, connector_for: ReadyConnector) -> None:
         self._repo = repo
         self._connector_for = connector_for
-        self._sending: dict[tuple[str, str], asyncio.Task[bool]] = {}
+        self._sending = TaskSet("approval notices", log)
 
     async def before_answer(self, channel: str, sender_id: str) -> None:
         """Called before handling an approved sender's message that still owes them a notice."""
-        task = self._sending.get((channel, sender_id))
+        task = self._sending.get(_task_name(channel, sender_id))
         if task is None:
             sender = await self._repo.approval(channel, sender_id)
             if sender is None or sender.notified or not sender.chat_id:
@@ -64,14 +65,14 @@ class ApprovalNotices:
                 )
         return sum(result is True for result in results)
 
+    async def aclose(self) -> None:
+        """Cancel notices still being sent (at shutdown; a claimed notice is not sent again)."""
+        await self._sending.aclose()
+
     def _start(self, sender: AllowedSender) -> asyncio.Task[bool]:
-        key = (sender.channel, sender.sender_id)
-        task = self._sending.get(key)
-        if task is None:
-            task = asyncio.create_task(self._send(sender), name=f"approval notice {sender.channel}:{sender.sender_id}")
-            self._sending[key] = task
-            task.add_done_callback(lambda _: self._sending.pop(key, None))
-        return task
+        name = _task_name(sender.channel, sender.sender_id)
+        # Awaited by send_due or before_answer, whose callers report a failure.
+        return self._sending.get(name) or self._sending.spawn(self._send(sender), name=name, awaited=True)
 
     async def _send(self, sender: AllowedSender) -> bool:
         connector = self._connector_for(sender.channel)
@@ -87,3 +88,7 @@ class ApprovalNotices:
             return False
         log.info("told %s sender %s they were approved", sender.channel, sender.sender_id)
         return True
+
+
+def _task_name(channel: str, sender_id: str) -> str:
+    return f"approval notice {channel}:{sender_id}"

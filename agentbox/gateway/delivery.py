@@ -28,6 +28,7 @@ from agentbox.messages import Address, Connector, ConnectorError, Outbound
 from agentbox.retry import Backoff
 from agentbox.store import Store
 from agentbox.store.outbox import NewEntry, OutboxEntry
+from agentbox.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class DeliveryService:
         self._wake = asyncio.Event()
         self._backoff: dict[str, Backoff] = {}
         self._retry_at: dict[str, float] = {}  # channel → when the platform is tried again
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet("outbox", log)
         self._stopping = False
 
     # -- sending -------------------------------------------------------------------------
@@ -112,19 +113,13 @@ class DeliveryService:
         """Recover what the last run left, then deliver in the background. Call before the connectors start."""
         await self._recover()
         self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="outbox delivery")
+        self._tasks.spawn(self._run(), name="outbox delivery")
 
     async def stop(self) -> None:
         """Let an attempt in flight finish (briefly), then stop; waiting replies stay in the outbox."""
         self._stopping = True
         self._wake.set()
-        if self._task is None:
-            return
-        done, _ = await asyncio.wait({self._task}, timeout=self.stop_timeout)
-        if not done:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
+        await self._tasks.aclose(grace=self.stop_timeout)
 
     async def _recover(self) -> None:
         outbox, inbox = self._store.outbox, self._store.inbox

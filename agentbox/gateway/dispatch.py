@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,10 +35,12 @@ from agentbox.gateway.diskfull import DiskFullAlarm, is_disk_full
 from agentbox.gateway.group_pairing import GroupPairing, group_hint
 from agentbox.gateway.inbound_media import fetch_images
 from agentbox.gateway.refusals import unsupported_reply
-from agentbox.gateway.replies import ReplyStreamer, attachments_from_paths, keep_typing
+from agentbox.gateway.replies import ReplyStreamer, attachments_from_paths, typing_indicator
 from agentbox.gateway.routing import Route, channel_config
 from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
+from agentbox.retry import RetryPolicy
 from agentbox.store import Store
+from agentbox.tasks import TaskSet
 from agentbox.turn.runner import TurnRequest, TurnResult, TurnRunner
 from agentbox.vision import InputError
 
@@ -92,7 +95,7 @@ class Dispatcher:
         self._delivery = delivery
         self._commands = ChatCommands(config, store)
         self._queues: dict[str, deque[Job]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._workers = TaskSet("sessions", log)
         self._draining = False
         self.disk_full = DiskFullAlarm(config.home)
         self.disk_full_delay = 30.0  # first retry after a full disk; doubles each time
@@ -101,8 +104,8 @@ class Dispatcher:
     def submit(self, job: Job) -> None:
         key = job.route.session_key
         self._queues.setdefault(key, deque()).append(job)
-        if key not in self._workers:
-            self._workers[key] = asyncio.create_task(self._work(key), name=f"session {key}")
+        if not self._draining and _worker_name(key) not in self._workers:
+            self._workers.spawn(self._work(key), name=_worker_name(key))
 
     @property
     def active_sessions(self) -> int:
@@ -115,15 +118,7 @@ class Dispatcher:
     async def drain(self, grace: float) -> bool:
         """Stop starting new work; wait for running work up to `grace` seconds, then cancel it. True if all finished."""
         self._draining = True
-        workers = list(self._workers.values())
-        if not workers:
-            return True
-        _, pending = await asyncio.wait(workers, timeout=grace)
-        for task in pending:
-            task.cancel()  # its rows stay pending and are handled after the next start
-        if pending:
-            await asyncio.wait(pending, timeout=5)
-        return not pending
+        return await self._workers.aclose(grace=grace)  # a cancelled job's rows stay pending for the next start
 
     async def _work(self, key: str) -> None:
         queue = self._queues[key]
@@ -145,8 +140,8 @@ class Dispatcher:
                         continue
                     await self._failed(key, taken, exc)
         finally:
-            # No await between the loop's last check and here, so no job can slip in unseen.
-            self._workers.pop(key, None)
+            # No await between the loop's last check and the task's end (the worker leaves the set
+            # then), so no job can slip in unseen.
             if not queue:
                 self._queues.pop(key, None)
 
@@ -154,7 +149,7 @@ class Dispatcher:
         job.disk_full_retries += 1
         if job.disk_full_retries > DISK_FULL_RETRIES:
             return  # still pending in the inbox: the next start picks it up
-        delay = self.disk_full_delay * 2 ** (job.disk_full_retries - 1)
+        delay = RetryPolicy(initial_delay=self.disk_full_delay, max_delay=math.inf).backoff(job.disk_full_retries - 1)
         asyncio.get_running_loop().call_later(delay, lambda: None if self._draining else self.submit(job))
 
     async def _failed(self, key: str, jobs: list[Job], exc: Exception) -> None:
@@ -283,11 +278,8 @@ class Dispatcher:
             address=inbound.address,
         )
         streamer = ReplyStreamer(connector, inbound.address) if self._streams(connector, inbound.channel) else None
-        typing = asyncio.create_task(keep_typing(connector, inbound.address))
-        try:
+        async with typing_indicator(connector, inbound.address):
             result = await self._runner.run(request, on_delta=streamer.delta if streamer else None)
-        finally:
-            typing.cancel()
         if result.turn_id:
             await self._store.inbox.set_turn(row_ids, result.turn_id)
         outcome = await self._deliver(last, row_ids, result, streamer)
@@ -350,6 +342,10 @@ class Dispatcher:
                 exc,
             )
             return None
+
+
+def _worker_name(session_key: str) -> str:
+    return f"session {session_key}"
 
 
 def log_pairing_request(inbound: Inbound, outcome: PairingOutcome) -> None:

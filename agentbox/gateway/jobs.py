@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 from agentbox.aimlapi import AimlapiClient, AimlapiError
 from agentbox.config import Config
 from agentbox.messages import Address, Attachment, ConnectorError, Outbound
+from agentbox.retry import Backoff
 from agentbox.store import Store
 from agentbox.store.jobs import Job
+from agentbox.tasks import TaskSet
 
 if TYPE_CHECKING:
     from agentbox.gateway.lifecycle import Gateway
@@ -43,6 +45,8 @@ VIDEO_PATH = "/v2/video/generations"
 RUNNING = {"queued": "queued", "generating": "generating", "dreaming": "generating", "processing": "generating"}
 FAILED = ("error", "failed")
 DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024  # Telegram's bot upload limit, the smallest of our platforms
+POLL_RETRY_MAX = 120.0  # failed polls back off up to this (or twice the poll interval, if longer)
+DELIVERY_RETRY_MAX = 30.0
 
 
 def _minutes(seconds: float) -> str:
@@ -82,7 +86,7 @@ class JobRunner:
         self.upload_limit = upload_limit
         self.delivery_attempts = delivery_attempts
         self.retry_delay = retry_delay
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks = TaskSet("jobs", log)
         self._running = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -96,43 +100,34 @@ class JobRunner:
     async def stop(self) -> None:
         """Stop polling; nothing is lost, the next runner resumes from SQLite."""
         self._running = False
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await self._tasks.aclose()
 
     def watch(self, job_id: str) -> None:
         """Poll and deliver one job in the background (no-op if it is already watched)."""
-        if not self._running or job_id in self._tasks:
+        if not self._running or _task_name(job_id) in self._tasks:
             return
-        task = asyncio.create_task(self._watch(job_id), name=f"job-{job_id}")
-        self._tasks[job_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+        # One broken job must not stop the others: the task set logs its failure; it stays resumable.
+        self._tasks.spawn(self._watch(job_id), name=_task_name(job_id))
 
     async def wait(self, job_id: str) -> Job | None:
         """Wait until a watched job is finished (tests, `agentbox jobs wait`)."""
-        task = self._tasks.get(job_id)
+        task = self._tasks.get(_task_name(job_id))
         if task is not None:
-            await asyncio.shield(task)
+            await asyncio.wait({task})  # a failed job was logged; its row says where it stopped
         return await self.store.jobs.get(job_id)
 
     # -- one job -------------------------------------------------------------------------
     async def _watch(self, job_id: str) -> None:
-        try:
-            while (job := await self.store.jobs.get(job_id)) is not None and job.active:
-                if job.status == "completed":
-                    await self._deliver(job)
-                    return
-                await self._poll_once(job)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # one broken job must not stop the others; it stays resumable
-            log.exception("job %s: unexpected failure while polling", job_id)
+        interval = self.config.skills.video_poll_interval
+        # After a failed poll, wait at least the poll interval, then longer while the API stays down.
+        failures = Backoff(2 * interval, max(2 * interval, POLL_RETRY_MAX))
+        while (job := await self.store.jobs.get(job_id)) is not None and job.active:
+            if job.status == "completed":
+                await self._deliver(job)
+                return
+            await self._poll_once(job, failures)
 
-    async def _poll_once(self, job: Job) -> None:
+    async def _poll_once(self, job: Job, failures: Backoff) -> None:
         skills = self.config.skills
         now = time.time()
         if now - job.created_at > skills.video_timeout:
@@ -146,11 +141,13 @@ class JobRunner:
             payload = await self.aimlapi.request_json("GET", VIDEO_PATH, params={"generation_id": job.remote_id})
         except AimlapiError as exc:
             if exc.status is None or exc.status == 429 or exc.status >= 500:
-                log.info("job %s: poll failed (%s), retrying", job.id, exc)  # transient: the timeout bounds it
-                await self.store.jobs.update(job.id, next_poll_at=next_poll)
+                delay = failures.next()  # transient: the timeout bounds it
+                log.info("job %s: poll failed (%s), retrying in %.0fs", job.id, exc, delay)
+                await self.store.jobs.update(job.id, next_poll_at=time.time() + delay)
                 return
             await self._fail(job, exc.message)
             return
+        failures.reset()
         status = str(payload.get("status") or "") if isinstance(payload, dict) else ""
         if status == "completed":
             video = payload.get("video") or {}
@@ -199,14 +196,16 @@ class JobRunner:
         if job.address is None:
             await self._save_locally(job, attachment, url)
             return
-        for attempt in range(self.delivery_attempts):
+        backoff = Backoff(self.retry_delay, DELIVERY_RETRY_MAX)
+        for attempt in range(1, self.delivery_attempts + 1):
             try:
                 await self.send(job.address, outbound)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("job %s: delivery attempt %d failed: %s", job.id, attempt + 1, exc)
-                await asyncio.sleep(min(30.0, self.retry_delay * 3**attempt))
+                log.warning("job %s: delivery attempt %d failed: %s", job.id, attempt, exc)
+                if attempt < self.delivery_attempts:
+                    await asyncio.sleep(backoff.next())
                 continue
             await self.store.jobs.update(job.id, status="delivered")
             return
@@ -216,7 +215,7 @@ class JobRunner:
         """No chat to send to (started from the CLI): keep the file under AGENTBOX_HOME/media."""
         from agentbox.turn.runner import save_media
 
-        saved = save_media(self.config.home / "media", attachment) if attachment.data else attachment
+        saved = await save_media(self.config.home / "media", attachment) if attachment.data else attachment
         await self.store.jobs.update(job.id, status="delivered", result={"url": url, "path": saved.path})
 
     async def _fail(self, job: Job, reason: str) -> None:
@@ -225,6 +224,10 @@ class JobRunner:
         if job.address is not None:
             with contextlib.suppress(Exception):
                 await self.send(job.address, Outbound(text=f"Sorry, your video could not be made: {reason}"))
+
+
+def _task_name(job_id: str) -> str:
+    return f"job-{job_id}"
 
 
 def gateway_service(gateway: Gateway) -> JobRunner:

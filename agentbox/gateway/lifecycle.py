@@ -40,6 +40,7 @@ from agentbox.gateway.supervisor import ConnectorSlot
 from agentbox.messages import Address, Connector, ConnectorError, Inbound, Outbound
 from agentbox.store import Store
 from agentbox.store.inbox import sanitize_inbound
+from agentbox.tasks import TaskSet
 from agentbox.turn.caps import caps_status
 from agentbox.turn.runner import TurnRunner
 
@@ -108,7 +109,7 @@ class Gateway:
         self._accepting = False
         self._recovered: dict[str, list[Job] | None] = {name: [] for name in self.slots}  # None once recovered
         self._recovery_upto = 0
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks = TaskSet("gateway", log)
 
     # -- extension points -------------------------------------------------------------
     def add_service(self, service: Service) -> None:
@@ -230,11 +231,10 @@ class Gateway:
         await self.delivery.start()  # before the connectors: replies queued by the last run go first
         self._accepting = True
         supervised = [
-            asyncio.create_task(slot.run(self.deliver, self._on_ready), name=f"connector {slot.name}")
+            self._tasks.spawn(slot.run(self.deliver, self._on_ready), name=f"connector {slot.name}")
             for slot in self.slots.values()
         ]
-        self._tasks.extend(supervised)
-        self._tasks.append(asyncio.create_task(self._notify_approvals(), name="approval notices"))
+        self._tasks.spawn(self._notify_approvals(), name="approval notices")
         for service in self.services:
             try:
                 await service.start()
@@ -298,9 +298,8 @@ class Gateway:
         await self.delivery.stop()  # replies still waiting stay in the outbox for the next start
         for slot in self.slots.values():
             await slot.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.aclose()
+        await self.notices.aclose()
         if self.control is not None:
             await self.control.stop()
         log.info("gateway stopped")

@@ -10,8 +10,10 @@ import contextlib
 import logging
 import mimetypes
 import os
+from contextlib import AbstractAsyncContextManager
 
 from agentbox.messages import Address, Attachment, Connector, ReplyStream, StreamingConnector
+from agentbox.tasks import alongside
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,11 @@ class ReplyStreamer:
             # Streaming is a nicety: the final text still goes out with finish()/send().
             log.warning("streaming to %s failed: %s", self._address.channel, exc)
             self._broken = True
+
+
+def typing_indicator(connector: Connector, address: Address) -> AbstractAsyncContextManager[object]:
+    """Keep the chat's typing indicator on while the block runs; stopped, and awaited, when it ends."""
+    return alongside(keep_typing(connector, address), name=f"typing {address.channel}:{address.chat_id}", logger=log)
 
 
 async def keep_typing(connector: Connector, address: Address) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from agentbox.config import Config
 from agentbox.store import PruneReport, Store
+from agentbox.tasks import TaskSet
 
 if TYPE_CHECKING:
     from agentbox.gateway.lifecycle import Gateway
@@ -80,16 +81,13 @@ class RetentionService:
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store = store
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet("retention", log)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="retention")
+        self._tasks.spawn(self._loop(), name="retention")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._tasks.aclose()
 
     async def _loop(self) -> None:
         while True:

@@ -174,17 +174,24 @@ def user_content(text: str, images: Sequence[Attachment]) -> str | list[UserCont
     return parts
 
 
-def save_media(directory: Path, item: Attachment) -> Attachment:
-    """Give produced bytes a file path (the CLI prints paths; connectors may upload from disk)."""
+async def save_media(directory: Path, item: Attachment) -> Attachment:
+    """Give produced bytes a file path (the CLI prints paths; connectors may upload from disk).
+
+    Hashing and writing run in a thread: a video is megabytes, and the event loop serves every chat.
+    """
     if item.data is None or item.path:
         return item
+    return await asyncio.to_thread(_write_media, directory, item, item.data)
+
+
+def _write_media(directory: Path, item: Attachment, data: bytes) -> Attachment:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     ext = mimetypes.guess_extension(item.media_type or "") or ".bin"
     if item.filename and "." in item.filename:
         ext = "." + item.filename.rsplit(".", 1)[1]
-    path = directory / (hashlib.sha256(item.data).hexdigest()[:16] + ext)
+    path = directory / (hashlib.sha256(data).hexdigest()[:16] + ext)
     if not path.exists():
-        path.write_bytes(item.data)
+        path.write_bytes(data)
     return replace(item, path=str(path))
 
 
@@ -217,6 +224,14 @@ class TurnRunner:
     def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
         """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
         version = self._agents_version() if self._agents_version is not None else None
+        return self._agent_at(agent_id, version)
+
+    async def agent_for_turn(self, agent_id: str) -> Agent[TurnDeps, str]:
+        """`agent()`, with the version check (a stat of every skill folder) run off the event loop."""
+        version = await asyncio.to_thread(self._agents_version) if self._agents_version is not None else None
+        return self._agent_at(agent_id, version)
+
+    def _agent_at(self, agent_id: str, version: object) -> Agent[TurnDeps, str]:
         cached = self._agents.get(agent_id)
         if cached is None or cached[0] != version:
             agent = build_agent(
@@ -387,7 +402,7 @@ class TurnRunner:
         )
         new_messages = result.new_messages()
         tool_calls = _tool_names(new_messages)
-        attachments = [save_media(self.config.home / "media", item) for item in outbox.items]
+        attachments = [await save_media(self.config.home / "media", item) for item in outbox.items]
         turn_usage = TurnUsage(input_tokens, output_tokens, usd, estimated, meter.credits)
         turn_id = await self.store.sessions.add_turn(
             TurnRecord(
@@ -436,8 +451,9 @@ class TurnRunner:
                 budget=budget,
                 summarise=lambda transcript: self._summarise(request.agent_id, model_id, transcript),
             )
+            agent = await self.agent_for_turn(request.agent_id)
             try:
-                return await self.agent(request.agent_id).run(
+                return await agent.run(
                     user_content(text, request.images),
                     message_history=history.messages,
                     deps=deps,

@@ -398,6 +398,7 @@ class FakeAimlapi(FakeServer):
         in a request also selects b64.
     video_states: statuses returned by successive polls of a new job; the last one sticks.
     video_error: the `error` object of a job whose status is "error".
+    video_poll_status: set (e.g. 503): every status poll answers this error, an outage.
     search_fields: which search extras `perplexity/` models return.
     missing_files: names under /files/ that answer 404.
     responder: replaces the default echo responder when the script queue is empty.
@@ -413,6 +414,7 @@ class FakeAimlapi(FakeServer):
     video_error: dict[str, str] = field(
         default_factory=lambda: {"name": "GenerationError", "message": "The video could not be generated."}
     )
+    video_poll_status: int | None = None
     video_credits: int = 420_000
     image_credits: int = 6_000
     search_fields: set[str] = field(default_factory=lambda: {"citations", "search_results", "annotations"})
@@ -912,6 +914,8 @@ class FakeAimlapi(FakeServer):
         await self._sleep(self.latency)
         if (denied := self._check_auth(request)) is not None:
             return denied
+        if self.video_poll_status is not None:
+            return self.error_response(request, self.video_poll_status)
         job_id = request.query.get("generation_id", "")
         with self.lock:
             job = self.video_jobs.get(job_id)
