@@ -36,6 +36,7 @@ from agentbox.messages import (
     Deliver,
     Outbound,
 )
+from agentbox.tasks import TaskSet
 from agentbox.tokenlock import acquire_token_lock
 
 from .format import MAX_TEXT, UPLOAD_LIMIT, prepare_files, text_chunks
@@ -85,8 +86,7 @@ class DiscordConnector:
         self._client: discord.Client | None = None
         self._deliver: Deliver | None = None
         self._ready = asyncio.Event()
-        self._client_task: asyncio.Task[None] | None = None
-        self._pump_task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet("discord connector", log)  # the gateway connection and the inbound pump
         self._queue: asyncio.Queue[discord.Message] = asyncio.Queue()
         self._degraded: str | None = None
         self._inbound = DiscordInbound(self.name, config)
@@ -128,18 +128,17 @@ class DiscordConnector:
                 _shards, gateway, _limits = await client.http.get_bot_gateway()
         self._point_library_at(None, gateway)
 
-        self._pump_task = asyncio.create_task(self._pump(), name="discord-inbound")
-        self._client_task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        self._tasks.spawn(self._pump(), name="discord-inbound")
+        # awaited: its end is reported by _on_client_exit (or below), not logged by the set
+        client_task = self._tasks.spawn(client.connect(reconnect=True), name="discord-gateway", awaited=True)
         ready = asyncio.create_task(self._ready.wait())
-        done, _ = await asyncio.wait(
-            {ready, self._client_task}, timeout=self._ready_timeout, return_when="FIRST_COMPLETED"
-        )
+        done, _ = await asyncio.wait({ready, client_task}, timeout=self._ready_timeout, return_when="FIRST_COMPLETED")
         if ready in done:
-            self._client_task.add_done_callback(self._on_client_exit)
+            client_task.add_done_callback(self._on_client_exit)
             return
         ready.cancel()
-        if self._client_task in done:
-            error = self._connect_error(self._client_task)
+        if client_task in done:
+            error = self._connect_error(client_task)
             await self._abort(str(error))
             raise error
         await self._abort(f"no READY from the gateway within {self._ready_timeout:.0f}s")
@@ -149,13 +148,7 @@ class DiscordConnector:
         """Close the gateway and HTTP session, stop delivering, restore discord.py's URLs."""
         if self._client is not None:
             await self._client.close()
-        for task in (self._client_task, self._pump_task):
-            if task is not None and not task.done():
-                task.cancel()
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._client_task = self._pump_task = None
+        await self._tasks.aclose()
         self._client = None
         self._restore_library()
         if self._lock_file is not None:

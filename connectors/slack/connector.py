@@ -33,6 +33,7 @@ from agentbox.messages import (
     Inbound,
     Outbound,
 )
+from agentbox.tasks import TaskSet
 from agentbox.textsplit import split_markdown, split_text
 
 from .bounded import Bounded
@@ -153,7 +154,7 @@ class SlackConnector:
         self._app: AsyncApp | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self._monitor: asyncio.Task[None] | None = None
+        self._tasks = TaskSet("slack connector", log)  # the Socket Mode health monitor
         self._problems: list[str] = []  # non-fatal setup problems (missing scopes) kept in `status`
         self.health_interval = 5.0
         self._reacted = Bounded()  # (channel, ts) -> True while the working reaction is on
@@ -243,9 +244,7 @@ class SlackConnector:
         self.status.set(ConnectorState.STOPPED)
 
     async def _close(self) -> None:
-        if self._monitor is not None:
-            monitor, self._monitor = self._monitor, None
-            monitor.cancel()
+        await self._tasks.aclose()
         if self._socket is not None:
             socket, self._socket = self._socket, None
             await socket.close_async()
@@ -327,7 +326,7 @@ class SlackConnector:
             await asyncio.wait_for(handler.connect_async(), SOCKET_CONNECT_TIMEOUT)
         except (TimeoutError, OSError) as exc:
             raise ConnectorError(f"cannot open the Slack Socket Mode connection: {type(exc).__name__}") from None
-        self._monitor = asyncio.create_task(self._watch_socket(handler), name="slack-socket-health")
+        self._tasks.spawn(self._watch_socket(handler), name="slack-socket-health")
 
     async def _watch_socket(self, handler: AsyncSocketModeHandler) -> None:
         """Mirror the socket's health into `status`; the SDK itself does the reconnecting."""

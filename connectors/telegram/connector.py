@@ -48,6 +48,7 @@ from agentbox.messages import (
     Outbound,
 )
 from agentbox.retry import Backoff
+from agentbox.tasks import TaskSet
 from agentbox.tokenlock import acquire_token_lock
 from agentbox.vision import sniff_image_type
 
@@ -133,7 +134,7 @@ class TelegramConnector:
         self._redactor = _RedactToken(token)
         self._inbound = TelegramInbound(name, bot=self._require_bot, reason=self._reason)
         self._offset: int | None = None
-        self._poll_task: asyncio.Task[None] | None = None
+        self._tasks = TaskSet(f"{self.name} connector", log)  # the poll loop
         self._poll_call: asyncio.Task[Any] | None = None
         self._stopping = False
         self._last_edit: dict[str, float] = {}
@@ -151,8 +152,12 @@ class TelegramConnector:
         return f"<TelegramConnector {self.name} @{self.bot_username or '?'} status={str(self.status)!r}>"
 
     # -- lifecycle -------------------------------------------------------------
+    @property
+    def _poll_name(self) -> str:
+        return f"{self.name}-poll"
+
     async def start(self, deliver: Deliver) -> None:
-        if self._poll_task is not None:
+        if self._poll_name in self._tasks:
             raise RuntimeError("TelegramConnector already started")
         self._stopping = False
         self.status.set(ConnectorState.STARTING)
@@ -183,19 +188,14 @@ class TelegramConnector:
             raise
         except TelegramError as exc:
             self._degraded(f"cannot reach Telegram ({self._reason(exc)}); retrying")
-        self._poll_task = asyncio.create_task(self._run(deliver), name=f"{self.name}-poll")
+        self._tasks.spawn(self._run(deliver), name=self._poll_name)
 
     async def stop(self) -> None:
         self._stopping = True
         if self._poll_call is not None:
             self._poll_call.cancel()
-        if self._poll_task is not None:
-            # let a running deliver() finish: cancelling it mid-write would only cause a redelivery
-            done, _ = await asyncio.wait({self._poll_task}, timeout=10)
-            if not done:
-                self._poll_task.cancel()
-            await asyncio.gather(self._poll_task, return_exceptions=True)
-            self._poll_task = None
+        # let a running deliver() finish: cancelling it mid-write would only cause a redelivery
+        await self._tasks.aclose(grace=10)
         if self._bot is not None and self._offset is not None and self.failure is None:
             # confirm the last delivered update so a restart does not fetch it again
             with contextlib.suppress(TelegramError, OSError):
