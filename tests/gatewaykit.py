@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -177,15 +177,20 @@ def image(data: bytes, media_type: str = "image/png") -> Attachment:
 
 @asynccontextmanager
 async def running_gateway(
-    fake_aimlapi: Any, home: Path, *connectors: FakeConnector, config: str = ""
+    fake_aimlapi: Any, home: Path, *connectors: FakeConnector, config: str = "", services: Sequence[Any] = ()
 ) -> AsyncIterator[Any]:
-    """A Gateway on a real runtime (fake AI/ML API), with the given connectors, serving until the block ends."""
+    """A Gateway on a real runtime (fake AI/ML API), with the given connectors, serving until the block ends.
+
+    `services`: factories called with the Gateway (as `agentbox.runtime.GATEWAY_SERVICES` are).
+    """
     from agentbox.gateway.lifecycle import Gateway
 
     text = "[gateway]\nport = 0\ngrace_period = 5\n" + config
     async with runtime_on(fake_aimlapi, home, text) as rt:
         conns = connectors or (FakeConnector(),)
         gateway = Gateway(rt.config, rt.store, rt.runner, connectors={c.name: (lambda c=c: c) for c in conns})
+        for factory in services:
+            gateway.add_service(factory(gateway))
         for slot in gateway.slots.values():
             slot.initial_backoff = 0.05  # keep retry tests fast
         gateway.delivery.retry_initial, gateway.delivery.retry_max = 0.05, 0.2

@@ -1,6 +1,17 @@
-"""The gateway's local HTTP endpoint: `GET /health`, `GET /status` and POST actions, bearer token required.
+"""The gateway's one HTTP server: `GET /health`, `GET /status`, POST actions, and routes features mount.
 
 Actions are what the CLI asks of a running gateway, e.g. `POST /pairing/notify` after an approval.
+
+Everything web-facing is served here, behind one auth layer. A feature (the OpenAI-compatible
+API, signed webhooks, Telegram's webhook, the web panel) mounts `Route`s with `add_route` before
+`start()`; each route says how it is authenticated:
+
+- `auth="token"` (the default): some `Authenticator` must accept the request. The first one
+  checks `Authorization: Bearer <gateway token>`; features add others with `add_authenticator`
+  (API keys, a web session cookie). The accepting one's `Principal` is `principal_of(request)`.
+- `auth="public"`: no bearer needed, because the route proves the caller itself (an HMAC
+  signature, Telegram's secret-token header, a one-time login link). Such a route must check
+  before it does or stores anything.
 
 The token is generated into `AGENTBOX_HOME/gateway.token` (mode 0600) on first start and
 reused afterwards; `agentbox status` reads it from there. The address actually bound (port 0
@@ -10,6 +21,7 @@ picks a free one) is written to `AGENTBOX_HOME/gateway.json` so the CLI finds th
 from __future__ import annotations
 
 import errno
+import functools
 import hmac
 import ipaddress
 import json
@@ -17,8 +29,9 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agentbox.errors import AgentboxError
 from agentbox.paths import write_private
@@ -28,6 +41,45 @@ log = logging.getLogger(__name__)
 
 StatusProvider = Callable[[], Awaitable[dict[str, Any]]]
 Action = Callable[[], Awaitable[dict[str, Any]]]
+Handler = Callable[[Any], Awaitable[Any]]  # aiohttp: web.Request -> web.StreamResponse
+AuthMode = Literal["token", "public"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request comes from: the owner (gateway token), an API key, a web session."""
+
+    kind: str  # "owner" | "api_key" | "session" | whatever an authenticator names
+    name: str = "owner"
+    agent: str | None = None  # set: this principal may use only this agent
+
+
+Authenticator = Callable[[Any], Awaitable[Principal | None]]
+"""Given an aiohttp request, the principal it proves, or None (try the next one, then 401)."""
+
+
+@functools.cache
+def _principal_key() -> Any:
+    from aiohttp import web  # only the gateway needs aiohttp's server side
+
+    return web.RequestKey("principal", Principal)
+
+
+def principal_of(request: Any) -> Principal:
+    """Who made this request to a `token` route (set by the auth layer before the handler runs)."""
+    principal: Principal = request[_principal_key()]
+    return principal
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route a feature mounts on the gateway's server (aiohttp path syntax: `/media/{hash}`)."""
+
+    method: str
+    path: str
+    handler: Handler
+    auth: AuthMode = "token"
+
 
 TOKEN_FILE = "gateway.token"
 ADDRESS_FILE = "gateway.json"
@@ -123,17 +175,45 @@ class ControlServer:
         self._token = load_or_create_token(home)
         register_secrets(self._token)  # a token created just now was unknown to logs and tool results
         self._runner: Any = None
+        self._routes: list[Route] = []
+        self._authenticators: list[Authenticator] = [self._owner]
         self.port = 0
+
+    def add_route(self, route: Route) -> None:
+        """Mount a feature's route; only before `start()`."""
+        if self._runner is not None:
+            raise RuntimeError("routes are mounted before the server starts")
+        self._routes.append(route)
+
+    def add_authenticator(self, authenticator: Authenticator) -> None:
+        """Another way to prove a `token` route's caller (tried after the gateway token)."""
+        self._authenticators.append(authenticator)
+
+    async def _owner(self, request: Any) -> Principal | None:
+        return Principal("owner") if bearer_matches(request.headers.get("Authorization", ""), self._token) else None
+
+    async def _principal(self, request: Any) -> Principal | None:
+        for authenticator in self._authenticators:
+            if (principal := await authenticator(request)) is not None:
+                return principal
+        return None
 
     async def start(self) -> None:
         from aiohttp import web  # only the gateway needs aiohttp's server side
 
+        public = {id(route.handler) for route in self._routes if route.auth == "public"}
+
         @web.middleware
         async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-            if not bearer_matches(request.headers.get("Authorization", ""), self._token):
-                return web.json_response(
-                    {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"}, status=401
-                )
+            route_handler = getattr(request.match_info, "handler", None)
+            if id(route_handler) not in public:
+                principal = await self._principal(request)
+                if principal is None:
+                    return web.json_response(
+                        {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"},
+                        status=401,
+                    )
+                request[_principal_key()] = principal
             response: web.StreamResponse = await handler(request)
             return response
 
@@ -148,6 +228,8 @@ class ControlServer:
         app.router.add_get("/status", status)
         for path, action in self._actions.items():
             app.router.add_post(path, _post_handler(action))
+        for route in self._routes:
+            app.router.add_route(route.method, route.path, route.handler)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)

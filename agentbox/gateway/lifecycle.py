@@ -22,7 +22,7 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from agentbox import __version__
@@ -31,7 +31,7 @@ from agentbox.config import Config
 from agentbox.errors import AgentboxError
 from agentbox.gateway.access import PairingService
 from agentbox.gateway.approval_notices import ApprovalNotices
-from agentbox.gateway.control import ControlServer
+from agentbox.gateway.control import Authenticator, ControlServer, Route
 from agentbox.gateway.delivery import DeliveryService
 from agentbox.gateway.diskfull import is_disk_full
 from agentbox.gateway.dispatch import Dispatcher, Job
@@ -47,6 +47,19 @@ from agentbox.turn.runner import TurnRunner
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a message whose handling was interrupted this often is marked failed, not retried
+
+
+@runtime_checkable
+class WebFeature(Protocol):
+    """A service that also serves HTTP on the gateway's port (API, webhooks, web panel).
+
+    Its routes and authenticators are mounted on the control server before it starts; see
+    `agentbox.gateway.control` for how a route declares its authentication.
+    """
+
+    def routes(self) -> Sequence[Route]: ...
+
+    def authenticators(self) -> Sequence[Authenticator]: ...
 
 
 @runtime_checkable
@@ -226,6 +239,12 @@ class Gateway:
             status=self.status,
             actions={"/pairing/notify": self._notify_now},
         )
+        for service in self.services:
+            if isinstance(service, WebFeature):
+                for route in service.routes():
+                    self.control.add_route(route)
+                for authenticator in service.authenticators():
+                    self.control.add_authenticator(authenticator)
         await self.control.start()
         await self._warm_up()
         await self.delivery.start()  # before the connectors: replies queued by the last run go first
