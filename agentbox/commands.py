@@ -34,7 +34,7 @@ class CommandSpec:
     """One slash command: its name and aliases, a one-line help, where it applies, its argument."""
 
     name: str
-    help: str  # one line, lower case; menus show it capitalised
+    help: str  # one line, lower case; menus show it capitalized
     where: frozenset[Surface] = EVERYWHERE
     aliases: tuple[str, ...] = ()
     argument: str = ""  # the argument hint in the help, e.g. "[ID]"

@@ -4,5 +4,5 @@ from __future__ import annotations
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
-    """`count` and `noun`, pluralised with `-s` or with `many` for irregular nouns; thousands separated."""
+    """`count` and `noun`, pluralized with `-s` or with `many` for irregular nouns; thousands separated."""
     return f"{count:,} {noun if count == 1 else many or noun + 's'}"

@@ -80,7 +80,7 @@ async def test_a_message_that_cannot_be_stored_is_left_with_the_platform(
     assert len(disk_lines(caplog)) == 1
 
 
-def test_disk_full_is_recognised_however_it_arrives() -> None:
+def test_disk_full_is_recognized_however_it_arrives() -> None:
     assert is_disk_full(full_disk_error())
     assert is_disk_full(sqlite3.OperationalError(FULL))
     assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))

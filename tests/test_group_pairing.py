@@ -173,7 +173,7 @@ async def test_cli_output_never_carries_terminal_control_sequences(home: Path) -
     for args in (("list",), ("list", "--json"), ("allowed",), ("allowed", "--json")):
         result = run_cli("pairing", *args, env=env)
         assert result.returncode == 0, result.stderr
-        assert "\ufffd" in result.stdout or "\\u001b" in result.stdout  # neutralised, not dropped silently
+        assert "\ufffd" in result.stdout or "\\u001b" in result.stdout  # neutralized, not dropped silently
         bad = [c for c in result.stdout if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F or c == "\u202e"]
         assert bad == [], (args, result.stdout)
     [row] = [

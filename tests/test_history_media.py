@@ -1,6 +1,6 @@
 """Media in stored history: any bytes round-trip exactly through dump → SQLite → load.
 
-pydantic serialises `BinaryContent` as URL-safe base64 (`-` and `_`); decoding it as standard
+pydantic serializes `BinaryContent` as URL-safe base64 (`-` and `_`); decoding it as standard
 base64 dropped those characters, so most real photos were stored truncated or crashed the turn.
 Tiny test PNGs happened to encode without them; these tests use random bytes and real sizes.
 """
@@ -34,7 +34,7 @@ from tests.helpers import cli_env, run_cli
 any_bytes = st.one_of(st.binary(min_size=1, max_size=4096), st.tuples(st.integers(), st.integers(20_000, 400_000)))
 
 
-def materialise(item: bytes | tuple[int, int]) -> bytes:
+def materialize(item: bytes | tuple[int, int]) -> bytes:
     return item if isinstance(item, bytes) else random.Random(item[0]).randbytes(item[1])
 
 
@@ -77,7 +77,7 @@ async def _round_trip(images: list[bytes]) -> list[bytes]:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(any_bytes, min_size=1, max_size=3))
 def test_any_bytes_round_trip_exactly_through_sqlite(drawn: list[bytes | tuple[int, int]]) -> None:
-    images = [materialise(item) for item in drawn]
+    images = [materialize(item) for item in drawn]
     assert asyncio.run(_round_trip(images)) == [*images, images[0]]
 
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from agentbox.cli.termsafe import terminal_safe
 
 
-def test_osc52_clipboard_write_and_csi_are_neutralised() -> None:
+def test_osc52_clipboard_write_and_csi_are_neutralized() -> None:
     hostile = "Bob\x1b]52;c;ZWNobyBwd25lZA==\x07 \x1b[2J\x9b31m"
     shown = terminal_safe(hostile)
     assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown

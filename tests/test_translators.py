@@ -51,7 +51,7 @@ async def test_telegram_translator_is_told_who_the_bot_is() -> None:
     other = TelegramInbound("telegram-work", bot=lambda: bot, reason=lambda exc: type(exc).__name__)
     update = Update.de_json(_group_update("", "@helper_bot", " what is on today?"), bot)
 
-    unknown = await helper.translate(update)  # before getMe: no username to recognise
+    unknown = await helper.translate(update)  # before getMe: no username to recognize
     assert unknown is not None and not unknown.mentioned
     helper.identify(4242, "helper_bot")
     other.identify(4343, "other_bot")

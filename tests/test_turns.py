@@ -229,7 +229,7 @@ async def test_compaction_keeps_prompt_under_budget_and_transcript_whole(fake_ai
     config = "[agents.main.memory]\ntoken_budget = 600\n"
 
     def responder(body: dict) -> Reply:
-        if "Summarise this conversation" in json.dumps(body["messages"][0]):
+        if "Summarize this conversation" in json.dumps(body["messages"][0]):
             return Reply(text="SUMMARY: the user counted numbers.")
         last = body["messages"][-1]["content"]
         return Reply(text=f"noted {last} " + "blah " * 40)
@@ -244,15 +244,15 @@ async def test_compaction_keeps_prompt_under_budget_and_transcript_whole(fake_ai
             assert result.ok
         transcript = await rt.store.sessions.transcript("t:long")
     chats = [
-        b for b in fake_aimlapi.chat_requests() if "Summarise this conversation" not in json.dumps(b["messages"][0])
+        b for b in fake_aimlapi.chat_requests() if "Summarize this conversation" not in json.dumps(b["messages"][0])
     ]
     sizes = [sum(estimate_tokens(json.dumps(m.get("content"))) for m in b["messages"][1:]) for b in chats]
     assert max(sizes) < 600 + 200  # history within budget, plus the new message
     assert len(transcript) == 30 and transcript[0]["user_text"].startswith("number 0")
     summaries = [
-        b for b in fake_aimlapi.chat_requests() if "Summarise this conversation" in json.dumps(b["messages"][0])
+        b for b in fake_aimlapi.chat_requests() if "Summarize this conversation" in json.dumps(b["messages"][0])
     ]
-    assert summaries, "older turns were summarised by the model"
+    assert summaries, "older turns were summarized by the model"
     assert "SUMMARY: the user counted numbers." in json.dumps(chats[-1]["messages"])
     assert "number 29" in json.dumps(chats[-1]["messages"]) and "number 0 " not in json.dumps(chats[-1]["messages"])
 

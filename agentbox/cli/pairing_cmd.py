@@ -41,7 +41,7 @@ def _channel(name: str) -> str:
 
 
 def _cell(text: str | None, width: int) -> str:
-    """One table cell of untrusted text: control characters neutralised, cut to `width`."""
+    """One table cell of untrusted text: control characters neutralized, cut to `width`."""
     return f"{terminal_safe(text or '-', single_line=True)[:width]:<{width}}"
 
 

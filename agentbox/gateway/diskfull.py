@@ -1,4 +1,4 @@
-"""A full disk, recognised and told to the owner once in a while instead of as a stream of tracebacks.
+"""A full disk, recognized and told to the owner once in a while instead of as a stream of tracebacks.
 
 SQLite reports it as "database or disk is full" (SQLITE_FULL), file writes as ENOSPC. The gateway
 keeps the message pending and tries again later; the owner gets one clear line saying what to do.

@@ -1,4 +1,4 @@
-"""A database file SQLite cannot use: how to recognise it, and the exact fix to print.
+"""A database file SQLite cannot use: how to recognize it, and the exact fix to print.
 
 Shared by every CLI command (through `agentbox.cli.common`) and by `agentbox doctor`, so the
 advice is worded once. stdlib only: commands import it before anything heavy.

@@ -94,7 +94,7 @@ class Result:
 async def run(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Result:
     """Execute one statement and close its cursor on aiosqlite's thread.
 
-    A cursor left for the garbage collector is finalised on the event loop's thread while
+    A cursor left for the garbage collector is finalized on the event loop's thread while
     aiosqlite's thread runs the next statement; under load sqlite3 then fails with
     "bad parameter or other API misuse". Every write in the store goes through here.
     """

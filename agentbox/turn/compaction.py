@@ -1,6 +1,6 @@
 """Keeps a session's prompt view within a token budget.
 
-When the history for the next request would pass the budget, older turns are summarised
+When the history for the next request would pass the budget, older turns are summarized
 by the model; the summary is stored and replaces them in the prompt, recent turns stay
 verbatim. A single turn bigger than half the budget (a huge paste, a long tool result) is
 shortened in the prompt, so no one turn can wedge a session. Nothing is deleted: the
@@ -34,11 +34,11 @@ from agentbox.turn.history import estimate_blob_tokens, estimate_tokens, load_me
 
 log = logging.getLogger(__name__)
 
-Summarise = Callable[[str], Awaitable[str]]
+Summarize = Callable[[str], Awaitable[str]]
 """Transcript text (with any earlier summary first) -> a new summary."""
 
 SUMMARY_PREFIX = "Summary of the earlier conversation (older messages are not shown):\n"
-SUMMARY_PART_CHARS = 2000  # what the summariser sees of any one message: the gist, not a 600 KB paste
+SUMMARY_PART_CHARS = 2000  # what the summarizer sees of any one message: the gist, not a 600 KB paste
 MIN_KEPT_CHARS = 200  # a shortened text keeps at least its opening
 
 
@@ -50,7 +50,7 @@ class PromptHistory:
 
 
 def transcript_text(messages: list[ModelMessage]) -> str:
-    """A plain-text rendering of messages for the summariser (no media, no tool payload bulk)."""
+    """A plain-text rendering of messages for the summarizer (no media, no tool payload bulk)."""
     lines: list[str] = []
     for message in messages:
         for part in message.parts:
@@ -77,7 +77,7 @@ async def prompt_history(
     session_key: str,
     *,
     budget: int,
-    summarise: Summarise,
+    summarize: Summarize,
 ) -> PromptHistory:
     summary = await store.sessions.latest_summary(session_key)
     upto, summary_text = summary if summary else (0, "")
@@ -88,11 +88,11 @@ async def prompt_history(
     if total > budget and len(turns) > 1:
         keep = _recent_to_keep(sizes, budget // 2)
         older, turns, sizes = turns[:-keep], turns[-keep:], sizes[-keep:]
-        summary_text = await _summarise(store, older, summary_text, summarise)
+        summary_text = await _summarize(store, older, summary_text, summarize)
         await store.sessions.add_summary(session_key, older[-1].id, summary_text)
         total = estimate_tokens(summary_text) + sum(sizes)
         compacted = True
-        log.info("compacted session %s: %d turns summarised", session_key, len(older))
+        log.info("compacted session %s: %d turns summarized", session_key, len(older))
     messages: list[ModelMessage] = [_summary_message(summary_text)] if summary_text else []
     allowance = max(1, budget // 2)  # no single turn may take more than half the budget
     for turn, size in zip(turns, sizes, strict=True):
@@ -165,7 +165,7 @@ def _recent_to_keep(sizes: list[int], allowance: int) -> int:
     return min(keep, len(sizes) - 1)
 
 
-async def _summarise(store: Store, older: list[StoredTurn], previous: str, summarise: Summarise) -> str:
+async def _summarize(store: Store, older: list[StoredTurn], previous: str, summarize: Summarize) -> str:
     messages: list[ModelMessage] = []
     for turn in older:
         if turn.messages:
@@ -174,7 +174,7 @@ async def _summarise(store: Store, older: list[StoredTurn], previous: str, summa
     if previous:
         text = f"Earlier summary:\n{previous}\n\nConversation since:\n{text}"
     try:
-        return (await summarise(text)).strip() or previous
+        return (await summarize(text)).strip() or previous
     except Exception as exc:  # a failed summary must not fail the user's turn
         log.warning("summary failed (%s); keeping a truncated transcript instead", type(exc).__name__)
         return (previous + "\n" + text)[-4000:]

@@ -449,7 +449,7 @@ class TurnRunner:
                 self.store,
                 request.session_key,
                 budget=budget,
-                summarise=lambda transcript: self._summarise(request.agent_id, model_id, transcript),
+                summarize=lambda transcript: self._summarize(request.agent_id, model_id, transcript),
             )
             agent = await self.agent_for_turn(request.agent_id)
             try:
@@ -497,16 +497,16 @@ class TurnRunner:
             settings["temperature"] = agent.temperature
         return settings
 
-    async def _summarise(self, agent_id: str, model_id: str, text: str) -> str:
+    async def _summarize(self, agent_id: str, model_id: str, text: str) -> str:
         memory = self.config.agent(agent_id).memory
-        summariser: Agent[None, str] = Agent(
+        summarizer: Agent[None, str] = Agent(
             output_type=str,
             instructions=(
-                "Summarise this conversation for your own later reference. Keep facts about the user, names, "
+                "Summarize this conversation for your own later reference. Keep facts about the user, names, "
                 "numbers, decisions and open tasks; drop pleasantries. At most 250 words."
             ),
         )
-        result = await summariser.run(
+        result = await summarizer.run(
             text, model=self.models.model(memory.summary_model or model_id), model_settings={"max_tokens": 800}
         )
         return result.output

@@ -54,7 +54,7 @@ def cap_result(value: Any, limit: int) -> Any:
     try:
         rendered = _ANY.dump_json(value, fallback=str)
     except (ValueError, TypeError):  # PydanticSerializationError is a ValueError
-        return value  # pydantic-ai reports unserialisable results itself
+        return value  # pydantic-ai reports unserializable results itself
     if len(rendered) <= limit:
         return value
     return cut_text(rendered.decode("utf-8", "replace"), limit)

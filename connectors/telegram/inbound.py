@@ -52,7 +52,7 @@ class TelegramInbound:
 
     Its inputs: the channel name; `bot`, the running `Bot` (it exists only while the connector
     is started); `reason`, the connector's token-free text of an error. `identify` tells it who
-    the bot is once getMe answered: mentions and replies are recognised by its id and username.
+    the bot is once getMe answered: mentions and replies are recognized by its id and username.
     """
 
     def __init__(self, channel: str, *, bot: Callable[[], Bot], reason: Callable[[BaseException], str]) -> None:

@@ -220,7 +220,7 @@ def test_a_stranger_in_a_channel_nobody_opened_gets_one_hint_until_the_owner_ope
     launch: Launch, fake_aimlapi: FakeAimlapi, fake_slack: FakeSlack
 ) -> None:
     gateway, events = launch()
-    for text in ("summarise the secrets", "/model o1-pro", "hello??"):
+    for text in ("summarize the secrets", "/model o1-pro", "hello??"):
         assert events.event(in_channel(f"<@{fake_slack.bot_user_id}> {text}", type="app_mention")) == 200
     [hint] = wait_for(answered(fake_slack, "approve-group", CHANNEL), what="the channel hint")
     assert fake_slack.posted(CHANNEL) == [hint["text"]] and fake_aimlapi.chat_requests() == []

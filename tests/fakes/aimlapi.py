@@ -61,7 +61,7 @@ def _make_png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (255,
 
 
 TINY_PNG: bytes = _make_png()
-# An ISO-BMFF `ftyp` box so sniffers recognise it as MP4; players are never asked to decode it.
+# An ISO-BMFF `ftyp` box so sniffers recognize it as MP4; players are never asked to decode it.
 TINY_MP4: bytes = struct.pack(">I", 24) + b"ftypisom" + struct.pack(">I", 512) + b"isomiso2" + b"\x00" * 64
 
 ERROR_MESSAGES: dict[int, str] = {  # API-NOTES §10: the documented message per status
