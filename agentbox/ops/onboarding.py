@@ -31,6 +31,8 @@ HEADER = (
 
 @dataclass(slots=True)
 class OnboardAnswers:
+    """What the user chose in `agentbox onboard` (or passed as flags); unset answers leave the config as it is."""
+
     api_key: str | None = None  # stored in config.toml
     api_key_env_only: bool = False  # keep the key out of config.toml (removes one stored earlier)
     model: str | None = None
@@ -42,6 +44,8 @@ class OnboardAnswers:
 
 @dataclass(slots=True)
 class OnboardResult:
+    """What `onboard` wrote: the validated config, where it and `.env` went, and which secrets were stored."""
+
     config: Config
     config_path: Path
     env_path: Path | None
