@@ -29,6 +29,8 @@ DEFAULT_MODEL = "gpt-4o-mini"
 
 
 class RetryConfig(Section):
+    """`[aimlapi.retry]`: how model API requests are retried (attempts, time budget, backoff); see `agentbox.retry`."""
+
     attempts: Annotated[int, Field(ge=1, le=20)] = 4
     max_total_seconds: Annotated[float, Field(gt=0)] = 60.0
     initial_delay: Annotated[float, Field(ge=0)] = 1.0
@@ -36,6 +38,8 @@ class RetryConfig(Section):
 
 
 class AimlapiConfig(Section):
+    """`[aimlapi]`: the model endpoint (AI/ML API or any OpenAI-compatible server), its key and timeouts."""
+
     api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL
     timeout: Annotated[float, Field(gt=0)] = 120.0
@@ -51,12 +55,16 @@ class AimlapiConfig(Section):
 
 
 class MemoryConfig(Section):
+    """`[agents.<name>.memory]`: how much history a turn carries before older messages are summarized."""
+
     token_budget: Annotated[int, Field(ge=500)] = 12_000
     keep_recent_messages: Annotated[int, Field(ge=2)] = 8
     summary_model: str | None = None  # default: the agent's model
 
 
 class AgentConfig(Section):
+    """`[agents.<name>]`: one agent: its model, persona, skills, answer limits and memory."""
+
     model: str = DEFAULT_MODEL
     instructions: str | None = None
     instructions_file: str | None = None  # relative to the workspace; default workspace/AGENTS.md
@@ -81,6 +89,8 @@ def bare_model_id(model_id: str) -> str:
 
 
 class VisionConfig(Section):
+    """`[vision]`: which inbound images reach a model (size and type limits, checked before any call)."""
+
     max_image_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
     allowed_types: list[str] = ["image/png", "image/jpeg", "image/gif", "image/webp"]
 
@@ -100,6 +110,9 @@ class Binding(Section):
 
 
 class GatewayConfig(Section):
+    """`[gateway]`: the daemon's local HTTP endpoint (health, status, CLI actions), shutdown grace,
+    inbound message limits and batching, and how long undelivered replies are retried."""
+
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 18789
     allow_non_loopback: bool = False
@@ -111,6 +124,9 @@ class GatewayConfig(Section):
 
 
 class SkillsConfig(Section):
+    """`[skills]`: where skills are found, how their scripts run, the models the bundled skills use, and
+    per-skill settings."""
+
     workspace_dir: str | None = None  # default: AGENTBOX_HOME/workspace
     extra_dirs: list[str] = []
     exec_timeout: Annotated[float, Field(gt=0)] = 60.0
@@ -128,11 +144,15 @@ class SkillsConfig(Section):
 
 
 class ModelPrice(Section):
+    """A model's price in USD per million input and output tokens, used to cost a turn the API did not price."""
+
     input_per_mtok: Annotated[float, Field(ge=0)]
     output_per_mtok: Annotated[float, Field(ge=0)]
 
 
 class LimitsConfig(Section):
+    """`[limits]`: spending caps (per day, per sender per day, tokens per turn) and the prices that cost turns."""
+
     usd_per_day: Annotated[float, Field(gt=0)] | None = None
     usd_per_sender_per_day: Annotated[float, Field(gt=0)] | None = None
     tokens_per_turn: Annotated[int, Field(gt=0)] | None = None
@@ -141,18 +161,24 @@ class LimitsConfig(Section):
 
 
 class LoggingConfig(Section):
+    """`[logging]`: the log level and the rotation of `AGENTBOX_HOME/logs/agentbox.log`."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     file_max_bytes: Annotated[int, Field(ge=10_000)] = 5 * 1024 * 1024
     file_backups: Annotated[int, Field(ge=0)] = 5
 
 
 class StorageConfig(Section):
+    """`[storage]`: how long history, answered messages and media are kept in the database."""
+
     # Turns, sessions, answered inbox messages and media older than this are deleted (daily, by
     # the gateway); unset keeps everything. `agentbox sessions prune --older-than` does it by hand.
     retention_days: Annotated[int, Field(ge=1)] | None = None
 
 
 class Config(Section):
+    """The whole `config.toml`, validated: one attribute per table, plus the paths derived from `AGENTBOX_HOME`."""
+
     aimlapi: AimlapiConfig = AimlapiConfig()
     agents: dict[str, AgentConfig] = {"main": AgentConfig()}
     vision: VisionConfig = VisionConfig()
@@ -202,6 +228,8 @@ class ConfigError(AgentboxError):
 
 
 class MissingApiKey(ConfigError):
+    """No AI/ML API key in the environment or the config; the message says where to set one."""
+
     def __init__(self) -> None:
         super().__init__(
             "No AI/ML API key: set it with `export AIMLAPI_API_KEY=...` "

@@ -87,6 +87,8 @@ class Outbound:
 
 @dataclass(frozen=True, slots=True)
 class ConnectorLimits:
+    """What a platform takes from a bot: characters per message, bytes per upload, and the media kinds it can send."""
+
     max_text: int = 4000
     max_upload_bytes: int = 50 * 1024 * 1024
     media_kinds: frozenset[AttachmentKind] = field(
@@ -192,6 +194,10 @@ class ReplyStream(Protocol):
 
 @runtime_checkable
 class StreamingConnector(Connector, Protocol):
+    """A connector that can also show a reply growing in place (`open_stream`); the gateway streams
+    to it unless the channel sets `streaming = "off"`.
+    """
+
     async def open_stream(self, address: Address) -> ReplyStream: ...
 
 

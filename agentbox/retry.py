@@ -27,6 +27,10 @@ RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """How often and how long to retry one request: at most `attempts` tries within `max_total_seconds`,
+    waiting `backoff(n)` between them.
+    """
+
     attempts: int = 4
     max_total_seconds: float = 60.0
     initial_delay: float = 1.0
@@ -140,6 +144,8 @@ def _cap_timeouts(request: Any, remaining: float) -> None:
 
 
 class HttpxRetryTransport(_RetryingTransport, httpx.AsyncBaseTransport):
+    """An `httpx` transport that retries what `RETRY_STATUSES` and transport errors allow, within its `RetryPolicy`."""
+
     _errors = (httpx.TransportError,)
 
 

@@ -28,6 +28,8 @@ GATEWAY_SERVICES: list[str] = [
 
 @dataclass(slots=True)
 class Runtime:
+    """The wired pipeline `open_runtime` yields: config, open store, turn runner and skills; closed on exit."""
+
     config: Config
     store: Store
     runner: TurnRunner

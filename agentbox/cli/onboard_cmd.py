@@ -129,6 +129,36 @@ def _offer_to_store_key(config: Config, *, store_key: bool, interactive: bool) -
         )
 
 
+def _check_flags(*, api_key: str | None, api_key_env_only: bool, dm_policy: str | None, store_key: bool) -> None:
+    """Flags that contradict each other or name nothing stop onboarding (exit 2) before anything is asked."""
+    if api_key and api_key_env_only:
+        fail("--api-key and --api-key-env-only exclude each other", 2)
+    if dm_policy and dm_policy not in DM_POLICIES:
+        fail(f"--dm-policy must be one of {', '.join(DM_POLICIES)}", 2)
+    if api_key and store_key:
+        fail("--api-key stores the key in config.toml; --store-key saves the one exported in this shell to .env", 2)
+    if store_key and not os.environ.get(API_KEY_ENV):
+        fail(f"--store-key: {API_KEY_ENV} is not set in this shell (export it first, or use --api-key)", 2)
+
+
+def _ask_the_rest(answers: OnboardAnswers) -> None:
+    """The wizard: asks for every answer no flag gave, defaulting to what config.toml holds."""
+    current = _current()
+    typer.echo("agentbox setup — press Enter to keep the value in [brackets].\n")
+    if not answers.api_key and not answers.api_key_env_only:
+        _ask_api_key(answers, current)
+    if not answers.model:
+        answers.model = typer.prompt("Default model", default=current.agent().model)
+    _ask_channels(answers, current)
+    if not answers.dm_policy and (answers.enable or enabled_channels(current)):
+        answers.dm_policy = typer.prompt(
+            "Who may DM the bot? pairing (owner approves each new sender) | allowlist | open | disabled",
+            default=CHANNELS[0].settings_in(current).dm_policy,
+        )
+        if answers.dm_policy not in DM_POLICIES:
+            fail(f"DM policy must be one of {', '.join(DM_POLICIES)}", 2)
+
+
 def onboard_command(
     non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Ask nothing; use the flags.")] = False,
     api_key: Annotated[str | None, typer.Option("--api-key", help="Store this AI/ML API key in config.toml.")] = None,
@@ -154,20 +184,13 @@ def onboard_command(
     """Set up (or change) config.toml: API key, model, channels and their tokens, DM policy."""
     from agentbox.ops.onboarding import OnboardAnswers, onboard  # tomlkit only when onboarding
 
-    if api_key and api_key_env_only:
-        fail("--api-key and --api-key-env-only exclude each other", 2)
-    if dm_policy and dm_policy not in DM_POLICIES:
-        fail(f"--dm-policy must be one of {', '.join(DM_POLICIES)}", 2)
+    _check_flags(api_key=api_key, api_key_env_only=api_key_env_only, dm_policy=dm_policy, store_key=store_key)
     tokens = {
         "telegram.bot token": telegram_token,
         "slack.bot token": slack_bot_token,
         "slack.app token": slack_app_token,
         "discord.bot token": discord_token,
     }
-    if api_key and store_key:
-        fail("--api-key stores the key in config.toml; --store-key saves the one exported in this shell to .env", 2)
-    if store_key and not os.environ.get(API_KEY_ENV):
-        fail(f"--store-key: {API_KEY_ENV} is not set in this shell (export it first, or use --api-key)", 2)
     _check_flag_tokens({k: v for k, v in tokens.items() if v}, _current(), force=force)
     answers = OnboardAnswers(
         api_key=api_key,
@@ -180,20 +203,7 @@ def onboard_command(
     )
     interactive = not non_interactive and sys.stdin.isatty()
     if interactive:
-        current = _current()
-        typer.echo("agentbox setup — press Enter to keep the value in [brackets].\n")
-        if not api_key and not api_key_env_only:
-            _ask_api_key(answers, current)
-        if not model:
-            answers.model = typer.prompt("Default model", default=current.agent().model)
-        _ask_channels(answers, current)
-        if not dm_policy and (answers.enable or enabled_channels(current)):
-            answers.dm_policy = typer.prompt(
-                "Who may DM the bot? pairing (owner approves each new sender) | allowlist | open | disabled",
-                default=CHANNELS[0].settings_in(current).dm_policy,
-            )
-            if answers.dm_policy not in DM_POLICIES:
-                fail(f"DM policy must be one of {', '.join(DM_POLICIES)}", 2)
+        _ask_the_rest(answers)
     result = onboard(answers)  # a ConfigError exits 2
     if result.env_path:
         typer.echo(f"Tokens saved to {result.env_path} (mode 0600): {', '.join(result.stored_tokens)}")

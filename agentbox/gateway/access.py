@@ -36,6 +36,8 @@ Verdict = Literal["allow", "pair", "pair_group", "ignore"]
 
 @dataclass(frozen=True, slots=True)
 class AccessDecision:
+    """The policy's verdict on one inbound message, with the reason recorded in the inbox row and logs."""
+
     verdict: Verdict
     reason: str  # for the inbox row and logs: "allowlisted", "group not mentioned", ...
     notify: bool = False  # an approved sender not yet told "you're approved": tell them first
@@ -132,6 +134,11 @@ def in_hours(seconds: float) -> str:
 
 
 class PairingService:
+    """Pairing codes for unknown senders: issues one per sender (at most MAX_PENDING pending per
+    channel, each valid CODE_TTL), repeats it at most every REMIND_EVERY, and lets the owner approve
+    a code or revoke a sender. Rows live in SQLite, so the CLI and the gateway see the same state.
+    """
+
     def __init__(self, repo: PairingRepo, *, clock: Callable[[], float] = time.time) -> None:
         self._repo = repo
         self._clock = clock

@@ -156,6 +156,12 @@ def bearer_matches(header: str, token: str) -> bool:
 
 
 class ControlServer:
+    """The gateway's HTTP server (aiohttp): `/health`, `/status`, the CLI's POST actions and the routes
+    features mount. Every route needs the gateway token or another authenticator's consent, unless
+    it is declared `public`. It binds loopback unless `allow_non_loopback`, and while running
+    writes the bound address to `AGENTBOX_HOME/gateway.json` (removed by `stop()`).
+    """
+
     def __init__(
         self,
         *,

@@ -67,12 +67,23 @@ class Job:
 
 @dataclass(slots=True)
 class TurnInput:
+    """A job that passed every check, with the text and images its turn will send to the model."""
+
     job: Job
     text: str
     images: list[Attachment] = field(default_factory=list)
 
 
 class Dispatcher:
+    """Handles stored inbound messages, one worker per session: access policy (pairing codes, group
+    hints), input checks, chat commands, then the turn and its reply through the delivery service.
+
+    A session's messages are handled in arrival order, different sessions concurrently; messages
+    queued behind a busy session may be answered together. Every message ends with its inbox row
+    settled (done, ignored or failed), or still pending when the disk is full or `drain` cut it
+    short, so the next start picks it up.
+    """
+
     def __init__(
         self,
         config: Config,

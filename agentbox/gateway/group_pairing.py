@@ -38,6 +38,8 @@ class GroupOutcome:
 
 @dataclass(frozen=True, slots=True)
 class GroupApproval:
+    """A group just opened by `approve-group`: its id and name, and whether it was open already."""
+
     group_id: str
     group_name: str
     already: bool  # the group was open before
@@ -49,6 +51,10 @@ def looks_like_code(text: str) -> bool:
 
 
 class GroupPairing:
+    """Opens groups to everyone in them: gives an unknown group one code (hinted once, ever), and lets
+    the owner approve a group by that code or its id, or revoke it. State is the SQLite group tables.
+    """
+
     def __init__(self, groups: GroupRepo, pairing: PairingRepo, *, clock: Callable[[], float] = time.time) -> None:
         self._groups = groups
         self._pairing = pairing

@@ -62,6 +62,12 @@ def remote_error(payload: dict[str, Any]) -> str:
 
 
 class JobRunner:
+    """The gateway service that watches long-running generations (video): one background task per
+    unfinished job polls the API, posts progress notes, and delivers the result or a failure note to
+    the chat. Every step is saved first, so `start()` after a restart resumes where each job stopped
+    and `stop()` loses nothing.
+    """
+
     name = "jobs"  # as a gateway service
 
     def __init__(

@@ -86,6 +86,16 @@ def enabled_connectors(config: Config, env: Mapping[str, str]) -> dict[str, Call
 
 
 class Gateway:
+    """The daemon: owns the connector slots, the dispatcher, reply delivery (the outbox), pairing
+    notices, background services and the control endpoint, and wires them to one store and runner.
+
+    `run(stop)` starts the control endpoint, the outbox, then every enabled connector under
+    supervision, then the services; it serves until `stop` is set and then drains (`shutdown`).
+    Guarantees: an inbound message is stored before `deliver` returns, so nothing acknowledged is
+    lost; messages a crash left unfinished are resumed, per channel, before newer ones; a message
+    seen before is handled once; replies the platform did not take wait in the outbox.
+    """
+
     notify_interval = 30.0  # safety net: approvals the CLI could not report to us get their notice this late
     send_wait = 30.0  # how long a reply waits for a restarting connector
 

@@ -20,6 +20,8 @@ from agentbox.messages import Inbound
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """Where a message goes: the agent that answers it and the session (conversation) it belongs to."""
+
     agent_id: str
     session_key: str
 

@@ -95,6 +95,8 @@ def launchd_plist(executable: Path, env: dict[str, str], log_dir: Path) -> str:
 
 @dataclass(slots=True)
 class ServiceResult:
+    """The outcome of an `agentbox daemon` action: whether it worked, and the lines to show the user."""
+
     ok: bool
     messages: list[str]
 

@@ -31,6 +31,8 @@ LOW_FREE_BYTES = 1024 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """One `agentbox doctor` finding: what was checked, ok/warn/fail, what was found, and how to fix it."""
+
     name: str
     status: Status
     detail: str

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+from tomlkit import TOMLDocument
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
@@ -31,6 +32,8 @@ HEADER = (
 
 @dataclass(slots=True)
 class OnboardAnswers:
+    """What the user chose in `agentbox onboard` (or passed as flags); unset answers leave the config as it is."""
+
     api_key: str | None = None  # stored in config.toml
     api_key_env_only: bool = False  # keep the key out of config.toml (removes one stored earlier)
     model: str | None = None
@@ -42,6 +45,8 @@ class OnboardAnswers:
 
 @dataclass(slots=True)
 class OnboardResult:
+    """What `onboard` wrote: the validated config, where it and `.env` went, and which secrets were stored."""
+
     config: Config
     config_path: Path
     env_path: Path | None
@@ -61,6 +66,22 @@ def _table(parent: Any, key: str, *, super_table: bool = False) -> Table:
 
 def merge_answers(text: str, answers: OnboardAnswers) -> str:
     """The config text with the answers applied; everything else in it is kept as written."""
+    doc = _parse_or_start(text)
+    for name in [*answers.enable, *answers.disable]:
+        if name not in CHANNEL_NAMES:
+            raise ConfigError(f"unknown channel {name!r} (choose from {', '.join(CHANNEL_NAMES)})")
+
+    if answers.api_key or answers.api_key_env_only:
+        _apply_api_key(_table(doc, "aimlapi"), answers)
+    if answers.model:
+        _table(_table(doc, "agents", super_table=True), "main")["model"] = answers.model
+    if answers.enable or answers.disable or answers.dm_policy:
+        _apply_channels(_table(doc, "channels", super_table=True), answers)
+    return tomlkit.dumps(doc)
+
+
+def _parse_or_start(text: str) -> TOMLDocument:
+    """The existing config as an editable document, or a new one that starts with HEADER."""
     try:
         doc = tomlkit.parse(text) if text.strip() else tomlkit.document()
     except TOMLKitError as exc:
@@ -69,30 +90,27 @@ def merge_answers(text: str, answers: OnboardAnswers) -> str:
         for line in HEADER.strip().splitlines():
             doc.add(tomlkit.comment(line.removeprefix("# ")))
         doc.add(tomlkit.nl())
-    for name in [*answers.enable, *answers.disable]:
-        if name not in CHANNEL_NAMES:
-            raise ConfigError(f"unknown channel {name!r} (choose from {', '.join(CHANNEL_NAMES)})")
+    return doc
 
-    if answers.api_key or answers.api_key_env_only:
-        aimlapi = _table(doc, "aimlapi")
-        if answers.api_key_env_only:
-            aimlapi.pop("api_key", None)
-        else:
-            aimlapi["api_key"] = answers.api_key
-    if answers.model:
-        _table(_table(doc, "agents", super_table=True), "main")["model"] = answers.model
-    if answers.enable or answers.disable or answers.dm_policy:
-        channels = _table(doc, "channels", super_table=True)
-        for name in answers.enable:
-            _table(channels, name)["enabled"] = True
-        for name in answers.disable:
-            if name in channels:
-                _table(channels, name)["enabled"] = False
-        if answers.dm_policy:
-            for name in CHANNEL_NAMES:
-                if name in channels and _table(channels, name).get("enabled"):
-                    _table(channels, name)["dm_policy"] = answers.dm_policy
-    return tomlkit.dumps(doc)
+
+def _apply_api_key(aimlapi: Table, answers: OnboardAnswers) -> None:
+    if answers.api_key_env_only:
+        aimlapi.pop("api_key", None)
+    else:
+        aimlapi["api_key"] = answers.api_key
+
+
+def _apply_channels(channels: Table, answers: OnboardAnswers) -> None:
+    """Enable and disable channels, then set the DM policy of every channel left enabled."""
+    for name in answers.enable:
+        _table(channels, name)["enabled"] = True
+    for name in answers.disable:
+        if name in channels:
+            _table(channels, name)["enabled"] = False
+    if answers.dm_policy:
+        for name in CHANNEL_NAMES:
+            if name in channels and _table(channels, name).get("enabled"):
+                _table(channels, name)["dm_policy"] = answers.dm_policy
 
 
 def onboard(answers: OnboardAnswers, config_path: Path | None = None) -> OnboardResult:

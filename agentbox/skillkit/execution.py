@@ -38,6 +38,9 @@ class ExecRefused(AgentboxError):
 
 @dataclass(frozen=True, slots=True)
 class ExecResult:
+    """How a skill script ended: exit code (None when killed on timeout) and its capped output;
+    `render()` is what the `exec` tool answers."""
+
     exit_code: int | None  # None: killed on timeout
     stdout: str
     stderr: str

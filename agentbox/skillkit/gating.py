@@ -9,7 +9,7 @@ import importlib.util
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from agentbox.config import Config
@@ -75,25 +75,55 @@ def config_value(config: Config, skill_name: str, dotted: str) -> Any:
     return None
 
 
-def unmet_requirement(
-    skill: Skill, config: Config, environ: Mapping[str, str] | None = None
-) -> tuple[str, str | None] | None:
+Unmet = tuple[str, str | None]
+"""An unmet requirement: what the skill needs, and the command that meets it (None when there is none)."""
+
+
+def unmet_requirement(skill: Skill, config: Config, environ: Mapping[str, str] | None = None) -> Unmet | None:
     """None when every requirement holds, else (the first unmet one, the command that meets it)."""
     req = skill.requires
-    if req.os and not any(sys.platform.startswith(name) for name in req.os):
-        return f"needs os {' or '.join(req.os)}", None
-    for var in req.env:
-        if not lookup_env(config, skill.name, var, environ):
-            return f"needs env {var}", fixes.env_setting(var, skill.name)
-    for binary in req.bins:
+    return (
+        _unmet_os(req.os)
+        or _unmet_env(req.env, config, skill.name, environ)
+        or _unmet_binaries(req.bins, req.any_bins, config)
+        or _unmet_python(req.python)
+        or _unmet_config(req.config, config, skill.name)
+    )
+
+
+def _unmet_os(names: Sequence[str]) -> Unmet | None:
+    if names and not any(sys.platform.startswith(name) for name in names):
+        return f"needs os {' or '.join(names)}", None
+    return None
+
+
+def _unmet_env(
+    variables: Iterable[str], config: Config, skill_name: str, environ: Mapping[str, str] | None
+) -> Unmet | None:
+    for var in variables:
+        if not lookup_env(config, skill_name, var, environ):
+            return f"needs env {var}", fixes.env_setting(var, skill_name)
+    return None
+
+
+def _unmet_binaries(every: Iterable[str], any_of: Sequence[str], config: Config) -> Unmet | None:
+    for binary in every:
         if not find_binary(binary, config):
             return f"needs binary {binary}", fixes.binary_install(binary)
-    if req.any_bins and not any(find_binary(binary, config) for binary in req.any_bins):
-        return f"needs binary {' or '.join(req.any_bins)}", fixes.binary_install(req.any_bins[0])
-    for module in req.python:
+    if any_of and not any(find_binary(binary, config) for binary in any_of):
+        return f"needs binary {' or '.join(any_of)}", fixes.binary_install(any_of[0])
+    return None
+
+
+def _unmet_python(modules: Iterable[str]) -> Unmet | None:
+    for module in modules:
         if importlib.util.find_spec(module) is None:
             return f"needs python package {module}", fixes.pip_install(module)
-    for key in req.config:
-        if config_value(config, skill.name, key) is None:
-            return f"needs config {key}", fixes.config_setting(key, skill.name)
+    return None
+
+
+def _unmet_config(keys: Iterable[str], config: Config, skill_name: str) -> Unmet | None:
+    for key in keys:
+        if config_value(config, skill_name, key) is None:
+            return f"needs config {key}", fixes.config_setting(key, skill_name)
     return None

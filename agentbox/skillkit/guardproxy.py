@@ -21,6 +21,11 @@ MAX_HEAD = 64 * 1024
 
 
 class GuardProxy:
+    """The SSRF guard as an HTTP(S) proxy on 127.0.0.1 (an async context manager: listening inside `async
+    with`): resolves each host, refuses it unless every address is allowed (public, by default), then
+    connects to the address it checked. `blocked` lists what it refused.
+    """
+
     def __init__(
         self,
         *,

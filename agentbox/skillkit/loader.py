@@ -67,21 +67,8 @@ def parse_requirements(metadata: Any) -> tuple[Requirements, dict[str, Any]]:
     extras: dict[str, Any] = {}
     for key in METADATA_KEYS:
         block = metadata.get(key)
-        if block is None:
-            continue
-        if not isinstance(block, Mapping):
-            raise SkillFormatError(f"metadata.{key} must be a mapping")
-        extras.update({k: v for k, v in block.items() if k != "requires"})
-        requires = block.get("requires") or {}
-        if not isinstance(requires, Mapping):
-            raise SkillFormatError(f"metadata.{key}.requires must be a mapping")
-        for field_name in ("env", "bins", "anyBins", "config", "python", "os"):
-            for item in _strings(requires.get(field_name), f"metadata.{key}.requires.{field_name}"):
-                bucket = merged.setdefault(field_name, [])
-                if item not in bucket:
-                    bucket.append(item)
-        for item in _strings(block.get("os"), f"metadata.{key}.os"):
-            merged.setdefault("os", []).append(item)
+        if block is not None:
+            _merge_block(key, block, merged, extras)
     return (
         Requirements(
             env=tuple(merged.get("env", ())),
@@ -93,6 +80,23 @@ def parse_requirements(metadata: Any) -> tuple[Requirements, dict[str, Any]]:
         ),
         extras,
     )
+
+
+def _merge_block(key: str, block: Any, merged: dict[str, list[str]], extras: dict[str, Any]) -> None:
+    """Add `metadata.<key>`'s requirements to `merged` (lists by field) and its other entries to `extras`."""
+    if not isinstance(block, Mapping):
+        raise SkillFormatError(f"metadata.{key} must be a mapping")
+    extras.update({k: v for k, v in block.items() if k != "requires"})
+    requires = block.get("requires") or {}
+    if not isinstance(requires, Mapping):
+        raise SkillFormatError(f"metadata.{key}.requires must be a mapping")
+    for field_name in ("env", "bins", "anyBins", "config", "python", "os"):
+        for item in _strings(requires.get(field_name), f"metadata.{key}.requires.{field_name}"):
+            bucket = merged.setdefault(field_name, [])
+            if item not in bucket:
+                bucket.append(item)
+    for item in _strings(block.get("os"), f"metadata.{key}.os"):
+        merged.setdefault("os", []).append(item)
 
 
 def parse_skill_md(text: str, *, path: Path, source: Source) -> Skill:

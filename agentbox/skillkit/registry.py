@@ -61,6 +61,12 @@ class AgentSkills:
 
 
 class SkillRegistry:
+    """The skills this config can see: discovers SKILL.md files across the roots (later roots override),
+    gates each (ready / unavailable / broken), and builds each agent's skill instructions and toolsets.
+    Everything is cached until a SKILL.md or tools.py changes; a skill's tools.py is imported only
+    for an agent that enables it, and a broken or clashing one is reported, never fatal.
+    """
+
     def __init__(
         self,
         config: Config,

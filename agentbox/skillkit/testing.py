@@ -31,6 +31,10 @@ from agentbox.turn.deps import Outbox, SessionContext, TurnDeps
 
 
 class SkillHarness:
+    """One skill folder loaded for tests: call its tools with validated arguments in the skill's scope,
+    with no model and no gateway. Secrets given as `env` go through the per-skill config, never `os.environ`.
+    """
+
     def __init__(
         self,
         path: Path | str,

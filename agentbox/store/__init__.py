@@ -22,6 +22,14 @@ __all__ = ["Job", "PruneReport", "SessionInfo", "Store", "StoredTurn", "TurnReco
 
 
 class Store:
+    """The database: one SQLite connection (WAL, owner-only file, migrated on `open`) and one
+    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention).
+
+    Every process (the gateway, each CLI command) opens its own Store on the same file; SQLite
+    serializes the writes, and a write waits out another process's lock (for minutes) before it
+    fails. Close it (or use `async with`) so the connection's thread ends.
+    """
+
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path

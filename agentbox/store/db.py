@@ -87,6 +87,8 @@ async def _run_script(conn: aiosqlite.Connection, script: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """What a statement reported once its cursor was closed: rows changed and the last inserted row id."""
+
     rowcount: int
     lastrowid: int | None
 

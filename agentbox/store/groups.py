@@ -16,6 +16,8 @@ from agentbox.store.db import insert_capped, now, run
 
 @dataclass(frozen=True, slots=True)
 class GroupRequest:
+    """A group's pairing code (one row per channel and group); the row also records that its one hint was given."""
+
     channel: str
     group_id: str
     group_name: str
@@ -26,6 +28,8 @@ class GroupRequest:
 
 @dataclass(frozen=True, slots=True)
 class AllowedGroup:
+    """A group the owner opened: everyone in it may talk to the bot."""
+
     channel: str
     group_id: str
     group_name: str
@@ -39,6 +43,8 @@ def _request(row: aiosqlite.Row) -> GroupRequest:
 
 
 class GroupRepo:
+    """The group tables: group pairing requests and the groups opened to everyone in them (no policy here)."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 

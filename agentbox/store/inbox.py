@@ -59,6 +59,8 @@ def sanitize_inbound(inbound: Inbound) -> Inbound:
 
 @dataclass(frozen=True, slots=True)
 class InboxRow:
+    """One stored inbound message and where its handling stands (status, answering turn, attempts so far)."""
+
     id: int
     inbound: Inbound
     status: str
@@ -70,12 +72,18 @@ class InboxRow:
 
 @dataclass(frozen=True, slots=True)
 class StoredReply:
+    """The answer a stored turn gave, re-sent after a crash between the turn and its reply."""
+
     reply: str
     status: str
     attachments: list[str]  # what `Attachment.describe()` gave: local paths for produced media
 
 
 class InboxRepo:
+    """The `inbox` table: every inbound message, stored once per (channel, chat, message id) before it is
+    handled, and its status: pending, then done, ignored or failed (`outbox` while its reply waits).
+    """
+
     def __init__(self, conn: aiosqlite.Connection, media: MediaRepo) -> None:
         self._conn = conn
         self._media = media

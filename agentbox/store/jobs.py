@@ -19,6 +19,10 @@ FINAL_STATUSES = ("delivered", "error")
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """A long-running generation (video): the remote id to poll, where to deliver the result, and its
+    progress (queued → generating → completed → delivered, or error).
+    """
+
     id: str
     kind: str
     session_key: str
@@ -80,6 +84,8 @@ _UPDATABLE = frozenset({"status", "remote_id", "result", "error", "next_poll_at"
 
 
 class JobRepo:
+    """The `jobs` table: background jobs and every step of their progress, so polling survives a restart."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 

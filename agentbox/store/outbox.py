@@ -68,6 +68,10 @@ class NewEntry:
 
 
 class OutboxRepo:
+    """The `outbox` table: replies waiting for their platform, claimed one attempt at a time, until
+    delivered, rejected (failed) or expired. Attachments are kept as references, never as bytes.
+    """
+
     def __init__(self, conn: aiosqlite.Connection, media: MediaRepo) -> None:
         self._conn = conn
         self._media = media

@@ -14,6 +14,8 @@ from agentbox.store.db import insert_capped, now, run
 
 @dataclass(frozen=True, slots=True)
 class PairingRequest:
+    """An unknown sender's pending code (one row per channel and sender); kept past `expires_at` as its cooldown."""
+
     channel: str
     sender_id: str
     sender_name: str
@@ -25,6 +27,8 @@ class PairingRequest:
 
 @dataclass(frozen=True, slots=True)
 class AllowedSender:
+    """A sender the owner approved; `notified` once they were told, at `chat_id`."""
+
     channel: str
     sender_id: str
     sender_name: str
@@ -52,6 +56,8 @@ def _allowed(row: aiosqlite.Row) -> AllowedSender:
 
 
 class PairingRepo:
+    """The pairing tables: pending requests, refusal counters and approved senders (no policy here)."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 

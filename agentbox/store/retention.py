@@ -40,6 +40,10 @@ class PruneReport:
 
 
 class RetentionRepo:
+    """Deletes what is past retention (`prune`) and media nothing refers to (`collect_media`); pending
+    messages and replies still waiting for delivery are never touched.
+    """
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 

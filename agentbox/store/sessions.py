@@ -15,6 +15,9 @@ from agentbox.store.retention import MEDIA_GRACE
 
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
+    """A session (one conversation) with its totals; `epoch` grows on each reset (`/new`), and only
+    the current epoch is history."""
+
     key: str
     channel: str
     chat_id: str
@@ -55,6 +58,8 @@ class TurnRecord:
 
 @dataclass(frozen=True, slots=True)
 class StoredTurn:
+    """One successful turn as the prompt replays it: its pydantic-ai messages and token counts."""
+
     id: int
     messages: bytes | None
     input_tokens: int
@@ -62,6 +67,10 @@ class StoredTurn:
 
 
 class SessionRepo:
+    """The `sessions`, `turns` and `summaries` tables: each conversation, every turn it had (history and
+    usage), and the summaries that stand in for older turns.
+    """
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 

@@ -44,6 +44,8 @@ MIN_KEPT_CHARS = 200  # a shortened text keeps at least its opening
 
 @dataclass(frozen=True, slots=True)
 class PromptHistory:
+    """The history one turn sends, within the memory budget, with its estimated size."""
+
     messages: list[ModelMessage]
     estimated_tokens: int
     compacted: bool  # a new summary was written for this request

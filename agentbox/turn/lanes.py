@@ -13,6 +13,10 @@ from contextlib import asynccontextmanager
 
 
 class Lanes:
+    """One FIFO lock per busy session: `async with lanes.hold(key)` runs a session's turns one at a time, in
+    arrival order, while other sessions run concurrently.
+    """
+
     def __init__(self) -> None:
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}

@@ -83,6 +83,8 @@ class TurnRequest:
 
 @dataclass(slots=True)
 class TurnUsage:
+    """What a turn cost: tokens, USD (reported by the API or `usd_estimated` from configured prices) and credits."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     usd: float | None = None
@@ -196,6 +198,16 @@ def _write_media(directory: Path, item: Attachment, data: bytes) -> Attachment:
 
 
 class TurnRunner:
+    """Runs turns for the CLI and the gateway alike: owns the model clients, the per-session lanes and
+    the agents (built per agent id, rebuilt when the skills on disk change).
+
+    `run(request)` holds the session's lane, applies the guards, runs the model over the session's
+    history (compacted to the memory budget; retried once, shortened, if the context window
+    overflows) and records the turn with its usage. It never raises for model or tool failures:
+    the result carries one honest sentence for the user, and the failed turn is recorded too.
+    `aclose()` closes the HTTP clients.
+    """
+
     def __init__(
         self,
         config: Config,

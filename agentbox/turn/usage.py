@@ -26,6 +26,8 @@ _GROUP_SQL: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
+    """Usage totals for one group of turns (a day, a session or a model): counts, tokens and USD."""
+
     key: str
     turns: int
     failed: int

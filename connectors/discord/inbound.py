@@ -62,36 +62,16 @@ class DiscordInbound:
             return None  # our own echo, or another bot: never a conversation partner
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return None  # joins, pins, thread starters... are not things to answer
-        text = message.content
-        chat_id, thread_id = str(message.channel.id), None
-        mentioned = False
+        text, thread_id, mentioned = message.content, None, False
         if message.guild is not None:
-            channel = message.channel
-            parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
-            if not self.allowed(message.guild.id, channel.id, parent_id):
+            addressed = self._in_server(message, message.guild, bot_id)
+            if addressed is None:
                 return None
-            if isinstance(channel, discord.Thread):
-                thread_id = str(channel.id)
-                mentioned = channel.id in self._bot_threads or channel.owner_id == bot_id
-            self_role = message.guild.self_role
-            mentioned_roles = {role.id for role in message.role_mentions}
-            if any(user.id == bot_id for user in message.mentions) or (self_role and self_role.id in mentioned_roles):
-                mentioned = True
-                text = _strip_mention(text, bot_id, self_role.id if self_role else None)
-            if _replies_to(message, bot_id):
-                mentioned = True
-            if not mentioned and self._settings.group_policy != "open":
-                return None
-
+            text, thread_id, mentioned = addressed
         attachments = _attachments(message)
-        unsupported: str | None = None
-        if message.flags.voice:
-            unsupported = "voice"
-        elif message.stickers and not text.strip() and not attachments:
-            unsupported = "sticker"
         return Inbound(
             channel=self.channel,
-            chat_id=chat_id,
+            chat_id=str(message.channel.id),
             message_id=str(message.id),
             sender_id=str(message.author.id),
             sender_name=message.author.display_name,
@@ -100,10 +80,36 @@ class DiscordInbound:
             mentioned=mentioned,
             thread_id=thread_id,
             attachments=tuple(attachments),
-            unsupported=unsupported,
+            unsupported=_unsupported(message, text, attachments),
             group_id=str(message.guild.id) if message.guild is not None else None,
             group_name=message.guild.name if message.guild is not None else "",
         )
+
+    def _in_server(
+        self, message: discord.Message, guild: discord.Guild, bot_id: int
+    ) -> tuple[str, str | None, bool] | None:
+        """A server message as (its text without the bot's mention, its thread id, whether it addresses
+        the bot); None when the bot must not see it (allowlists, or not addressed unless the policy is open)."""
+        import discord
+
+        text, thread_id, mentioned = message.content, None, False
+        channel = message.channel
+        parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+        if not self.allowed(guild.id, channel.id, parent_id):
+            return None
+        if isinstance(channel, discord.Thread):
+            thread_id = str(channel.id)
+            mentioned = channel.id in self._bot_threads or channel.owner_id == bot_id
+        self_role = guild.self_role
+        mentioned_roles = {role.id for role in message.role_mentions}
+        if any(user.id == bot_id for user in message.mentions) or (self_role and self_role.id in mentioned_roles):
+            mentioned = True
+            text = _strip_mention(text, bot_id, self_role.id if self_role else None)
+        if _replies_to(message, bot_id):
+            mentioned = True
+        if not mentioned and self._settings.group_policy != "open":
+            return None
+        return text, thread_id, mentioned
 
     def command_allowed(self, interaction: discord.Interaction) -> bool:
         """May a slash command used here be answered (the server and channel allowlists)?"""
@@ -181,6 +187,15 @@ def _attachments(message: discord.Message) -> list[Attachment]:
             kind = _kind_of(media_type)
             result.append(Attachment(kind=kind, url=item.url, media_type=media_type, filename=item.filename))
     return result
+
+
+def _unsupported(message: discord.Message, text: str, attachments: list[Attachment]) -> str | None:
+    """What the message is when nothing in it can be answered: a voice message, or a sticker alone."""
+    if message.flags.voice:
+        return "voice"
+    if message.stickers and not text.strip() and not attachments:
+        return "sticker"
+    return None
 
 
 def _strip_mention(text: str, bot_id: int, role_id: int | None) -> str:

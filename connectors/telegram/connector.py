@@ -40,6 +40,7 @@ from agentbox.config import ConfigError
 from agentbox.messages import (
     Address,
     Attachment,
+    AttachmentKind,
     ConnectorError,
     ConnectorLimits,
     ConnectorState,
@@ -269,47 +270,45 @@ class TelegramConnector:
                 if self._stopping:
                     return
                 raise
-            except ConnectorError:
-                return  # fatal, state already "failed"
-            except InvalidToken:
-                self._fail("Telegram rejected the bot token (401 Unauthorized); polling stopped")
-                return
-            except Conflict as exc:
-                if "webhook" in str(exc).lower():
-                    self._degraded(
-                        "a webhook was set for this bot by someone else (409 Conflict); "
-                        "another deployment in webhook mode is using this token"
-                    )
-                else:
-                    self._degraded(
-                        "another process is polling this bot token (Telegram answered 409 Conflict); "
-                        "stop the other bot or use a different token"
-                    )
-                await self._sleep(backoff.next())
-                continue
-            except RetryAfter as exc:
-                self._degraded(f"rate limited by Telegram for {_seconds(exc.retry_after):.0f}s")
-                await self._sleep(_seconds(exc.retry_after))
-                continue
-            except TelegramError as exc:
-                self._degraded(f"{self._reason(exc)}; retrying")
-                await self._sleep(backoff.next())
-                continue
-            except Exception as exc:  # a bug or an unparseable answer must not end polling silently
-                log.exception("telegram: unexpected polling error")
-                self._degraded(f"unexpected error {type(exc).__name__}; retrying")
-                await self._sleep(backoff.next())
+            except Exception as exc:
+                if not await self._after_poll_error(exc, backoff):
+                    return
                 continue
             finally:
                 self._poll_call = None
             backoff.reset()
             self.status.set(ConnectorState.READY)
-            for update in updates:
-                if isinstance(update, Unreadable):  # logged when read; confirmed so polling goes on
-                    self._offset = update.update_id + 1
-                    continue
-                if self._stopping or not await self._handle_update(update, deliver, backoff):
-                    break
+            await self._deliver_updates(updates, deliver, backoff)
+
+    async def _after_poll_error(self, exc: Exception, backoff: Backoff) -> bool:
+        """Say what went wrong and wait before the next poll; False when polling must stop for good."""
+        if isinstance(exc, ConnectorError):
+            return False  # fatal, state already "failed"
+        if isinstance(exc, InvalidToken):
+            self._fail("Telegram rejected the bot token (401 Unauthorized); polling stopped")
+            return False
+        if isinstance(exc, Conflict):
+            self._degraded(_conflict_reason(exc))
+        elif isinstance(exc, RetryAfter):
+            self._degraded(f"rate limited by Telegram for {_seconds(exc.retry_after):.0f}s")
+            await self._sleep(_seconds(exc.retry_after))
+            return True
+        elif isinstance(exc, TelegramError):
+            self._degraded(f"{self._reason(exc)}; retrying")
+        else:  # a bug or an unparseable answer must not end polling silently
+            log.exception("telegram: unexpected polling error")
+            self._degraded(f"unexpected error {type(exc).__name__}; retrying")
+        await self._sleep(backoff.next())
+        return True
+
+    async def _deliver_updates(self, updates: list[Update | Unreadable], deliver: Deliver, backoff: Backoff) -> None:
+        """Deliver a batch in order, stopping at an update that must be retried (the offset stays put)."""
+        for update in updates:
+            if isinstance(update, Unreadable):  # logged when read; confirmed so polling goes on
+                self._offset = update.update_id + 1
+                continue
+            if self._stopping or not await self._handle_update(update, deliver, backoff):
+                break
 
     async def _poll(self) -> list[Update | Unreadable]:
         """One long poll; a batch PTB cannot parse is read again update by update."""
@@ -423,33 +422,17 @@ class TelegramConnector:
 
     async def _send_attachment(self, address: Address, attachment: Attachment, *, first: bool) -> list[str]:
         bot, kwargs = self._require_bot(), self._send_kwargs(address, first)
-        media: Any = attachment.url
-        if attachment.data is not None:
-            media = attachment.data
-        elif attachment.path is not None:
-            media = await asyncio.to_thread(Path(attachment.path).read_bytes)
-        if media is None:
-            raise ConnectorError(
-                f"telegram: attachment {attachment.describe()} has no data, path or url", rejected=True
-            )
+        media = await _media_of(attachment)
         filename = attachment.filename or (Path(attachment.path).name if attachment.path else None)
         caption = attachment.caption or ""
         caption_html = markdown_to_html(caption) if caption else None
         long_caption = caption_html is not None and utf16_len(caption_html) > TELEGRAM_MAX_CAPTION
         kwargs |= {"caption": None if long_caption else caption_html, "parse_mode": ParseMode.HTML}
-        size = len(media) if isinstance(media, bytes) else 0
         if isinstance(media, bytes):
             kwargs["filename"] = filename or _default_filename(
                 attachment.kind, attachment.media_type or sniff_image_type(media)
             )
-        if attachment.kind == "image" and size <= _MAX_PHOTO_UPLOAD:
-            send: Callable[..., Awaitable[Message]] = lambda **kw: bot.send_photo(photo=media, **kw)  # noqa: E731
-        elif attachment.kind == "video":
-            send = lambda **kw: bot.send_video(video=media, supports_streaming=True, **kw)  # noqa: E731
-        elif attachment.kind == "audio":
-            send = lambda **kw: bot.send_audio(audio=media, **kw)  # noqa: E731
-        else:
-            send = lambda **kw: bot.send_document(document=media, **kw)  # noqa: E731
+        send = _sender(bot, attachment.kind, media)
         try:
             message = await self._call(lambda: send(**kwargs))
         except BadRequest as exc:
@@ -522,6 +505,42 @@ def _surely_not_sent(exc: NetworkError) -> bool:
 
 def _cannot_parse(exc: BadRequest) -> bool:
     return "can't parse entities" in str(exc).lower()
+
+
+async def _media_of(attachment: Attachment) -> bytes | str:
+    """What to upload: the attachment's bytes (read from its path if need be), else its URL."""
+    if attachment.data is not None:
+        return attachment.data
+    if attachment.path is not None:
+        return await asyncio.to_thread(Path(attachment.path).read_bytes)
+    if attachment.url is None:
+        raise ConnectorError(f"telegram: attachment {attachment.describe()} has no data, path or url", rejected=True)
+    return attachment.url
+
+
+def _sender(bot: Bot, kind: AttachmentKind, media: bytes | str) -> Callable[..., Awaitable[Message]]:
+    """The Bot API method for this kind of media (a photo too big for sendPhoto goes as a document)."""
+    size = len(media) if isinstance(media, bytes) else 0
+    if kind == "image" and size <= _MAX_PHOTO_UPLOAD:
+        return lambda **kw: bot.send_photo(photo=media, **kw)
+    if kind == "video":
+        return lambda **kw: bot.send_video(video=media, supports_streaming=True, **kw)
+    if kind == "audio":
+        return lambda **kw: bot.send_audio(audio=media, **kw)
+    return lambda **kw: bot.send_document(document=media, **kw)
+
+
+def _conflict_reason(exc: Conflict) -> str:
+    """409 Conflict: another deployment holds this token, by webhook or by polling."""
+    if "webhook" in str(exc).lower():
+        return (
+            "a webhook was set for this bot by someone else (409 Conflict); "
+            "another deployment in webhook mode is using this token"
+        )
+    return (
+        "another process is polling this bot token (Telegram answered 409 Conflict); "
+        "stop the other bot or use a different token"
+    )
 
 
 def _seconds(value: Any) -> float:
