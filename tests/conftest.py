@@ -40,6 +40,15 @@ def _own_lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
 
 
+@pytest.fixture(autouse=True)
+def _no_secrets_from_earlier_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts, like a process, knowing no secret: the shared redactor would otherwise
+    collect every earlier test's keys and tokens, and each one slows the scan of a long text."""
+    from agentbox import redaction
+
+    monkeypatch.setattr(redaction, "_shared", redaction.Redactor())
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty AGENTBOX_HOME; no config file, no stray env from the developer's shell."""
