@@ -11,11 +11,13 @@ entry point, a pty, signals, a crash's traceback, what gets imported, or a full 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,24 +62,33 @@ def fresh_process(environ: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved_environ)
 
 
+def _run(args: Sequence[str], environ: Mapping[str, str], input: str | None) -> Result:
+    from agentbox.cli.main import app
+
+    def call() -> Result:
+        with fresh_process(environ):
+            return CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call()
+    # From an async test: the CLI runs its own event loop, so it needs a thread without one. The
+    # test's loop waits meanwhile, as it did while a `run_cli` subprocess ran.
+    with ThreadPoolExecutor(1, thread_name_prefix="agentbox-cli") as worker:
+        return worker.submit(call).result()
+
+
 def invoke_cli(*args: str, env: Mapping[str, str], input: str | None = None) -> subprocess.CompletedProcess[str]:
     """`run_cli`'s in-process twin: the same arguments and the same result, without a new interpreter.
 
     An exception the CLI does not handle fails the test with its traceback (a subprocess would
     print it and exit 1), so a test written for `run_cli` asserts at least as much here.
     """
-    from agentbox.cli.main import app
-
-    with fresh_process(env):
-        result = CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+    result = _run(args, env, input)
     return subprocess.CompletedProcess(["agentbox", *args], result.exit_code, result.stdout, result.stderr)
 
 
 def invoke(home: Path, *args: str, input: str | None = None, columns: int = 80, **env: str) -> Result:
     """`agentbox ARGS` against `home`, as on a terminal `columns` wide; stdout and stderr kept apart."""
-    from agentbox.cli.main import app
-
-    environment = {**os.environ, **cli_env(home), "COLUMNS": str(columns), "LINES": "50", **env}
-    with fresh_process(environment):
-        return CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
-
+    return _run(args, {**os.environ, **cli_env(home), "COLUMNS": str(columns), "LINES": "50", **env}, input)

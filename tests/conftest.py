@@ -17,6 +17,16 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ runs real gateway processes: mark it `e2e` (see pyproject's markers)."""
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(autouse=True)
 def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach the internet: refuse connections to anything but loopback."""
