@@ -1,5 +1,5 @@
 """The gateway in-process: a fake connector implementing the protocol, the real store and turn runner
-against the fake AI/ML API over HTTP."""
+against the fake AI/ML API over HTTP (or pydantic-ai's FunctionModel where only scheduling is tested)."""
 
 from __future__ import annotations
 
