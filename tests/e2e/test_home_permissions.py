@@ -40,6 +40,7 @@ def too_open(home: Path) -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow
 def test_everything_agentbox_creates_is_owner_only(
     permissive_umask: None, processes, home: Path, fake_aimlapi, fake_telegram
 ) -> None:
