@@ -17,6 +17,16 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ runs real gateway processes: mark it `e2e` (see pyproject's markers)."""
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(autouse=True)
 def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach the internet: refuse connections to anything but loopback."""
@@ -38,6 +48,15 @@ def _own_lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runtime = tmp_path / "xdg-runtime"
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_earlier_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts, like a process, knowing no secret: the shared redactor would otherwise
+    collect every earlier test's keys and tokens, and each one slows the scan of a long text."""
+    from agentbox import redaction
+
+    monkeypatch.setattr(redaction, "_shared", redaction.Redactor())
 
 
 @pytest.fixture

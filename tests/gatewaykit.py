@@ -177,16 +177,24 @@ def image(data: bytes, media_type: str = "image/png") -> Attachment:
 
 @asynccontextmanager
 async def running_gateway(
-    fake_aimlapi: Any, home: Path, *connectors: FakeConnector, config: str = "", services: Sequence[Any] = ()
+    fake_aimlapi: Any,
+    home: Path,
+    *connectors: FakeConnector,
+    config: str = "",
+    services: Sequence[Any] = (),
+    models: Any = None,
 ) -> AsyncIterator[Any]:
     """A Gateway on a real runtime (fake AI/ML API), with the given connectors, serving until the block ends.
 
     `services`: factories called with the Gateway (as `agentbox.runtime.GATEWAY_SERVICES` are).
+    `models` (a `tests.modelkit.FunctionModels`) answers in place of the fake when the wire is not under test.
     """
     from agentbox.gateway.lifecycle import Gateway
 
     text = "[gateway]\nport = 0\ngrace_period = 5\n" + config
     async with runtime_on(fake_aimlapi, home, text) as rt:
+        if models is not None:
+            rt.runner.models = models
         conns = connectors or (FakeConnector(),)
         gateway = Gateway(rt.config, rt.store, rt.runner, connectors={c.name: (lambda c=c: c) for c in conns})
         for factory in services:

@@ -31,6 +31,8 @@ def cli_env(home: Path, fake_aimlapi: Any | None = None, **extra: str) -> dict[s
 def run_cli(
     *args: str, env: dict[str, str], input: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
+    """`agentbox ARGS` as a real process: for tests of the process itself (entry point, imports, a
+    whole session). Argument and output tests use its in-process twin, `tests.clirun.invoke_cli`."""
     return subprocess.run(
         [sys.executable, "-m", "agentbox.cli.main", *args],
         env=env,

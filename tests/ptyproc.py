@@ -14,9 +14,11 @@ import sys
 import time
 
 WAIT = 60.0  # generous: the machine is shared; nothing asserts on how long things take
-# Become the session leader, take the pty as controlling terminal, then exec the real CLI.
+# Become the session leader, take the pty as controlling terminal, then exec the real CLI. Ctrl-C
+# acts as at a terminal even when pytest runs in the background (`cmd &` starts it with SIGINT ignored).
 LAUNCHER = (
-    "import fcntl, os, sys, termios\n"
+    "import fcntl, os, signal, sys, termios\n"
+    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
     "os.setsid()\n"
     "fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
     "os.execv(sys.executable, [sys.executable, '-m', 'agentbox.cli.main', *sys.argv[1:]])\n"

@@ -61,6 +61,7 @@ def assert_reported(db: Path, code: int, stderr: str, stdout: str = "") -> None:
 @pytest.mark.parametrize(
     "args", [["agent", "-m", "hi"], ["sessions", "list"], ["usage"], ["pairing", "list"]], ids=" ".join
 )
+@pytest.mark.e2e
 def test_garbage_database_is_reported_by_the_real_entry_point(fake_aimlapi, home: Path, args: list[str]) -> None:
     db = home / "agentbox.db"
     garbage_file(db)

@@ -15,7 +15,7 @@ from tests.ptyproc import PtyProcess
 
 LONG_STORY = " ".join(f"word{n}" for n in range(400))
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The real `agentbox` CLI as a subprocess against the fake AI/ML API."""
+"""The `agentbox` CLI against the fake AI/ML API: in-process, plus the real process where it matters."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.clirun import invoke_cli
 from tests.fakes.aimlapi import Fail, Reply, ToolCall
 from tests.helpers import API_KEY, cli_env, png_bytes, run_cli, write_config
 
 
 def test_agent_json_reports_reply_usage_tools(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(Reply(tool_calls=[ToolCall("current_time", "{}")]), Reply(text="It is noon.", usage=(50, 5)))
-    done = run_cli("agent", "-m", "what time is it?", "--json", env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "-m", "what time is it?", "--json", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["session"] == "cli:default" and out["reply"] == "It is noon." and out["model"] == "gpt-4o-mini"
@@ -21,6 +22,7 @@ def test_agent_json_reports_reply_usage_tools(fake_aimlapi, home: Path) -> None:
     assert "usd" in out["usage"] and out["tool_calls"] == ["current_time"] and out["attachments"] == []
 
 
+@pytest.mark.e2e
 def test_agent_streams_text_and_remembers_across_processes(fake_aimlapi, home: Path) -> None:
     env = cli_env(home, fake_aimlapi)
     first = run_cli("agent", "-m", "my name is Ada", "--session", "me", env=env)
@@ -29,20 +31,20 @@ def test_agent_streams_text_and_remembers_across_processes(fake_aimlapi, home: P
     assert second.returncode == 0
     history = [m["content"] for m in fake_aimlapi.last_chat()["messages"] if m["role"] != "system"]
     assert history == ["my name is Ada", "echo: my name is Ada", "what is my name?"]
-    listed = json.loads(run_cli("sessions", "list", "--json", env=env).stdout)
+    listed = json.loads(invoke_cli("sessions", "list", "--json", env=env).stdout)
     assert [(s["key"], s["turns"]) for s in listed] == [("me", 2)]
-    shown = run_cli("sessions", "show", "me", env=env)
+    shown = invoke_cli("sessions", "show", "me", env=env)
     assert "my name is Ada" in shown.stdout and "what is my name?" in shown.stdout
-    assert run_cli("sessions", "reset", "me", env=env).returncode == 0
-    run_cli("agent", "-m", "fresh?", "--session", "me", env=env)
+    assert invoke_cli("sessions", "reset", "me", env=env).returncode == 0
+    invoke_cli("agent", "-m", "fresh?", "--session", "me", env=env)
     assert [m["content"] for m in fake_aimlapi.last_chat()["messages"] if m["role"] != "system"] == ["fresh?"]
-    assert len(json.loads(run_cli("sessions", "show", "me", "--json", env=env).stdout)["turns"]) == 3
+    assert len(json.loads(invoke_cli("sessions", "show", "me", "--json", env=env).stdout)["turns"]) == 3
 
 
 def test_agent_image_file_and_url(fake_aimlapi, home: Path, tmp_path: Path) -> None:
     image = tmp_path / "pic.png"
     image.write_bytes(png_bytes())
-    done = run_cli(
+    done = invoke_cli(
         "agent",
         "-m",
         "see",
@@ -69,7 +71,7 @@ def test_bad_image_fails_before_any_model_call(
     write_config(home, "[vision]\nmax_image_bytes = 2048\n")
     path = tmp_path / "file.png"
     path.write_bytes(content)
-    done = run_cli("agent", "-m", "see", "--image", str(path), env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "-m", "see", "--image", str(path), env=cli_env(home, fake_aimlapi))
     assert done.returncode == 2 and expected in done.stderr
     assert fake_aimlapi.requests == []
 
@@ -77,7 +79,7 @@ def test_bad_image_fails_before_any_model_call(
 def test_missing_key_is_one_line_exit_2(home: Path) -> None:
     env = cli_env(home)
     del env["AIMLAPI_API_KEY"]
-    done = run_cli("agent", "-m", "hi", env=env)
+    done = invoke_cli("agent", "-m", "hi", env=env)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "AIMLAPI_API_KEY" in done.stderr and "Traceback" not in done.stderr
 
@@ -94,14 +96,14 @@ def test_missing_key_is_one_line_exit_2(home: Path) -> None:
 )
 def test_bad_config_names_file_and_key(home: Path, text: str, expected: str) -> None:
     path = write_config(home, text)
-    done = run_cli("agent", "-m", "hi", env=cli_env(home))
+    done = invoke_cli("agent", "-m", "hi", env=cli_env(home))
     assert done.returncode == 2
     assert str(path) in done.stderr and expected in done.stderr and "Traceback" not in done.stderr
 
 
 def test_config_env_overrides_file(fake_aimlapi, home: Path) -> None:
     write_config(home, '[aimlapi]\nbase_url = "http://127.0.0.1:9/v1"\napi_key = "from-file"\n')
-    done = run_cli("agent", "-m", "hi", env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "-m", "hi", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 0, done.stderr
     assert fake_aimlapi.requests[0].headers["Authorization"] == f"Bearer {API_KEY}"
 
@@ -109,17 +111,19 @@ def test_config_env_overrides_file(fake_aimlapi, home: Path) -> None:
 def test_agentbox_config_env_names_the_file(fake_aimlapi, home: Path, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere.toml"
     other.write_text('[agents.main]\nmodel = "aimlapi/openai/gpt-5-nano-2025-08-07"\n')
-    done = run_cli("agent", "-m", "hi", env=cli_env(home, fake_aimlapi, AGENTBOX_CONFIG=str(other)))
+    done = invoke_cli("agent", "-m", "hi", env=cli_env(home, fake_aimlapi, AGENTBOX_CONFIG=str(other)))
     assert done.returncode == 0, done.stderr
     assert fake_aimlapi.last_chat()["model"] == "openai/gpt-5-nano-2025-08-07"
-    missing = run_cli("agent", "-m", "hi", env=cli_env(home, fake_aimlapi, AGENTBOX_CONFIG=str(tmp_path / "nope.toml")))
+    missing = invoke_cli(
+        "agent", "-m", "hi", env=cli_env(home, fake_aimlapi, AGENTBOX_CONFIG=str(tmp_path / "nope.toml"))
+    )
     assert missing.returncode == 2 and "nope.toml" in missing.stderr
 
 
 def test_failed_turn_prints_honest_sentence_exit_1(fake_aimlapi, home: Path) -> None:
     write_config(home, "[aimlapi.retry]\nattempts = 2\ninitial_delay = 0.01\n")
     fake_aimlapi.script(Fail(500, times=5))
-    done = run_cli("agent", "-m", "hi", "--json", env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "-m", "hi", "--json", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 1
     out = json.loads(done.stdout)
     assert out["ok"] is False and "try again" in out["reply"]
@@ -128,7 +132,7 @@ def test_failed_turn_prints_honest_sentence_exit_1(fake_aimlapi, home: Path) -> 
 
 def test_chat_repl_commands_and_streaming(fake_aimlapi, home: Path) -> None:
     script = "/help\nhello\n/model gpt-4o\nsecond\n/status\n/reset\nthird\n/exit\n"
-    done = run_cli("chat", "--session", "repl", env=cli_env(home, fake_aimlapi), input=script)
+    done = invoke_cli("chat", "--session", "repl", env=cli_env(home, fake_aimlapi), input=script)
     assert done.returncode == 0, done.stderr
     assert "/reset" in done.stdout and "echo: hello" in done.stdout and "echo: second" in done.stdout
     assert "Model: gpt-4o" in done.stdout and "session repl" in done.stdout and "2 turns" in done.stdout
@@ -137,6 +141,7 @@ def test_chat_repl_commands_and_streaming(fake_aimlapi, home: Path) -> None:
     assert [m["content"] for m in fake_aimlapi.last_chat()["messages"] if m["role"] != "system"] == ["third"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args", [["--help"], ["sessions", "list"]])
 def test_quick_commands_do_not_import_heavy_libraries(home: Path, args: list[str]) -> None:
     import subprocess
@@ -153,7 +158,8 @@ def test_quick_commands_do_not_import_heavy_libraries(home: Path, args: list[str
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
 
 
-def test_version(home: Path) -> None:
+@pytest.mark.e2e
+def test_version(home: Path) -> None:  # the real entry point, as the installed `agentbox` runs it
     from agentbox import __version__
 
     done = run_cli("--version", env=cli_env(home))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.clirun import invoke
+from tests.clirun import invoke, invoke_cli
 from tests.fakes.aimlapi import Fail
-from tests.helpers import cli_env, run_cli, write_config
+from tests.helpers import cli_env, write_config
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def taken_port() -> Iterator[int]:
 
 def test_gateway_on_a_taken_port_names_the_key_and_a_free_choice(home: Path, taken_port: int) -> None:
     config = write_config(home, f"[gateway]\nport = {taken_port}\n")
-    done = run_cli("gateway", "run", env=cli_env(home))
+    done = invoke_cli("gateway", "run", env=cli_env(home))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"port {taken_port} on 127.0.0.1 is already in use" in done.stderr
     assert f"`port = {taken_port + 1}` under [gateway] in {config}" in done.stderr
@@ -48,7 +48,7 @@ def test_doctor_online_with_a_free_port(home: Path, fake_aimlapi) -> None:
 
 def test_rejected_key_in_the_cli_names_where_it_came_from(home: Path, fake_aimlapi) -> None:
     fake_aimlapi.script(Fail(401))
-    done = run_cli("agent", "-m", "hi", env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "-m", "hi", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 1
     assert "The AI/ML API rejected the key (401). It came from the AIMLAPI_API_KEY environment variable" in done.stdout
 
@@ -56,19 +56,19 @@ def test_rejected_key_in_the_cli_names_where_it_came_from(home: Path, fake_aimla
     env = cli_env(home, fake_aimlapi)
     del env["AIMLAPI_API_KEY"]
     fake_aimlapi.script(Fail(401))
-    done = run_cli("agent", "-m", "hi", env=env)
+    done = invoke_cli("agent", "-m", "hi", env=env)
     assert f"It came from [aimlapi] api_key in {home / 'config.toml'}" in done.stdout
 
 
 def test_unknown_model_in_agent_suggests_the_flag_and_chat_keeps_its_command(home: Path, fake_aimlapi) -> None:
     fake_aimlapi.script(Fail(404))
-    done = run_cli("agent", "-m", "hi", "--model", "no/such-model", env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "-m", "hi", "--model", "no/such-model", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 1
     assert "does not know the model 'no/such-model' (404). Run again with --model ID" in done.stdout
     assert "Try /model" not in done.stdout
 
     fake_aimlapi.script(Fail(404))
-    chat = run_cli("chat", env=cli_env(home, fake_aimlapi), input="hi\n/exit\n")
+    chat = invoke_cli("chat", env=cli_env(home, fake_aimlapi), input="hi\n/exit\n")
     assert "Try /model with another id" in chat.stdout and "--model" not in chat.stdout
 
 

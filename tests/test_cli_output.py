@@ -224,11 +224,12 @@ def test_jobs_list_at_80_columns_keeps_ids_and_sessions_whole(home: Path) -> Non
 
 
 def test_agent_reply_cannot_drive_the_terminal(home: Path, fake_aimlapi) -> None:
+    from tests.clirun import invoke_cli
     from tests.fakes.aimlapi import Reply
-    from tests.helpers import cli_env, run_cli
+    from tests.helpers import cli_env
 
     fake_aimlapi.script(Reply(text=f"Here it is{OSC52} \x1b[31mred\x1b[0m"))
-    done = run_cli("agent", "-m", "summarize this page", env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "-m", "summarize this page", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 0 and "Here it is" in done.stdout and "red" in done.stdout
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
 

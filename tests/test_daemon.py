@@ -11,7 +11,8 @@ import pytest
 
 from agentbox.ops import daemon
 from agentbox.ops.daemon import LAUNCHD_LABEL, UserService, launchd_plist, systemd_unit
-from tests.helpers import cli_env, run_cli
+from tests.clirun import invoke_cli
+from tests.helpers import cli_env
 
 
 def test_systemd_unit_content() -> None:
@@ -88,11 +89,11 @@ def test_macos_install_writes_plist_and_bootstraps(home: Path, tmp_path: Path, m
 def test_cli_install_no_start(home: Path, tmp_path: Path) -> None:
     env = cli_env(home, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"))
     (home / ".env").write_text(f"AIMLAPI_API_KEY={env['AIMLAPI_API_KEY']}\n")  # where the service reads it
-    done = run_cli("daemon", "install", "--no-start", env=env)
+    done = invoke_cli("daemon", "install", "--no-start", env=env)
     assert done.returncode == 0, done.stderr
     unit = (tmp_path / "xdg" / "systemd" / "user" / "agentbox.service").read_text()
     assert "gateway run" in unit and "TimeoutStopSec=30" in unit  # grace_period 20 s + 10
     exec_path = unit.split('ExecStart="', 1)[1].split('"', 1)[0]
     assert Path(exec_path).is_absolute() and Path(exec_path).name == "agentbox"
-    status = run_cli("daemon", "status", env=env)
+    status = invoke_cli("daemon", "status", env=env)
     assert "Installed:" in status.stdout

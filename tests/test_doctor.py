@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.clirun import invoke_cli
 from tests.fakes.aimlapi import FakeAimlapi
-from tests.helpers import API_KEY, cli_env, run_cli, write_config
+from tests.helpers import API_KEY, cli_env, write_config
 
 TG = "123456789:AAHfakeTelegramTokenValue_abcdefghij"
 
@@ -36,7 +37,7 @@ def clean_home(home: Path) -> Path:
 
 
 def doctor(home: Path, *args: str, **env: str) -> tuple[int, dict[str, Any], str]:
-    done = run_cli("doctor", "--json", *args, env=cli_env(home, **env))
+    done = invoke_cli("doctor", "--json", *args, env=cli_env(home, **env))
     return done.returncode, json.loads(done.stdout), done.stdout + done.stderr
 
 
@@ -84,7 +85,7 @@ def test_online_rejected_key_fails_and_names_where_the_key_came_from(clean_home:
         (clean_home / ".env").chmod(0o600)
         env = cli_env(clean_home, AIMLAPI_BASE_URL=fake.url + "/v1", TELEGRAM_BOT_TOKEN=tg)
         del env["AIMLAPI_API_KEY"]
-        done = run_cli("doctor", "--json", "--online", env=env)
+        done = invoke_cli("doctor", "--json", "--online", env=env)
         detail = failures(json.loads(done.stdout))["api online"]["detail"]
         assert f"from AIMLAPI_API_KEY in {clean_home / '.env'}" in detail
 
@@ -92,7 +93,7 @@ def test_online_rejected_key_fails_and_names_where_the_key_came_from(clean_home:
         online_telegram(clean_home, fake_telegram)
         with (clean_home / "config.toml").open("a") as config:
             config.write(f'[aimlapi]\napi_key = "{API_KEY}"\n')
-        done = run_cli("doctor", "--json", "--online", env=env)
+        done = invoke_cli("doctor", "--json", "--online", env=env)
         detail = failures(json.loads(done.stdout))["api online"]["detail"]
         assert f"from [aimlapi] api_key in {clean_home / 'config.toml'}" in detail
 
@@ -142,7 +143,7 @@ def test_corrupted_database(clean_home: Path) -> None:
 def test_healthy_database_reports_schema(clean_home: Path) -> None:
     from agentbox.store.schema import SCHEMA_VERSION
 
-    assert run_cli("sessions", "list", env=cli_env(clean_home)).returncode == 0  # creates the database
+    assert invoke_cli("sessions", "list", env=cli_env(clean_home)).returncode == 0  # creates the database
     code, report, raw = doctor(clean_home, TELEGRAM_BOT_TOKEN=TG)
     database = next(c for c in report["checks"] if c["name"] == "database")
     assert code == 0, raw
@@ -152,6 +153,6 @@ def test_healthy_database_reports_schema(clean_home: Path) -> None:
 def test_missing_api_key_and_text_output(clean_home: Path) -> None:
     env = cli_env(clean_home, TELEGRAM_BOT_TOKEN=TG)
     del env["AIMLAPI_API_KEY"]
-    done = run_cli("doctor", env=env)
+    done = invoke_cli("doctor", env=env)
     assert done.returncode == 1
     assert "✗ api key" in done.stdout and "fix: export AIMLAPI_API_KEY" in done.stdout

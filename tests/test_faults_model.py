@@ -44,7 +44,12 @@ SCENARIOS: dict[str, tuple[list[Step], str | None]] = {
 }
 
 
-@pytest.mark.parametrize("name", list(SCENARIOS))
+SLOW = {"hangs past the timeout"}  # four attempts of the 1 s timeout
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=pytest.mark.slow if name in SLOW else ()) for name in SCENARIOS]
+)
 @pytest.mark.parametrize("streaming", [False, True], ids=["send", "stream"])
 async def test_model_fault_gives_one_reply_and_loses_nothing(
     fake_aimlapi: FakeAimlapi, home: Path, name: str, streaming: bool

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.clirun import invoke_cli
 from tests.e2e.gatewayproc import gateway_config, gateway_env, start_gateway, wait_for
 from tests.fakes.aimlapi import FakeAimlapi
 from tests.gatewaykit import FakeConnector, inbound, running_gateway, wait_until
-from tests.helpers import run_cli, write_config
+from tests.helpers import write_config
 
 ALICE = 835750362
 OPEN = "[channels.telegram]\ndm_policy = 'open'\n"
@@ -23,12 +24,13 @@ OPEN = "[channels.telegram]\ndm_policy = 'open'\n"
 
 def test_invalid_config_refuses_to_start_and_says_why(home: Path, fake_aimlapi, fake_telegram) -> None:  # type: ignore[no-untyped-def]
     write_config(home, gateway_config(fake_telegram) + "[aimlapi]\ntimeout = 'soon'\n")
-    done = run_cli("gateway", "run", env=gateway_env(home, fake_aimlapi, fake_telegram), timeout=30)
+    done = invoke_cli("gateway", "run", env=gateway_env(home, fake_aimlapi, fake_telegram))
     assert done.returncode != 0
     assert "config.toml" in done.stderr and "aimlapi.timeout" in done.stderr
     assert fake_telegram.requests == [] and fake_aimlapi.requests == []  # nothing started
 
 
+@pytest.mark.e2e
 def test_running_gateway_survives_config_edited_invalid(processes, home: Path, fake_aimlapi, fake_telegram) -> None:  # type: ignore[no-untyped-def]
     gateway = start_gateway(home, fake_aimlapi, fake_telegram, "dm_policy = 'open'")
     processes.append(gateway)

@@ -1,15 +1,19 @@
 """The gateway in-process: a fake connector implementing the protocol, the real store and turn runner
-against the fake AI/ML API over HTTP."""
+against the fake AI/ML API over HTTP (or pydantic-ai's FunctionModel where only scheduling is tested)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models.function import AgentInfo
+
 from agentbox.gateway.access import PairingService
 from tests.fakes.aimlapi import Hang, Reply
 from tests.gatewaykit import FakeConnector, StreamingFakeConnector, image, inbound, running_gateway, wait_until
 from tests.helpers import png_bytes
+from tests.modelkit import FunctionModels, last_prompt, reply
 
 OPEN = "[channels.telegram]\ndm_policy = 'open'\n"
 
@@ -70,17 +74,26 @@ async def test_queued_messages_are_batched_in_order(fake_aimlapi, home: Path) ->
 
 
 async def test_sessions_do_not_block_each_other(fake_aimlapi, home: Path) -> None:
-    fake_aimlapi.latency = 0.0
-    fake_aimlapi.script(Hang(2))
+    release_slow = asyncio.Event()
+
+    async def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        text = last_prompt(messages)
+        if text == "slow":
+            await release_slow.wait()  # sender 1's turn runs until the test lets it finish
+        return reply(f"echo: {text}")
+
     tg = FakeConnector()
-    async with running_gateway(fake_aimlapi, home, tg, config=OPEN) as gw:
+    async with running_gateway(fake_aimlapi, home, tg, config=OPEN, models=FunctionModels(answer)) as gw:
         await tg.push(inbound("slow", sender="1"))
         await wait_until(lambda: gw.runner.lanes.busy_count == 1)
         await tg.push(inbound("fast", sender="2"))
-        await wait_until(lambda: tg.texts("2"), timeout=1.5)
+        await wait_until(lambda: tg.texts("2"))
         assert not tg.texts("1")
         status = await gw.status()
         assert status["lanes"]["busy"] == 1 and status["connectors"]["telegram"]["state"] == "ready"
+        release_slow.set()
+        await wait_until(lambda: tg.texts("1"))
+    assert tg.texts("1") == ["echo: slow"] and tg.texts("2") == ["echo: fast"]
 
 
 async def test_chat_commands(fake_aimlapi, home: Path) -> None:

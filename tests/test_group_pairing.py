@@ -15,8 +15,9 @@ from agentbox.config import ChannelConfig
 from agentbox.gateway.access import CODE_TTL, MAX_PENDING, AccessPolicy, PairingError, group_ids
 from agentbox.gateway.group_pairing import GroupPairing, group_hint
 from agentbox.store import Store
+from tests.clirun import invoke_cli
 from tests.gatewaykit import inbound
-from tests.helpers import cli_env, run_cli, write_config
+from tests.helpers import cli_env, write_config
 
 
 class Clock:
@@ -136,28 +137,28 @@ async def test_cli_lists_groups_and_refusals_and_opens_and_closes_groups(home: P
         await store.pairing.count_refusal("telegram", "cooldown")
         await store.pairing.count_refusal("telegram", "cooldown")
     env = cli_env(home)
-    listed = run_cli("pairing", "list", env=env)
+    listed = invoke_cli("pairing", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     assert "-100123" in listed.stdout and asked.code in listed.stdout
     assert f"agentbox pairing approve-group telegram {asked.code}" in listed.stdout
     assert "Refused on telegram: 3 (2 during the cooldown after an expired code, 1 while 3 were pending)" in (
         listed.stdout
     )
-    [row] = json.loads(run_cli("pairing", "list", "--json", env=env).stdout)
+    [row] = json.loads(invoke_cli("pairing", "list", "--json", env=env).stdout)
     assert (row["kind"], row["group_id"], row["group_name"], row["code"]) == ("group", "-100123", HOSTILE, asked.code)
 
-    opened = run_cli("pairing", "approve-group", "telegram", asked.code, env=env)
+    opened = invoke_cli("pairing", "approve-group", "telegram", asked.code, env=env)
     assert opened.returncode == 0, opened.stderr
     assert opened.stdout.startswith("telegram group -100123 (") and "is now open to everyone in it" in opened.stdout
-    allowed = run_cli("pairing", "allowed", env=env).stdout
+    allowed = invoke_cli("pairing", "allowed", env=env).stdout
     assert "-100123" in allowed and "-100555" in allowed and "groups in config.toml" in allowed
-    groups = [r for r in json.loads(run_cli("pairing", "allowed", "--json", env=env).stdout) if r["kind"] == "group"]
+    groups = [r for r in json.loads(invoke_cli("pairing", "allowed", "--json", env=env).stdout) if r["kind"] == "group"]
     assert sorted(g["group_id"] for g in groups) == ["-100123", "-100555"]
-    closed = run_cli("pairing", "revoke-group", "telegram", "-100123", env=env)
+    closed = invoke_cli("pairing", "revoke-group", "telegram", "-100123", env=env)
     assert closed.returncode == 0 and closed.stdout == "Closed telegram group -100123.\n"
-    in_config = run_cli("pairing", "revoke-group", "telegram", "-100555", env=env)
+    in_config = invoke_cli("pairing", "revoke-group", "telegram", "-100555", env=env)
     assert in_config.returncode == 1 and "not approved" in in_config.stderr
-    assert run_cli("pairing", "approve-group", "telegram", "ZZZZZZZZ", env=env).returncode == 1
+    assert invoke_cli("pairing", "approve-group", "telegram", "ZZZZZZZZ", env=env).returncode == 1
 
 
 async def test_cli_output_never_carries_terminal_control_sequences(home: Path) -> None:
@@ -171,13 +172,13 @@ async def test_cli_output_never_carries_terminal_control_sequences(home: Path) -
         await store.groups.allow("telegram", "-100777", group_name=HOSTILE)
     env = cli_env(home)
     for args in (("list",), ("list", "--json"), ("allowed",), ("allowed", "--json")):
-        result = run_cli("pairing", *args, env=env)
+        result = invoke_cli("pairing", *args, env=env)
         assert result.returncode == 0, result.stderr
         assert "\ufffd" in result.stdout or "\\u001b" in result.stdout  # neutralized, not dropped silently
         bad = [c for c in result.stdout if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F or c == "\u202e"]
         assert bad == [], (args, result.stdout)
     [row] = [
-        r for r in json.loads(run_cli("pairing", "allowed", "--json", env=env).stdout) if r.get("sender_id") == "42"
+        r for r in json.loads(invoke_cli("pairing", "allowed", "--json", env=env).stdout) if r.get("sender_id") == "42"
     ]
     assert row["sender_name"] == HOSTILE  # JSON escapes them: nothing is lost for a program reading it
 

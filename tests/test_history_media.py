@@ -27,7 +27,8 @@ from pydantic_ai.messages import (
 
 from agentbox.store import Store, TurnRecord
 from agentbox.turn.history import dump_messages, load_messages
-from tests.helpers import cli_env, run_cli
+from tests.clirun import invoke_cli
+from tests.helpers import cli_env
 
 # Small byte strings hypothesis shrinks well, and large random ones (photos are tens of KB to MBs),
 # drawn as (seed, size) so a failing example prints short.
@@ -90,13 +91,13 @@ async def test_urlsafe_base64_characters_survive(store: Store) -> None:
 
 
 def test_realistic_photo_is_replayed_byte_for_byte_on_the_next_turn(fake_aimlapi, home: Path, tmp_path: Path) -> None:
-    """The real CLI, two processes: the photo of turn one reaches turn two's request unchanged."""
+    """Two CLI runs, each opening the database afresh: the photo of turn one reaches turn two's request unchanged."""
     photo = realistic_jpeg()
     path = tmp_path / "photo.jpg"
     path.write_bytes(photo)
     env = cli_env(home, fake_aimlapi)
-    first = run_cli("agent", "-m", "what is this?", "--image", str(path), "--session", "me", env=env)
-    second = run_cli("agent", "-m", "and the colours?", "--session", "me", env=env)
+    first = invoke_cli("agent", "-m", "what is this?", "--image", str(path), "--session", "me", env=env)
+    second = invoke_cli("agent", "-m", "and the colours?", "--session", "me", env=env)
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
     replay = fake_aimlapi.chat_requests()[1]["messages"]
     urls = [

@@ -12,8 +12,9 @@ import pytest
 from agentbox.gateway.jobs import JobRunner
 from agentbox.messages import Address, Outbound
 from agentbox.turn.runner import TurnRequest
+from tests.clirun import invoke_cli
 from tests.fakes.aimlapi import TINY_MP4, Fail, Reply, ToolCall
-from tests.helpers import cli_env, run_cli, runtime_on
+from tests.helpers import cli_env, runtime_on
 from tests.skills_helpers import tool_outputs
 
 FAST = """
@@ -201,20 +202,20 @@ def test_cli_without_gateway_records_job_and_jobs_commands(fake_aimlapi, home: P
     (home / "config.toml").write_text(FAST)
     env = cli_env(home, fake_aimlapi)
     fake_aimlapi.script(Reply(tool_calls=[ToolCall("generate_video", {"prompt": "waves"})]), Reply(text="ok"))
-    done = run_cli("agent", "--json", "-m", "video of waves", env=env)
+    done = invoke_cli("agent", "--json", "-m", "video of waves", env=env)
     assert done.returncode == 0, done.stderr
     output = tool_outputs(fake_aimlapi.last_chat())[0]
     assert "agentbox jobs wait" in output
 
-    listed = run_cli("jobs", "list", "--json", env=env)
+    listed = invoke_cli("jobs", "list", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     [job] = json.loads(listed.stdout)
     assert job["kind"] == "video" and job["status"] == "queued" and job["prompt"] == "waves"
 
-    waited = run_cli("jobs", "wait", job["id"], env=env)
+    waited = invoke_cli("jobs", "wait", job["id"], env=env)
     assert waited.returncode == 0, waited.stderr + waited.stdout
-    [job] = json.loads(run_cli("jobs", "list", "--json", env=env).stdout)
+    [job] = json.loads(invoke_cli("jobs", "list", "--json", env=env).stdout)
     assert job["status"] == "delivered"
     assert Path(job["result"]["path"]).read_bytes() == TINY_MP4
-    table = run_cli("jobs", "list", env=env)
+    table = invoke_cli("jobs", "list", env=env)
     assert job["id"] in table.stdout and "delivered" in table.stdout

@@ -5,7 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from tests.helpers import cli_env, run_cli, write_config
+from tests.clirun import invoke_cli
+from tests.helpers import cli_env, write_config
 
 KEY = "sk-onboard-secret-key-0123456789"
 TG = "123456789:AAHfakeTelegramTokenValue_abcdefghij"
@@ -26,7 +27,7 @@ def _load(home: Path):  # type: ignore[no-untyped-def]
 def test_non_interactive_creates_valid_private_config(home: Path) -> None:
     env = cli_env(home)
     del env["AIMLAPI_API_KEY"]
-    done = run_cli(
+    done = invoke_cli(
         "onboard", "--non-interactive", "--api-key", KEY, "--model", "gpt-4o", "--enable", "telegram",
         "--telegram-token", TG, "--dm-policy", "allowlist", env=env,
     )  # fmt: skip
@@ -50,7 +51,7 @@ def test_rerun_keeps_other_keys_and_comments(home: Path) -> None:
         '[channels.telegram]\nenabled = true\nallow_from = ["42"]\n',
     )
     env = cli_env(home)
-    done = run_cli(
+    done = invoke_cli(
         "onboard", "--non-interactive", "--model", "anthropic/claude-sonnet-4.6", "--enable", "slack",
         "--slack-bot-token", SLACK_BOT, "--slack-app-token", SLACK_APP, "--dm-policy", "open", env=env,
     )  # fmt: skip
@@ -67,7 +68,7 @@ def test_rerun_keeps_other_keys_and_comments(home: Path) -> None:
     assert f"SLACK_BOT_TOKEN={SLACK_BOT}" in dotenv and f"SLACK_APP_TOKEN={SLACK_APP}" in dotenv
 
     # A third run changes one token and leaves the other lines of .env alone.
-    done = run_cli("onboard", "--non-interactive", "--slack-bot-token", "xoxb-3333-4444-replacedtoken", env=env)
+    done = invoke_cli("onboard", "--non-interactive", "--slack-bot-token", "xoxb-3333-4444-replacedtoken", env=env)
     assert done.returncode == 0, done.stderr
     dotenv = (home / ".env").read_text()
     assert "SLACK_BOT_TOKEN=xoxb-3333-4444-replacedtoken" in dotenv and SLACK_BOT not in dotenv
@@ -76,7 +77,7 @@ def test_rerun_keeps_other_keys_and_comments(home: Path) -> None:
 
 def test_api_key_env_only_removes_a_stored_key(home: Path) -> None:
     write_config(home, f'[aimlapi]\napi_key = "{KEY}"\n')
-    done = run_cli("onboard", "--non-interactive", "--api-key-env-only", env=cli_env(home))
+    done = invoke_cli("onboard", "--non-interactive", "--api-key-env-only", env=cli_env(home))
     assert done.returncode == 0, done.stderr
     assert _load(home).api_key() is None
     assert "AIMLAPI_API_KEY (environment of this shell only)" in done.stdout
@@ -85,13 +86,13 @@ def test_api_key_env_only_removes_a_stored_key(home: Path) -> None:
 def test_broken_existing_config_is_left_untouched(home: Path) -> None:
     original = "[aimlapi\nbroken"
     write_config(home, original)
-    done = run_cli("onboard", "--non-interactive", "--model", "gpt-4o", env=cli_env(home))
+    done = invoke_cli("onboard", "--non-interactive", "--model", "gpt-4o", env=cli_env(home))
     assert done.returncode == 2 and "not valid TOML" in done.stderr
     assert (home / "config.toml").read_text() == original
 
 
 def test_invalid_answer_is_refused_before_writing(home: Path) -> None:
-    done = run_cli("onboard", "--non-interactive", "--enable", "irc", env=cli_env(home))
+    done = invoke_cli("onboard", "--non-interactive", "--enable", "irc", env=cli_env(home))
     assert done.returncode == 2 and "unknown channel 'irc'" in done.stderr
     assert not (home / "config.toml").exists()
 

@@ -71,6 +71,7 @@ def test_summary_lists_the_real_next_steps(home: Path) -> None:
     assert "`agentbox daemon install`" in steps
 
 
+@pytest.mark.e2e
 def test_interactive_onboarding_asks_again_for_a_malformed_token(home: Path) -> None:
     proc = PtyProcess(["onboard"], cli_env(home))
     try:

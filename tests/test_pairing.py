@@ -23,7 +23,8 @@ from agentbox.gateway.access import (
     pairing_reply,
 )
 from agentbox.store import Store
-from tests.helpers import cli_env, run_cli
+from tests.clirun import invoke_cli
+from tests.helpers import cli_env
 
 
 class Clock:
@@ -171,7 +172,7 @@ async def _pending_code(home: Path, sender: str = "835750362") -> str:
 async def test_cli_list_approve_allowed_revoke(home: Path) -> None:
     code = await _pending_code(home)
     env = cli_env(home)
-    listed = run_cli("pairing", "list", "--json", env=env)
+    listed = invoke_cli("pairing", "list", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     [row] = json.loads(listed.stdout)
     assert (row["channel"], row["sender_id"], row["sender_name"], row["code"]) == (
@@ -181,26 +182,27 @@ async def test_cli_list_approve_allowed_revoke(home: Path) -> None:
         code,
     )
     assert 3500 < row["expires_in_s"] <= 3600
-    table = run_cli("pairing", "list", "telegram", env=env)
+    table = invoke_cli("pairing", "list", "telegram", env=env)
     assert code in table.stdout and "alice" in table.stdout
 
-    approved = run_cli("pairing", "approve", "telegram", code.lower(), env=env)
+    approved = invoke_cli("pairing", "approve", "telegram", code.lower(), env=env)
     assert approved.returncode == 0, approved.stderr
     assert approved.stdout == (
         "Approved telegram sender 835750362.\nNo gateway is running: they are told they can talk when it starts.\n"
     )
 
-    again = run_cli("pairing", "approve", "telegram", code, env=env)
+    again = invoke_cli("pairing", "approve", "telegram", code, env=env)
     assert again.returncode == 1 and "no pending pairing request" in again.stderr
 
-    allowed = run_cli("pairing", "allowed", "--json", env=env)
+    allowed = invoke_cli("pairing", "allowed", "--json", env=env)
     assert [s["sender_id"] for s in json.loads(allowed.stdout)] == ["835750362"]
-    revoked = run_cli("pairing", "revoke", "telegram", "835750362", env=env)
+    revoked = invoke_cli("pairing", "revoke", "telegram", "835750362", env=env)
     assert revoked.returncode == 0 and "Revoked telegram sender 835750362." in revoked.stdout
-    assert run_cli("pairing", "revoke", "telegram", "835750362", env=env).returncode == 1
-    assert run_cli("pairing", "list", "nosuch", env=env).returncode == 1
+    assert invoke_cli("pairing", "revoke", "telegram", "835750362", env=env).returncode == 1
+    assert invoke_cli("pairing", "list", "nosuch", env=env).returncode == 1
 
 
+@pytest.mark.e2e
 def test_pairing_and_status_commands_stay_import_light(home: Path) -> None:
     """No pydantic-ai, no connector SDK, no aiohttp server: `agentbox pairing approve` must feel instant."""
     probe = (

@@ -13,8 +13,9 @@ from pydantic_ai.messages import BinaryContent, ModelRequest, UserPromptPart
 from agentbox.store import Store, TurnRecord
 from agentbox.store.db import run
 from agentbox.turn.history import dump_messages
+from tests.clirun import invoke_cli
 from tests.gatewaykit import image, inbound
-from tests.helpers import cli_env, run_cli
+from tests.helpers import cli_env
 
 DAY = 86_400.0
 
@@ -118,19 +119,19 @@ def test_sessions_prune_cli_dry_run_then_real(home: Path) -> None:
 
     asyncio.run(_seeded(home))
     env = cli_env(home)
-    dry = run_cli("sessions", "prune", "--older-than", "90d", "--dry-run", env=env)
+    dry = invoke_cli("sessions", "prune", "--older-than", "90d", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.startswith("Would remove 2 turns, 1 sessions") and "1 media files (0.0 MB)" in dry.stdout
-    done = run_cli("sessions", "prune", "--older-than", "90d", "--json", env=env)
+    done = invoke_cli("sessions", "prune", "--older-than", "90d", "--json", env=env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert (report["turns"], report["media"], report["media_bytes"], report["dry_run"]) == (2, 1, 42_004, False)
-    again = run_cli("sessions", "prune", "--older-than", "90d", env=env)
+    again = invoke_cli("sessions", "prune", "--older-than", "90d", env=env)
     assert again.stdout.startswith("Removed 0 turns")
 
 
 def test_sessions_prune_rejects_an_unclear_age(home: Path) -> None:
-    done = run_cli("sessions", "prune", "--older-than", "90", env=cli_env(home))
+    done = invoke_cli("sessions", "prune", "--older-than", "90", env=cli_env(home))
     assert done.returncode == 2 and "e.g. 90d, 12h or 2w" in done.stderr
 
 

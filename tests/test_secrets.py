@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.aimlapi import Fail, FakeAimlapi, Reply, ToolCall
 from tests.helpers import cli_env, run_cli, write_config
 
@@ -18,6 +20,8 @@ TOKENS = {
 }
 
 
+@pytest.mark.e2e  # one real process per command, as a user's shell runs them
+@pytest.mark.slow
 def test_full_session_leaks_no_secret(home: Path) -> None:
     with FakeAimlapi(api_key=KEY) as fake:
         env = cli_env(home, fake, AIMLAPI_API_KEY=KEY, **TOKENS)

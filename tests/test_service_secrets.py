@@ -76,6 +76,7 @@ def test_no_key_anywhere_is_refused(home: Path, user_home: dict[str, str]) -> No
     assert "`AIMLAPI_API_KEY=...`" in done.stderr and not unit_path(user_home).exists()
 
 
+@pytest.mark.e2e
 def test_interactive_install_asks_before_saving(home: Path, user_home: dict[str, str]) -> None:
     proc = PtyProcess(["daemon", "install", "--no-start"], cli_env(home, **user_home))
     try:

@@ -15,6 +15,7 @@ import pytest
 
 from agentbox.skillkit import fixes
 from agentbox.turn.runner import TurnRequest
+from tests.clirun import invoke_cli
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import cli_env, run_cli, runtime_on, write_config
 from tests.skills_helpers import system_text, tool_outputs
@@ -49,6 +50,7 @@ def without_playwright(home: Path, tmp_path: Path) -> dict[str, str]:
     return cli_env(home, PYTHONPATH=str(site))
 
 
+@pytest.mark.e2e
 def test_skills_list_gives_the_install_command(without_playwright: dict[str, str]) -> None:
     done = run_cli("skills", "list", "--json", env=without_playwright)
     assert done.returncode == 0, done.stderr
@@ -62,6 +64,7 @@ def test_skills_list_gives_the_install_command(without_playwright: dict[str, str
     assert f"fix:         {BROWSER_FIX}\n" in info.stdout
 
 
+@pytest.mark.e2e
 def test_doctor_warns_with_the_install_command(without_playwright: dict[str, str]) -> None:
     done = run_cli("doctor", "--json", env=without_playwright)
     report = json.loads(done.stdout)
@@ -81,7 +84,7 @@ def test_the_installed_playwright_makes_the_warning_go(home: Path, tmp_path: Pat
     chromium.write_text("#!/bin/sh\nexit 0\n")
     chromium.chmod(0o755)
     write_config(home, f'[skills]\nchromium_path = "{chromium}"\n')
-    report = json.loads(run_cli("doctor", "--json", env=cli_env(home)).stdout)
+    report = json.loads(invoke_cli("doctor", "--json", env=cli_env(home)).stdout)
     assert {"name": "skills", "status": "ok", "detail": "every enabled skill can run here", "fix": None} in report[
         "checks"
     ]

@@ -1,4 +1,4 @@
-"""`agentbox skills list|info|new|check` as subprocesses, the scaffolded skill's own test, and prompt size."""
+"""`agentbox skills list|info|new|check`, the scaffolded skill's own test (its own pytest), and prompt size."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from agentbox.turn.history import estimate_tokens
 from agentbox.turn.runner import TurnRequest
-from tests.helpers import cli_env, run_cli, runtime_on
+from tests.clirun import invoke_cli
+from tests.helpers import cli_env, runtime_on
 from tests.skills_helpers import sent_tools, system_text, write_skill
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ def test_skills_list_json_shows_source_and_status(home: Path) -> None:
     write_skill(root, "broken-one", tools="import no_such_module_abc\n")
     write_skill(root, "needs-key", metadata={"openclaw": {"requires": {"env": ["NOPE_KEY"]}}})
     write_skill(home / "skills", "web-search", description="My own search.")
-    done = run_cli("skills", "list", "--json", env=cli_env(home))
+    done = invoke_cli("skills", "list", "--json", env=cli_env(home))
     assert done.returncode == 0, done.stderr
     rows = {row["name"]: row for row in json.loads(done.stdout)}
     assert rows["broken-one"]["status"] == "broken"
@@ -39,30 +40,31 @@ def test_skills_list_json_shows_source_and_status(home: Path) -> None:
         "overrides": [],
         "fix": None,
     }
-    table = run_cli("skills", "list", env=cli_env(home, COLUMNS="160"))  # wide enough for one line per skill
+    table = invoke_cli("skills", "list", env=cli_env(home, COLUMNS="160"))  # wide enough for one line per skill
     assert "needs env NOPE_KEY" in table.stdout and "image-generation" in table.stdout
 
 
 def test_skills_list_without_key_says_why(home: Path) -> None:
     env = cli_env(home)
     env.pop("AIMLAPI_API_KEY")
-    rows = {row["name"]: row for row in json.loads(run_cli("skills", "list", "--json", env=env).stdout)}
+    rows = {row["name"]: row for row in json.loads(invoke_cli("skills", "list", "--json", env=env).stdout)}
     assert rows["web-search"]["detail"] == "needs env AIMLAPI_API_KEY"
 
 
 def test_skills_info(home: Path) -> None:
-    done = run_cli("skills", "info", "web-search", env=cli_env(home))
+    done = invoke_cli("skills", "info", "web-search", env=cli_env(home))
     assert done.returncode == 0, done.stderr
     assert "source:      bundled" in done.stdout and "needs env:   AIMLAPI_API_KEY" in done.stdout
     assert "web_search: Search the web" in done.stdout and '"recency"' in done.stdout
     assert "# Web search" in done.stdout
-    missing = run_cli("skills", "info", "nope", env=cli_env(home))
+    missing = invoke_cli("skills", "info", "nope", env=cli_env(home))
     assert missing.returncode == 1 and "no skill named 'nope'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_new_skill_scaffold_passes_its_own_test_and_check(home: Path) -> None:
     env = cli_env(home)
-    done = run_cli("skills", "new", "greeter", env=env)
+    done = invoke_cli("skills", "new", "greeter", env=env)
     assert done.returncode == 0, done.stderr
     folder = home / "workspace" / "skills" / "greeter"
     assert {p.name for p in folder.iterdir()} >= {"SKILL.md", "tools.py", "test_greeter.py"}
@@ -76,25 +78,25 @@ def test_new_skill_scaffold_passes_its_own_test_and_check(home: Path) -> None:
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "2 passed" in tested.stdout
-    checked = run_cli("skills", "check", str(folder), env=env)
+    checked = invoke_cli("skills", "check", str(folder), env=env)
     assert checked.returncode == 0, checked.stderr
     assert "✓ tools.py: greeter_greet" in checked.stdout
     assert "- greeter: Say hello in a chosen style" in checked.stdout
     assert '"enum": [\n' in checked.stdout or '"pirate"' in checked.stdout
-    listed = {r["name"]: r for r in json.loads(run_cli("skills", "list", "--json", env=env).stdout)}
+    listed = {r["name"]: r for r in json.loads(invoke_cli("skills", "list", "--json", env=env).stdout)}
     assert listed["greeter"]["status"] == "ready" and listed["greeter"]["source"] == "workspace"
-    again = run_cli("skills", "new", "greeter", env=env)
+    again = invoke_cli("skills", "new", "greeter", env=env)
     assert again.returncode == 2 and "already exists" in again.stderr
-    bad = run_cli("skills", "new", "Bad Name", env=env)
+    bad = invoke_cli("skills", "new", "Bad Name", env=env)
     assert bad.returncode == 2
 
 
 def test_check_reports_broken_skill(home: Path, tmp_path: Path) -> None:
     folder = write_skill(tmp_path, "oops", tools="async def f(x):\n    return x\n")
-    done = run_cli("skills", "check", str(folder), env=cli_env(home))
+    done = invoke_cli("skills", "check", str(folder), env=cli_env(home))
     assert done.returncode == 1 and "has no docstring" in done.stderr
     (folder / "SKILL.md").write_text("---\nname: oops\n---\n")
-    done = run_cli("skills", "check", str(folder), env=cli_env(home))
+    done = invoke_cli("skills", "check", str(folder), env=cli_env(home))
     assert done.returncode == 1 and "needs a `description`" in done.stderr
 
 
@@ -111,7 +113,7 @@ def test_openclaw_style_skill_with_scripts_loads_and_is_listed(home: Path) -> No
     )
     (folder / "scripts").mkdir()
     (folder / "scripts" / "gen_image.py").write_text("print('ok')\n")
-    rows = {r["name"]: r for r in json.loads(run_cli("skills", "list", "--json", env=cli_env(home)).stdout)}
+    rows = {r["name"]: r for r in json.loads(invoke_cli("skills", "list", "--json", env=cli_env(home)).stdout)}
     assert rows["aiml-image-video"]["status"] == "ready"
 
 

@@ -12,8 +12,9 @@ from agentbox.messages import Attachment
 from agentbox.skillkit.registry import bundled_root
 from agentbox.skillkit.testing import SkillHarness
 from agentbox.turn.runner import TurnRequest
+from tests.clirun import invoke_cli
 from tests.fakes.aimlapi import TINY_PNG, Fail, Reply, ToolCall
-from tests.helpers import API_KEY, cli_env, run_cli, runtime_on
+from tests.helpers import API_KEY, cli_env, runtime_on
 
 IMAGE_SKILL = bundled_root() / "image-generation"
 
@@ -23,7 +24,7 @@ def test_image_turn_end_to_end_in_agent_json(fake_aimlapi, home: Path) -> None:
         Reply(tool_calls=[ToolCall("generate_image", {"prompt": "a lobster astronaut", "aspect": "landscape"})]),
         Reply(text="Here is your lobster astronaut."),
     )
-    done = run_cli("agent", "--json", "-m", "draw a lobster astronaut", env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "--json", "-m", "draw a lobster astronaut", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["ok"] and out["reply"] == "Here is your lobster astronaut."
@@ -38,7 +39,7 @@ def test_image_turn_end_to_end_in_agent_json(fake_aimlapi, home: Path) -> None:
 
 def test_image_attachment_printed_by_agent_plain(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(Reply(tool_calls=[ToolCall("generate_image", {"prompt": "cat"})]), Reply(text="Done."))
-    done = run_cli("agent", "-m", "draw a cat", env=cli_env(home, fake_aimlapi))
+    done = invoke_cli("agent", "-m", "draw a cat", env=cli_env(home, fake_aimlapi))
     assert done.returncode == 0, done.stderr
     assert "[image] " in done.stdout and ".png" in done.stdout
 

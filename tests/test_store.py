@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from agentbox.store import Store, TurnRecord
 from agentbox.store.schema import SCHEMA_VERSION
@@ -58,6 +59,7 @@ async def test_media_deduplicated_by_content(store: Store) -> None:
         assert (await cur.fetchone())[0] == 1
 
 
+@pytest.mark.slow  # 36,000 writes from 100 tasks
 async def test_concurrent_writes_never_misuse_the_connection(store: Store) -> None:
     """Cursors are closed on aiosqlite's thread: many tasks writing at once raise nothing."""
     import asyncio

@@ -1,4 +1,5 @@
-"""The turn pipeline driven through its Python API against the fake AI/ML API over real HTTP."""
+"""The turn pipeline driven through its Python API against the fake AI/ML API over real HTTP;
+lane logic on pydantic-ai's FunctionModel (tests/modelkit.py), where no wire is involved."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ import base64
 import json
 from pathlib import Path
 
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models.function import AgentInfo
+
+from agentbox.store import Store
 from tests.fakes.aimlapi import CutStream, Fail, Hang, Malformed, Reply, ToolCall
+from tests.gatewaykit import wait_until
 from tests.helpers import API_KEY, png_bytes, runtime_on
+from tests.modelkit import FunctionModels, conversation, last_prompt, reply
 
 PNG = png_bytes()
 
@@ -204,25 +211,47 @@ async def test_hang_times_out_and_malformed_and_cut_stream_fail_cleanly(fake_aim
     assert fine.reply == "fine again"
 
 
-async def test_one_session_runs_in_order_and_sessions_run_concurrently(fake_aimlapi, home: Path) -> None:
-    fake_aimlapi.latency = 0.3
-    async with runtime_on(fake_aimlapi, home) as rt:
-        from agentbox.turn.runner import TurnRequest
+async def test_one_session_runs_in_order_and_sessions_run_concurrently(store: Store) -> None:
+    """Lane logic, on pydantic-ai's FunctionModel: the model waits on the test's events, so the order
+    and the concurrency are shown as facts, not inferred from how long things took."""
+    from agentbox.config import Config
+    from agentbox.turn.runner import TurnRequest, TurnRunner
 
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        same = await asyncio.gather(
-            rt.runner.run(TurnRequest("t:lane", "A")), rt.runner.run(TurnRequest("t:lane", "B"))
-        )
-        serial = loop.time() - start
-        start = loop.time()
-        await asyncio.gather(*(rt.runner.run(TurnRequest(f"t:par{i}", "x")) for i in range(8)))
-        parallel = loop.time() - start
+    events: list[str] = []
+    seen: dict[str, list[str]] = {}  # prompt → the conversation the model was shown
+    in_flight: set[str] = set()
+    release_a, all_eight_in = asyncio.Event(), asyncio.Event()
+
+    async def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        text = last_prompt(messages)
+        seen[text] = conversation(messages)
+        events.append(f"start {text}")
+        in_flight.add(text)
+        if text == "A":
+            await release_a.wait()  # A holds its session's lane until the test lets it go
+        if text.startswith("par"):
+            if len({t for t in in_flight if t.startswith("par")}) == 8:
+                all_eight_in.set()
+            await all_eight_in.wait()  # never set unless all 8 run at once
+        in_flight.discard(text)
+        events.append(f"end {text}")
+        return reply(f"echo: {text}")
+
+    runner = TurnRunner(Config(), store, models=FunctionModels(answer))
+    first = asyncio.create_task(runner.run(TurnRequest("t:lane", "A")))
+    await wait_until(lambda: "start A" in events)
+    second = asyncio.create_task(runner.run(TurnRequest("t:lane", "B")))
+    await wait_until(lambda: runner.lanes.busy("t:lane") and runner.lanes.queued("t:lane") == 1)  # B waits behind A
+    assert "start B" not in events
+    release_a.set()
+    same = [await first, await second]
+    eight = asyncio.gather(*(runner.run(TurnRequest(f"t:par{i}", f"par{i}")) for i in range(8)))
+    parallel = await asyncio.wait_for(eight, 30)  # a deadline, not a measurement: serialised turns never end
+    await runner.aclose()
     assert [r.reply for r in same] == ["echo: A", "echo: B"]
-    second = fake_aimlapi.chat_requests()[1]["messages"]
-    assert [m["content"] for m in second if m["role"] != "system"] == ["A", "echo: A", "B"]
-    assert serial >= 0.6  # B waited for A
-    assert parallel < serial * 2  # 8 sessions at once take about as long as one turn, not eight
+    assert events[:4] == ["start A", "end A", "start B", "end B"]  # B waited for A
+    assert seen["B"] == ["A", "echo: A", "B"]  # and saw A's turn in its history
+    assert all(r.ok for r in parallel) and all_eight_in.is_set()  # 8 sessions were answered at once
 
 
 async def test_compaction_keeps_prompt_under_budget_and_transcript_whole(fake_aimlapi, home: Path) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from agentbox.store import Store, TurnRecord
 from agentbox.turn.usage import parse_since, usage_by
-from tests.helpers import cli_env, run_cli
+from tests.clirun import invoke_cli
+from tests.helpers import cli_env
 
 DAY1 = datetime(2026, 3, 1, 10, tzinfo=UTC).timestamp()
 DAY2 = datetime(2026, 3, 2, 23, 59, tzinfo=UTC).timestamp()
@@ -66,13 +67,13 @@ async def test_cli_json_and_table(home: Path, store: Store) -> None:
     await seed(store)
     (home / "config.toml").write_text("[limits]\nusd_per_day = 2.5\n")
     env = cli_env(home)
-    done = run_cli("usage", "--by", "model", "--since", "2026-03-01", "--json", env=env)
+    done = invoke_cli("usage", "--by", "model", "--since", "2026-03-01", "--json", env=env)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert [r["key"] for r in out["rows"]] == ["gpt-4o", "gpt-4o-mini"]
     assert out["rows"][0]["usd_estimated"] == pytest.approx(0.02)
     assert out["caps"]["usd_per_day"] == 2.5 and out["caps"]["total_reached"] is False
-    table = run_cli("usage", env=env)
+    table = invoke_cli("usage", env=env)
     assert table.returncode == 0 and "2026-03-01" in table.stdout and "~0.0300" in table.stdout
     assert "of $2.50 cap" in table.stdout
-    assert run_cli("usage", "--by", "week", env=env).returncode == 2
+    assert invoke_cli("usage", "--by", "week", env=env).returncode == 2

@@ -12,6 +12,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.gatewayproc import GatewayProcess, gateway_env, start_gateway, wait_for
 from tests.e2e.platforms import SlackEvents, inbox_settled, start_platform_gateway
 from tests.fakes.aimlapi import FakeAimlapi
@@ -41,6 +43,7 @@ def outbox_waiting(gateway: GatewayProcess) -> int:
     return int(gateway.status()[1]["outbox"]["waiting"])
 
 
+@pytest.mark.slow  # real backoff: the outbox's (2 s, 4 s, ...) and the SDK's own
 def test_telegram_502_on_four_sends_in_a_row_still_delivers_once(
     processes: list[Any], home: Path, fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram
 ) -> None:
@@ -63,6 +66,7 @@ def test_telegram_502_on_four_sends_in_a_row_still_delivers_once(
     assert "session=- " not in log and "msg=- " not in log  # no empty context fields
 
 
+@pytest.mark.slow  # real backoff: the outbox's (2 s, 4 s, ...) and the SDK's own
 def test_a_reply_waiting_when_the_gateway_is_killed_goes_out_once_after_restart(
     processes: list[Any], home: Path, fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram
 ) -> None:
@@ -83,6 +87,7 @@ def test_a_reply_waiting_when_the_gateway_is_killed_goes_out_once_after_restart(
     assert len(fake_aimlapi.chat_requests()) == 1  # the stored reply, not a second model call
 
 
+@pytest.mark.slow  # real backoff: the outbox's (2 s, 4 s, ...) and the SDK's own
 def test_slack_5xx_on_several_posts_still_delivers_once(
     home: Path, fake_aimlapi: FakeAimlapi, fake_slack: FakeSlack, processes: list[Any]
 ) -> None:
@@ -111,6 +116,7 @@ def test_slack_5xx_on_several_posts_still_delivers_once(
     assert "kept in the outbox" in gateway.log
 
 
+@pytest.mark.slow  # real backoff: the outbox's (2 s, 4 s, ...) and the SDK's own
 def test_discord_5xx_on_several_sends_still_delivers_once(
     home: Path, fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord, processes: list[Any]
 ) -> None:
