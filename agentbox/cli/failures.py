@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def terminal_failure(result: TurnResult, *, one_shot: bool) -> str | None:
     """The owner's wording for a 401 (and, for `agentbox agent`, a 404), else None (keep the reply)."""
     if result.http_status == 401:
-        from agentbox.ops.keysource import api_key_source
+        from agentbox.keysource import api_key_source
 
         return (
             f"The AI/ML API rejected the key (401). It came from {api_key_source()}: fix it there "

@@ -19,8 +19,8 @@ from agentbox.channels import enabled_channels
 from agentbox.config import Config, ConfigError, apply_env, load_config
 from agentbox.envfile import env_file_path
 from agentbox.gateway.diskfull import PRUNE_HINT
+from agentbox.keysource import api_key_source
 from agentbox.ops.dbhealth import broken_database_fix
-from agentbox.ops.keysource import api_key_source
 from agentbox.store.schema import SCHEMA_VERSION
 from agentbox.tokens import mask
 

@@ -45,8 +45,8 @@ from pydantic_ai.usage import UsageLimits
 
 from agentbox.aimlapi import AimlapiClient, ModelFactory, UsageMeter, current_meter, normalize_model_id
 from agentbox.config import Config
+from agentbox.keysource import api_key_source
 from agentbox.messages import Address, Attachment
-from agentbox.ops.keysource import api_key_source
 from agentbox.redaction import scrub_error
 from agentbox.store import Store, TurnRecord
 from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
