@@ -75,12 +75,20 @@ class AgentConfig(Section):
     disabled_skills: list[str] = []
     allow_exec: bool = False  # lets the model run scripts inside skill folders
     allowed_models: list[str] = []  # besides `model`, what `/model` in a chat may switch to
+    fallbacks: list[str] = []  # tried in order when `model` fails (after its retries; at once for 404/unsupported)
+    fallback_notice: Literal["short", "off"] = "short"  # tell the user when a fallback answered
+    mcp: list[str] = []  # the [mcp.servers.<name>] this agent may use; none unless listed
     max_tool_result_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024  # longer tool results are cut (with a note)
     memory: MemoryConfig = MemoryConfig()
 
     def model_choices(self) -> list[str]:
-        """The models a chat may use (`/model`): this agent's model first, then `allowed_models`."""
-        return list(dict.fromkeys(bare_model_id(model) for model in [self.model, *self.allowed_models]))
+        """The models a chat may use (`/model`): this agent's model first, then its fallbacks and `allowed_models`."""
+        models = [self.model, *self.fallbacks, *self.allowed_models]
+        return list(dict.fromkeys(bare_model_id(model) for model in models))
+
+    def model_chain(self, first: str | None = None) -> list[str]:
+        """The models a turn tries in order: `first` (default: `model`), then the fallbacks not already in it."""
+        return list(dict.fromkeys(bare_model_id(model) for model in [first or self.model, *self.fallbacks]))
 
 
 def bare_model_id(model_id: str) -> str:
