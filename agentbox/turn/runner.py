@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_ai import Agent, AgentRunResult, RunContext
 from pydantic_ai.exceptions import (
@@ -56,6 +56,9 @@ from agentbox.turn.fallback import ModelChain, failure_text, first_failure
 from agentbox.turn.history import dump_messages, estimate_tokens
 from agentbox.turn.lanes import Lanes
 from agentbox.turn.pricing import turn_cost
+
+if TYPE_CHECKING:
+    from agentbox.mcpkit import McpServers
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +240,7 @@ class TurnRunner:
         self._agents_version = agents_version  # e.g. the skills on disk: a change rebuilds the agent
         self._agents: dict[str, tuple[object, Agent[TurnDeps, str]]] = {}
         self.jobs: JobService | None = None  # the gateway's job runner, given to tools as `deps.jobs`
+        self.mcp: McpServers | None = None  # the MCP servers behind `extra_toolsets`, for status (`/mcp`)
 
     def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
         """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
