@@ -131,6 +131,7 @@ class McpServer:
             self.restarts += 1
         self.state = ServerState.STARTING
         stack = AsyncExitStack()
+        log_size = self._log_size()
         try:
             # The MCP client imports in about a second: off the event loop, which serves every chat.
             await asyncio.to_thread(importlib.import_module, "pydantic_ai.mcp")
@@ -140,7 +141,7 @@ class McpServer:
                 tools = await toolset.list_tools()
         except Exception as exc:  # a server that cannot start is reported, never raised into a turn
             await _close_quietly(stack)
-            self._fail(_describe(exc, self.config.timeout, "start"))
+            self._fail(_describe(exc, self.config.timeout, "start") + self._stderr_since(log_size))
             return
         self._toolset, self._stack, self.tool_names = toolset, stack, [tool.name for tool in tools]
         self.state, self.reason = ServerState.READY, None
@@ -207,6 +208,32 @@ class McpServer:
                 await self._close()
                 self._fail(reason)
 
+    @property
+    def log_path(self) -> Path | None:
+        """Where a stdio server's stderr goes (None for URL servers)."""
+        return self._log_dir / f"mcp-{self.name}.log" if self.config.command is not None else None
+
+    def _log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size if self.log_path else 0
+        except OSError:
+            return 0
+
+    def _stderr_since(self, offset: int) -> str:
+        """`; it said: <last line>` from what a stdio server wrote to its log while failing to start."""
+        path = self.log_path
+        if path is None:
+            return ""
+        try:
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                written = handle.read(4096).decode("utf-8", "replace")
+        except OSError:
+            return ""
+        lines = [line.strip() for line in written.splitlines() if line.strip()]
+        said = f"; it said: {scrub_error(lines[-1])[:200]}" if lines else ""
+        return f"{said} (its output: {path})"
+
     # -- building the client ---------------------------------------------------------------
     def _build(self) -> MCPToolset[TurnDeps]:
         """The pydantic-ai toolset for this server; raises McpUnavailable when its config cannot work here."""
@@ -235,6 +262,7 @@ class McpServer:
             raise McpUnavailable(f"command {config.command!r} not found on PATH")
         self._log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         log_file = self._log_dir / f"mcp-{self.name}.log"
+        log_file.touch(mode=0o600)
         if os.name != "posix":  # no process groups to guard; the SDK puts the server in a job object
             return StdioTransport(executable, list(config.args), env=env, cwd=config.cwd, keep_alive=False)
         guarded = ["-I", str(GUARD), str(os.getpid()), "--", executable, *config.args]
@@ -264,7 +292,10 @@ def _describe(exc: BaseException, timeout: float, doing: str) -> str:
         return f"did not {doing} within {timeout:g} s"
     if isinstance(exc, McpUnavailable):
         return str(exc)
-    return scrub_error(f"{type(exc).__name__}: {_message(exc)}")
+    message = _message(exc)
+    if message == "Connection closed":
+        return f"the server closed the connection (it exited?) while trying to {doing}"
+    return scrub_error(f"{type(exc).__name__}: {message}")
 
 
 async def _close_quietly(stack: AsyncExitStack) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic_ai import RunContext, ToolFailed
 from pydantic_ai.toolsets import AbstractToolset, CombinedToolset, ToolsetTool
 
+from agentbox.config import McpServerConfig
 from agentbox.mcpkit.server import McpServer, McpUnavailable, ServerState
 from agentbox.turn.deps import TurnDeps
 
@@ -51,6 +52,11 @@ CATALOG_HEADER = (
 def model_name(server: str, tool: str) -> str:
     """The name the model sees for a server's tool."""
     return _NOT_IN_NAME.sub("_", f"{server}_{tool}")[:MAX_NAME]
+
+
+def offered(config: McpServerConfig, tool: str) -> bool:
+    """Whether `include_tools` / `exclude_tools` let the server's tool through to the model."""
+    return (config.include_tools is None or tool in config.include_tools) and tool not in config.exclude_tools
 
 
 def one_line(description: str | None) -> str:
@@ -88,21 +94,20 @@ class McpServerToolset(AbstractToolset[TurnDeps]):
         if not await self.server.ensure_ready():
             return dict(self._known)
         try:
-            offered = await self.server.call(lambda: self.server.toolset.get_tools(ctx))
+            listed = await self.server.call(lambda: self.server.toolset.get_tools(ctx))
         except (McpUnavailable, ToolFailed) as exc:
             log.warning("MCP server %s: listing tools failed: %s", self.server.name, exc)
             return dict(self._known)
-        self._known, self._server_names = self._rename(offered)
+        self._known, self._server_names = self._rename(listed)
         return dict(self._known)
 
     def _rename(
-        self, offered: dict[str, ToolsetTool[TurnDeps]]
+        self, listed: dict[str, ToolsetTool[TurnDeps]]
     ) -> tuple[dict[str, ToolsetTool[TurnDeps]], dict[str, str]]:
-        config = self.server.config
         tools: dict[str, ToolsetTool[TurnDeps]] = {}
         names: dict[str, str] = {}
-        for own, tool in offered.items():
-            if (config.include_tools is not None and own not in config.include_tools) or own in config.exclude_tools:
+        for own, tool in listed.items():
+            if not offered(self.server.config, own):
                 continue
             name = model_name(self.server.name, own)
             if name in tools:
