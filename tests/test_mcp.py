@@ -247,3 +247,44 @@ async def test_stopping_the_runtime_ends_the_server_and_what_it_started(fake_aim
     from tests.gatewaykit import wait_until
 
     await wait_until(lambda: not any(alive(pid) for pid in pids), 15)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[mcp.servers.gh]\ncommand = "npx"\nurl = "https://x"\n', "set either command"),
+        ('[mcp.servers.gh]\nurl = "ftp://x"\n', "must start with http:// or https://"),
+        (
+            '[mcp.servers.gh]\ncommand = "npx"\nenv = {GITHUB_TOKEN = "ghp_inline"}\n',
+            "'GITHUB_TOKEN' looks like a secret",
+        ),
+        ('[mcp.servers.gh]\nurl = "https://x"\nheaders = {Authorization = "Bearer inline"}\n', "env_from/headers_from"),
+        ('[mcp.servers.gh]\nurl = "https://x"\nenv = {A = "b"}\n', "a url server takes headers"),
+        ('[mcp.servers."Git Hub"]\ncommand = "npx"\n', "server name 'Git Hub'"),
+        ('[agents.main]\nmcp = ["github"]\n', "agents.main.mcp: no [mcp.servers.github] (servers: none)"),
+    ],
+)
+def test_config_mistakes_are_named_and_inline_secrets_are_not_echoed(text: str, expected: str) -> None:
+    from agentbox.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source=Path("config.toml"))
+    assert expected in str(caught.value)
+    assert "ghp_inline" not in str(caught.value) and "Bearer inline" not in str(caught.value)
+
+
+def test_mcp_secrets_named_in_the_config_are_masked_in_logs_from_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentbox.config import parse_config
+    from agentbox.logs import collect_secrets
+
+    monkeypatch.setenv("GH_MCP_PAT", "ghp_" + "A1b2C3" * 6)
+    monkeypatch.setenv("REMOTE_AUTH", "Bearer remote-" + "x9" * 10)
+    config = parse_config(
+        '[mcp.servers.gh]\ncommand = "npx"\nenv_from = {GITHUB_PERSONAL_ACCESS_TOKEN = "GH_MCP_PAT"}\n'
+        '[mcp.servers.remote]\nurl = "https://mcp.example.com/mcp"\nheaders_from = {Authorization = "REMOTE_AUTH"}\n',
+        source=Path("config.toml"),
+    )
+    secrets = collect_secrets(
+        config, environ={"GH_MCP_PAT": "ghp_" + "A1b2C3" * 6, "REMOTE_AUTH": "Bearer remote-" + "x9" * 10}
+    )
+    assert {"ghp_" + "A1b2C3" * 6, "Bearer remote-" + "x9" * 10} <= secrets
