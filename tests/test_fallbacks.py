@@ -126,7 +126,9 @@ async def test_no_fallback_when_the_key_or_the_request_is_the_problem(fake_aimla
 
 
 async def test_an_image_to_a_text_only_model_goes_to_the_next_model_at_once(fake_aimlapi, home: Path) -> None:
-    refusal = Fail(400, "Unsupported value: 'messages[1].content[1].type' does not support 'image_url' with this model.")
+    refusal = Fail(
+        400, "Unsupported value: 'messages[1].content[1].type' does not support 'image_url' with this model."
+    )
     fake_aimlapi.responder = by_model({"a/first": refusal})
     async with runtime_on(fake_aimlapi, home, chain_config()) as rt:
         from agentbox.messages import Attachment

@@ -16,8 +16,8 @@ The token budget (what peers lose 50-80k tokens a turn to):
    then "N more"), and pydantic-ai's tool search gives the model `search_tools`, which loads
    the full schema of the tools it finds for the rest of the conversation.
 
-`bench/mcp_prompt.py` measures it: 200 tools cost ~76,000 characters of schemas in full, and
-about 4,900 characters (instructions and `search_tools`) deferred.
+`bench/mcp_prompt.py` measures it: a 200-tool server adds ~119,000 characters (~30,000 tokens)
+to every request in full, and ~4,700 (~1,200 tokens: the list and `search_tools`) deferred.
 """
 
 from __future__ import annotations

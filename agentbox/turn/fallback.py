@@ -96,7 +96,7 @@ class ModelChain:
     """The models one turn may use, in order, and which of them failed so far in this turn."""
 
     ids: list[str]
-    failed: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)  # model id -> why it failed in this turn
     _by_model_id: dict[str, str] = field(default_factory=dict)
     models: list[Model] = field(default_factory=list)
 
@@ -146,7 +146,7 @@ class _TurnModel(WrapperModel):
 
     def _note(self, exc: Exception) -> None:
         if falls_back(exc):
-            self.chain.failed.add(self.configured_id)
+            self.chain.failed[self.configured_id] = failure_text(exc)
 
     async def request(
         self,

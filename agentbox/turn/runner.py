@@ -416,6 +416,9 @@ class TurnRunner:
         new_messages = result.new_messages()
         model_id = chain.answered_by(new_messages)
         fallback_from = chain.ids[0] if model_id != chain.ids[0] else None
+        if fallback_from is not None:
+            reasons = "; ".join(f"{model}: {why}" for model, why in chain.failed.items())
+            log.warning("session %s: %s answered instead (%s)", request.session_key, model_id, scrub_error(reasons))
         notice = self._fallback_notice(request.agent_id, model_id, fallback_from)
         text = result.output or ""
         reply = text + notice
