@@ -118,6 +118,18 @@ def main() -> None:
     server.run("stdio")
 
 
+def alive(pid: int) -> bool:
+    """Whether a process runs; a zombie (dead, not yet reaped by whoever inherited it) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
 def stdio_config(name: str = "demo", *, extra: str = "", args: list[str] | None = None) -> str:
     """A `[mcp.servers.<name>]` table that starts this script with the test's Python."""
     argv = ", ".join(f'"{arg}"' for arg in [str(SCRIPT), *(args or [])])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import runtime_on
-from tests.mcpserver import http_server, stdio_config
+from tests.mcpserver import alive, http_server, stdio_config
 
 FAST = "[aimlapi.retry]\nattempts = 1\n"
 
@@ -35,17 +34,6 @@ def tool_results(body: dict[str, Any]) -> list[str]:
 
 def system_text(body: dict[str, Any]) -> str:
     return "\n".join(m["content"] for m in body["messages"] if m["role"] == "system")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (dead, not yet reaped by whoever inherited it) counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:  # noqa: ASYNC109

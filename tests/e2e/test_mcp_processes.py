@@ -14,20 +14,9 @@ import pytest
 from tests.e2e.gatewayproc import GatewayProcess, start_gateway, wait_for
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import run_cli
-from tests.mcpserver import stdio_config
+from tests.mcpserver import alive, stdio_config
 
 ALICE = 835750362
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (dead, not yet reaped by whoever inherited it) counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def gateway_with_mcp(
