@@ -172,7 +172,8 @@ class McpServerConfig(Section):
     headers: dict[str, str] = {}  # non-secret headers
     headers_from: dict[str, str] = {}  # {Header-Name = "ENV_VAR_AGENTBOX_READS"}, e.g. a whole "Bearer ..." value
     enabled: bool = True
-    timeout: Annotated[float, Field(gt=0)] = 30.0  # seconds to start, and for each tool call
+    timeout: Annotated[float, Field(gt=0)] = 30.0  # seconds for each tool call
+    start_timeout: Annotated[float, Field(gt=0)] = 60.0  # seconds to start (a first `npx -y` downloads)
     include_tools: list[str] | None = None  # only these tools (the server's names); unset: all
     exclude_tools: list[str] = []
 

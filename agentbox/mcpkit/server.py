@@ -4,8 +4,8 @@ The protocol client is pydantic-ai's `MCPToolset` (on the FastMCP client); this 
 when it runs and what a failure means:
 
 - **Lazy**: nothing starts until an agent that lists the server runs a turn (or `agentbox mcp`).
-- **Bounded**: starting and every call are bounded by `timeout`; a slow server fails the call,
-  not the turn.
+- **Bounded**: starting is bounded by `start_timeout`, every call by `timeout`; a slow server
+  fails the call, not the turn.
 - **Supervised**: a server that fails to start, or is found dead after a failed call (a `ping`
   tells a dead server from a tool error), is marked failed and started again on the next use
   once a backoff (`agentbox.retry.Backoff`, 1 s doubling to 5 min) has passed. Until then its
@@ -136,12 +136,12 @@ class McpServer:
             # The MCP client imports in about a second: off the event loop, which serves every chat.
             await asyncio.to_thread(importlib.import_module, "pydantic_ai.mcp")
             toolset = self._build()
-            async with asyncio.timeout(self.config.timeout):
+            async with asyncio.timeout(self.config.start_timeout):
                 await stack.enter_async_context(toolset)
                 tools = await toolset.list_tools()
         except Exception as exc:  # a server that cannot start is reported, never raised into a turn
             await _close_quietly(stack)
-            self._fail(_describe(exc, self.config.timeout, "start") + self._stderr_since(log_size))
+            self._fail(_describe(exc, self.config.start_timeout, "start") + self._stderr_since(log_size))
             return
         self._toolset, self._stack, self.tool_names = toolset, stack, [tool.name for tool in tools]
         self.state, self.reason = ServerState.READY, None
@@ -243,7 +243,7 @@ class McpServer:
         options: dict[str, Any] = {
             "id": f"mcp-{self.name}",
             "tool_error_behavior": "failed",  # a tool error is the model's to read, not to retry blindly
-            "init_timeout": config.timeout,
+            "init_timeout": config.start_timeout,
             "read_timeout": config.timeout + PING_SECONDS,  # ours (`timeout`) fires first, with a clear message
         }
         if config.url is not None:
