@@ -276,3 +276,30 @@ def test_mcp_secrets_named_in_the_config_are_masked_in_logs_from_the_start(monke
         config, environ={"GH_MCP_PAT": "ghp_" + "A1b2C3" * 6, "REMOTE_AUTH": "Bearer remote-" + "x9" * 10}
     )
     assert {"ghp_" + "A1b2C3" * 6, "Bearer remote-" + "x9" * 10} <= secrets
+
+
+async def test_a_server_slow_to_start_does_not_hold_up_the_turn_and_stops_with_the_runtime(
+    fake_aimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from agentbox.mcpkit import toolset
+    from tests.gatewaykit import wait_until
+
+    monkeypatch.setattr(toolset, "TURN_WAIT_SECONDS", 0.5)
+    pid_file = home / "hung.pid"
+    hung = (
+        f'[mcp.servers.hung]\ncommand = "{sys.executable}"\n'
+        f'args = ["-c", "import os, time; open({str(pid_file)!r}, \\"w\\").write(str(os.getpid())); time.sleep(300)"]\n'
+    )
+    async with runtime_on(fake_aimlapi, home, FAST + stdio_config() + hung + agent_with("demo", "hung")) as rt:
+        assert await rt.mcp.servers["demo"].ensure_ready()  # a server that starts in time is there
+        result = await turn(rt, "hello")
+        state = rt.mcp.servers["hung"].state
+        await wait_until(pid_file.exists, 15)
+        pid = int(pid_file.read_text())
+    assert result.ok and state == "starting"
+    first = fake_aimlapi.chat_requests()[0]
+    assert "demo_add" in tool_names(first)
+    assert "MCP server hung is still starting" in system_text(first)
+    await wait_until(lambda: not alive(pid), 15)

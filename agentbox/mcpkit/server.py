@@ -36,6 +36,7 @@ from agentbox.config import McpServerConfig
 from agentbox.errors import AgentboxError
 from agentbox.redaction import register_secrets, scrub_error
 from agentbox.retry import Backoff
+from agentbox.tasks import TaskSet
 
 if TYPE_CHECKING:
     from pydantic_ai.mcp import MCPToolset
@@ -97,7 +98,8 @@ class McpServer:
         self.restarts = 0
         self._toolset: MCPToolset[TurnDeps] | None = None
         self._stack: AsyncExitStack | None = None
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one close or loss at a time
+        self._tasks = TaskSet(f"MCP server {name}", log)  # the start, which may outlast the turn that asked
         self._backoff = Backoff(1.0, 300.0)
         self._retry_at = 0.0
 
@@ -114,16 +116,19 @@ class McpServer:
         return ServerStatus(self.name, self.state.value, reason, count, self.restarts)
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def ensure_ready(self) -> bool:
-        """Start the server if it is not running and its backoff allows; True when it runs."""
+    async def ensure_ready(self, wait: float | None = None) -> bool:
+        """Start the server if it is not running and its backoff allows; True when it runs.
+
+        `wait`: at most this long for a start under way (None: until it ends). A start that takes
+        longer goes on in the background, so a turn never waits out a slow server's `start_timeout`.
+        """
         if self.state is ServerState.READY:
             return True
-        async with self._lock:
-            if self.state is ServerState.READY:
-                return True
-            if self.state is ServerState.FAILED and time.monotonic() < self._retry_at:
-                return False
-            await self._start()
+        if self.state is ServerState.FAILED and time.monotonic() < self._retry_at:
+            return False
+        name = "start"
+        task = self._tasks.get(name) or self._tasks.spawn(self._start(), name=name, awaited=True)
+        await asyncio.wait({task}, timeout=wait)
         return self.state is ServerState.READY
 
     async def _start(self) -> None:
@@ -139,6 +144,9 @@ class McpServer:
             async with asyncio.timeout(self.config.start_timeout):
                 await stack.enter_async_context(toolset)
                 tools = await toolset.list_tools()
+        except asyncio.CancelledError:  # stopped while starting
+            await _close_quietly(stack)
+            raise
         except Exception as exc:  # a server that cannot start is reported, never raised into a turn
             await _close_quietly(stack)
             self._fail(_describe(exc, self.config.start_timeout, "start") + self._stderr_since(log_size))
@@ -156,6 +164,7 @@ class McpServer:
 
     async def stop(self) -> None:
         """Close the session; a stdio server's process group is ended by the SDK (stdin, then signals)."""
+        await self._tasks.aclose()
         async with self._lock:
             await self._close()
             self.state = ServerState.STOPPED

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_NAME = 64  # OpenAI-compatible APIs: ^[a-zA-Z0-9_-]{1,64}$
 DESCRIPTION_CHARS = 120
+TURN_WAIT_SECONDS = 15.0  # how long a turn waits for a server to start; the start goes on after it
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CATALOG_HEADER = (
@@ -91,7 +92,7 @@ class McpServerToolset(AbstractToolset[TurnDeps]):
         return f"MCP server {self.server.name!r}"
 
     async def get_tools(self, ctx: RunContext[TurnDeps]) -> dict[str, ToolsetTool[TurnDeps]]:
-        if not await self.server.ensure_ready():
+        if not await self.server.ensure_ready(wait=min(TURN_WAIT_SECONDS, self.server.config.start_timeout)):
             return dict(self._known)
         try:
             listed = await self.server.call(lambda: self.server.toolset.get_tools(ctx))
@@ -174,23 +175,27 @@ class McpTools(CombinedToolset[TurnDeps]):
         down = [
             toolset.server
             for toolset in self.toolsets
-            if isinstance(toolset, McpServerToolset) and toolset.server.state is ServerState.FAILED
+            if isinstance(toolset, McpServerToolset) and toolset.server.state is not ServerState.READY
         ]
         return render_catalog(deferred, down, self.prompt_budget) or None
 
 
 def render_catalog(deferred: Sequence[tuple[str, str | None]], down: Sequence[McpServer], budget: int) -> str:
     """The instructions' MCP section: deferred tools within `budget` characters, and servers that are down."""
-    notes = [
-        f"MCP server {server.name} is unavailable right now ({one_line(server.reason)}); its tools fail until it is back."
-        for server in down
-    ]
+    notes = [_unavailable(server) for server in down]
     if not deferred:
         return "\n".join(notes)
     room = budget - len(CATALOG_HEADER) - sum(len(note) + 1 for note in notes)
     described = "\n".join(f"- {name}: {one_line(description)}" for name, description in deferred)
     listing = described if len(described) <= room else _names_within([name for name, _ in deferred], room)
     return "\n".join([CATALOG_HEADER + listing, *notes])
+
+
+def _unavailable(server: McpServer) -> str:
+    if server.state is ServerState.STARTING:
+        return f"MCP server {server.name} is still starting; its tools will be there in a later message."
+    reason = one_line(server.reason) if server.reason else "not started"
+    return f"MCP server {server.name} is unavailable right now ({reason}); its tools fail until it is back."
 
 
 def _names_within(names: Sequence[str], room: int) -> str:
