@@ -234,3 +234,30 @@ async def test_a_database_from_before_fallbacks_migrates_and_keeps_its_turns(hom
         [row] = await usage_by(store.conn, "model")
         assert (row.key, row.turns, row.fallbacks, row.usd) == ("gpt-4o", 1, 0, 0.5)
         assert await store.sessions.last_answer("s:1") == ("gpt-4o", None)
+
+
+async def test_a_summary_needed_while_the_first_model_is_down_is_written_by_a_fallback(
+    fake_aimlapi, home: Path
+) -> None:
+    """Compaction asks the chain too; and the failure it met is not met again by the turn's own request."""
+    config = chain_config() + "[agents.main.memory]\ntoken_budget = 600\n"
+
+    def respond(body: dict[str, Any]) -> Step:
+        if body["model"] == "a/first":
+            return Fail(503)
+        if "Summarize this conversation" in json.dumps(body["messages"][0]):
+            return Reply(text="SUMMARY: numbers were counted.")
+        return Reply(text="noted " + "blah " * 40)
+
+    fake_aimlapi.responder = respond
+    async with runtime_on(fake_aimlapi, home, config) as rt:
+        from agentbox.turn.runner import TurnRequest
+
+        results = [await rt.runner.run(TurnRequest("s:1", f"number {i} " + "pad " * 30)) for i in range(8)]
+    bodies = fake_aimlapi.chat_requests()
+    summaries = [b for b in bodies if "Summarize this conversation" in json.dumps(b["messages"][0])]
+    assert all(result.ok and result.model == "b/second" for result in results)
+    assert [b["model"] for b in summaries] == ["a/first"] * 3 + ["b/second"]
+    # each turn waits out the first model's retries once, summary or not
+    assert models_asked(fake_aimlapi).count("a/first") == 3 * len(results)
+    assert "SUMMARY: numbers were counted." in json.dumps(bodies[-1]["messages"])

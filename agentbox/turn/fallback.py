@@ -101,9 +101,10 @@ class ModelChain:
     models: list[Model] = field(default_factory=list)
 
     @classmethod
-    def build(cls, ids: Sequence[str], model_for: Any) -> ModelChain:
-        """A chain over `ids`, each model from `model_for(id)` (the shared `ModelFactory.model`)."""
-        chain = cls(list(ids))
+    def build(cls, ids: Sequence[str], model_for: Any, *, failed: dict[str, str] | None = None) -> ModelChain:
+        """A chain over `ids` (repeats dropped), each model from `model_for(id)` (the shared `ModelFactory.model`);
+        `failed`: another chain's record of this turn's failures, shared."""
+        chain = cls(list(dict.fromkeys(ids)), failed if failed is not None else {})
         for model_id in chain.ids:
             model = _TurnModel(model_for(model_id), chain, model_id)
             chain.models.append(model)

@@ -490,7 +490,7 @@ class TurnRunner:
                 self.store,
                 request.session_key,
                 budget=budget,
-                summarize=lambda transcript: self._summarize(request.agent_id, chain.ids[0], transcript),
+                summarize=lambda transcript: self._summarize(request.agent_id, chain, transcript),
             )
             agent = await self.agent_for_turn(request.agent_id)
             try:
@@ -539,7 +539,7 @@ class TurnRunner:
             settings["temperature"] = agent.temperature
         return settings
 
-    async def _summarize(self, agent_id: str, model_id: str, text: str) -> str:
+    async def _summarize(self, agent_id: str, chain: ModelChain, text: str) -> str:
         memory = self.config.agent(agent_id).memory
         summarizer: Agent[None, str] = Agent(
             output_type=str,
@@ -548,8 +548,10 @@ class TurnRunner:
                 "numbers, decisions and open tasks; drop pleasantries. At most 250 words."
             ),
         )
+        if memory.summary_model:  # its own model first, then the turn's chain (what failed there stays failed)
+            chain = ModelChain.build([memory.summary_model, *chain.ids], self.models.model, failed=chain.failed)
         result = await summarizer.run(
-            text, model=self.models.model(memory.summary_model or model_id), model_settings={"max_tokens": 800}
+            text, model=chain.first, capabilities=chain.capabilities(), model_settings={"max_tokens": 800}
         )
         return result.output
 
