@@ -51,6 +51,7 @@ async def turn(rt: Any, text: str, session: str = "s:1", agent: str = "main") ->
     return await rt.runner.run(TurnRequest(session, text, agent_id=agent))
 
 
+@pytest.mark.slow
 async def test_a_stdio_tool_call_round_trips_through_a_turn(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(Reply(tool_calls=[ToolCall("demo_add", {"a": 2, "b": 40})]), Reply(text="It is 42."))
     async with runtime_on(fake_aimlapi, home, FAST + stdio_config() + agent_with("demo")) as rt:
@@ -68,6 +69,7 @@ async def test_a_stdio_tool_call_round_trips_through_a_turn(fake_aimlapi, home: 
     assert tool_results(second) == ["42"]
 
 
+@pytest.mark.slow
 async def test_only_agents_that_list_a_server_get_it(fake_aimlapi, home: Path) -> None:
     config = stdio_config() + agent_with("demo", agent="work")
     async with runtime_on(fake_aimlapi, home, config) as rt:
@@ -80,6 +82,7 @@ async def test_only_agents_that_list_a_server_get_it(fake_aimlapi, home: Path) -
     assert "demo_add" in tool_names(work)
 
 
+@pytest.mark.slow
 async def test_env_from_reaches_the_server_and_is_masked_before_the_model_sees_it(
     fake_aimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -109,6 +112,7 @@ async def test_streamable_http_with_headers_from(fake_aimlapi, home: Path, monke
     assert tool_results(fake_aimlapi.last_chat()) == ["42"]
 
 
+@pytest.mark.slow
 async def test_a_server_that_rejects_us_fails_alone_and_the_model_is_told(
     fake_aimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,6 +137,7 @@ async def test_a_server_that_rejects_us_fails_alone_and_the_model_is_told(
     assert states["remote"].state == "failed" and "wrong-token" not in (states["remote"].reason or "")
 
 
+@pytest.mark.slow
 async def test_a_server_dying_mid_call_fails_that_call_and_comes_back(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(
         Reply(tool_calls=[ToolCall("demo_die", {})]),
@@ -152,6 +157,7 @@ async def test_a_server_dying_mid_call_fails_that_call_and_comes_back(fake_aimla
     assert again.ok and tool_results(fake_aimlapi.last_chat()) == ["3"] and server.restarts == 1
 
 
+@pytest.mark.slow
 async def test_a_slow_tool_call_times_out_as_a_failed_call(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(
         Reply(tool_calls=[ToolCall("demo_sleep", {"seconds": 60})]),
@@ -167,6 +173,7 @@ async def test_a_slow_tool_call_times_out_as_a_failed_call(fake_aimlapi, home: P
     assert fast.ok and tool_results(fake_aimlapi.last_chat()) == ["3"]
 
 
+@pytest.mark.slow
 async def test_a_tool_error_reaches_the_model_as_the_servers_message(fake_aimlapi, home: Path) -> None:
     fake_aimlapi.script(Reply(tool_calls=[ToolCall("demo_fail", {"message": "repository not found"})]), Reply(text="x"))
     async with runtime_on(fake_aimlapi, home, FAST + stdio_config() + agent_with("demo")) as rt:
@@ -177,6 +184,7 @@ async def test_a_tool_error_reaches_the_model_as_the_servers_message(fake_aimlap
     assert "demo_fail" in error or "Error" in error
 
 
+@pytest.mark.slow
 async def test_include_and_exclude_filter_by_the_servers_own_names(fake_aimlapi, home: Path) -> None:
     extra = 'include_tools = ["add", "sleep", "die"]\nexclude_tools = ["die"]'
     async with runtime_on(fake_aimlapi, home, stdio_config(extra=extra) + agent_with("demo")) as rt:
@@ -225,6 +233,7 @@ async def test_200_tools_stay_within_the_prompt_budget_and_load_on_demand(fake_a
     assert "big_create_issue" in tool_names(later)
 
 
+@pytest.mark.slow
 async def test_stopping_the_runtime_ends_the_server_and_what_it_started(fake_aimlapi, home: Path) -> None:
     pid_file = home / "server.pids"
     config = stdio_config(args=["--pid-file", str(pid_file), "--grandchild"]) + agent_with("demo")
@@ -278,6 +287,7 @@ def test_mcp_secrets_named_in_the_config_are_masked_in_logs_from_the_start(monke
     assert {"ghp_" + "A1b2C3" * 6, "Bearer remote-" + "x9" * 10} <= secrets
 
 
+@pytest.mark.slow
 async def test_a_server_slow_to_start_does_not_hold_up_the_turn_and_stops_with_the_runtime(
     fake_aimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

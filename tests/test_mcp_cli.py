@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.clirun import invoke_cli
 from tests.helpers import cli_env, write_config
 from tests.mcpserver import stdio_config
@@ -37,6 +39,7 @@ def test_list_without_servers_says_how_to_add_one(home: Path) -> None:
     assert done.returncode == 0 and "[mcp.servers.NAME]" in done.stdout
 
 
+@pytest.mark.slow
 def test_tools_lists_the_names_the_model_sees_and_the_filters(home: Path) -> None:
     write_config(home, stdio_config(extra='exclude_tools = ["die"]'))
     done = invoke_cli("mcp", "tools", "demo", "--json", env=cli_env(home))
@@ -56,6 +59,7 @@ def test_tools_of_an_unknown_server_names_the_configured_ones(home: Path) -> Non
     assert done.returncode == 2 and "no MCP server 'github'; configured: demo" in done.stderr
 
 
+@pytest.mark.slow
 def test_check_starts_each_server_and_exits_1_with_a_reason_per_failure(home: Path) -> None:
     config = (
         stdio_config()
@@ -82,6 +86,7 @@ def test_check_starts_each_server_and_exits_1_with_a_reason_per_failure(home: Pa
     assert any("missing: command 'no-such-mcp-server-binary' not found on PATH" in line for line in failed)
 
 
+@pytest.mark.slow
 def test_check_exits_0_when_every_server_starts(home: Path) -> None:
     write_config(home, stdio_config())
     done = invoke_cli("mcp", "check", env=cli_env(home))
