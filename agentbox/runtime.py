@@ -24,7 +24,7 @@ from agentbox.turn.runner import TurnRunner
 GATEWAY_SERVICES: list[str] = [
     "agentbox.gateway.jobs:gateway_service",  # polls and delivers video jobs
     "agentbox.gateway.retention:gateway_service",  # storage.retention_days, and media nothing refers to
-    "agentbox.mcpkit.service:gateway_service",  # GET /mcp: the MCP servers' state, for `agentbox mcp list`
+    "agentbox.gateway.mcp_status:gateway_service",  # GET /mcp: the MCP servers' state, for `agentbox mcp list`
 ]
 
 

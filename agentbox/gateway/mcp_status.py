@@ -1,4 +1,4 @@
-"""`GET /mcp` on the gateway: the state of its MCP servers, for `agentbox mcp list` (token auth).
+"""`GET /mcp` on the gateway: the state of its MCP servers (`agentbox.mcpkit`), for `agentbox mcp list` (token auth).
 
 A gateway service only for its route: the servers belong to the runtime, which stops them.
 """
