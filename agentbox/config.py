@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from agentbox import paths
 from agentbox.channels import settings_model
@@ -75,12 +76,20 @@ class AgentConfig(Section):
     disabled_skills: list[str] = []
     allow_exec: bool = False  # lets the model run scripts inside skill folders
     allowed_models: list[str] = []  # besides `model`, what `/model` in a chat may switch to
+    fallbacks: list[str] = []  # tried in order when `model` fails (after its retries; at once for 404/unsupported)
+    fallback_notice: Literal["short", "off"] = "short"  # tell the user when a fallback answered
+    mcp: list[str] = []  # the [mcp.servers.<name>] this agent may use; none unless listed
     max_tool_result_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024  # longer tool results are cut (with a note)
     memory: MemoryConfig = MemoryConfig()
 
     def model_choices(self) -> list[str]:
-        """The models a chat may use (`/model`): this agent's model first, then `allowed_models`."""
-        return list(dict.fromkeys(bare_model_id(model) for model in [self.model, *self.allowed_models]))
+        """The models a chat may use (`/model`): this agent's model first, then its fallbacks and `allowed_models`."""
+        models = [self.model, *self.fallbacks, *self.allowed_models]
+        return list(dict.fromkeys(bare_model_id(model) for model in models))
+
+    def model_chain(self, first: str | None = None) -> list[str]:
+        """The models a turn tries in order: `first` (default: `model`), then the fallbacks not already in it."""
+        return list(dict.fromkeys(bare_model_id(model) for model in [first or self.model, *self.fallbacks]))
 
 
 def bare_model_id(model_id: str) -> str:
@@ -143,6 +152,80 @@ class SkillsConfig(Section):
     config: dict[str, dict[str, Any]] = {}  # per-skill settings, read by `requires.config`
 
 
+MCP_SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# Inline values under these names are secrets: they must come from the environment (`env_from`, `headers_from`).
+_SECRET_NAME = re.compile(r"token|secret|password|passwd|api[_-]?key|credential|authorization|cookie", re.IGNORECASE)
+
+
+class McpServerConfig(Section):
+    """`[mcp.servers.<name>]`: one MCP server, started as a local process (`command`) or reached by URL (`url`).
+
+    Secrets never sit in the file: `env_from` / `headers_from` name the environment variables that hold them.
+    """
+
+    command: str | None = None  # stdio: the program to start, e.g. "npx"
+    args: list[str] = []
+    env: dict[str, str] = {}  # non-secret settings for the process (it gets only these, PATH/HOME/... and env_from)
+    env_from: dict[str, str] = {}  # {VAR_THE_SERVER_READS = "ENV_VAR_AGENTBOX_READS"}
+    cwd: str | None = None
+    url: str | None = None  # streamable HTTP (or SSE when the path ends in /sse)
+    headers: dict[str, str] = {}  # non-secret headers
+    headers_from: dict[str, str] = {}  # {Header-Name = "ENV_VAR_AGENTBOX_READS"}, e.g. a whole "Bearer ..." value
+    enabled: bool = True
+    timeout: Annotated[float, Field(gt=0)] = 30.0  # seconds for each tool call
+    start_timeout: Annotated[float, Field(gt=0)] = 60.0  # seconds to start (a first `npx -y` downloads)
+    include_tools: list[str] | None = None  # only these tools (the server's names); unset: all
+    exclude_tools: list[str] = []
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("env", "headers")
+    @classmethod
+    def _no_inline_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if _SECRET_NAME.search(name):
+                raise ValueError(
+                    f"{name!r} looks like a secret: name the env var that holds it in env_from/headers_from"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("set either command (a local process) or url (an HTTP server), not both")
+        if self.url is not None and (self.args or self.env or self.env_from or self.cwd):
+            raise ValueError("args, env, env_from and cwd are for command servers; a url server takes headers")
+        if self.command is not None and (self.headers or self.headers_from):
+            raise ValueError("headers and headers_from are for url servers; a command server takes env")
+        return self
+
+    def secret_env_names(self) -> list[str]:
+        return [*self.env_from.values(), *self.headers_from.values()]
+
+
+class McpConfig(Section):
+    """`[mcp]`: MCP servers whose tools agents may use (`[agents.<name>] mcp = [...]`), and their prompt budget."""
+
+    servers: dict[str, McpServerConfig] = {}
+    # Every tool schema of an agent's servers goes in each request while they fit this many characters
+    # together; past it, a server's tools are listed by name and loaded on demand (tool search).
+    schema_budget_chars: Annotated[int, Field(ge=0)] = 8_000
+    max_prompt_chars: Annotated[int, Field(ge=200)] = 4_000  # the list of on-demand tools in the instructions
+
+    @field_validator("servers")
+    @classmethod
+    def _names(cls, servers: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in servers:
+            if not MCP_SERVER_NAME.match(name):
+                raise ValueError(f"server name {name!r}: use a-z, 0-9, - and _ (it prefixes the tool names)")
+        return servers
+
+
 class ModelPrice(Section):
     """A model's price in USD per million input and output tokens, used to cost a turn the API did not price."""
 
@@ -189,6 +272,7 @@ class Config(Section):
     limits: LimitsConfig = LimitsConfig()
     logging: LoggingConfig = LoggingConfig()
     storage: StorageConfig = StorageConfig()
+    mcp: McpConfig = McpConfig()
 
     # Set by `load_config`, not by the file.
     source: Path | None = Field(default=None, exclude=True)
@@ -198,6 +282,15 @@ class Config(Section):
     def _has_main(cls, agents: dict[str, AgentConfig]) -> dict[str, AgentConfig]:
         agents.setdefault("main", AgentConfig())
         return agents
+
+    @model_validator(mode="after")
+    def _known_mcp_servers(self) -> Config:
+        for agent_id, agent in self.agents.items():
+            unknown = [name for name in agent.mcp if name not in self.mcp.servers]
+            if unknown:
+                known = ", ".join(sorted(self.mcp.servers)) or "none"
+                raise ValueError(f"agents.{agent_id}.mcp: no [mcp.servers.{unknown[0]}] (servers: {known})")
+        return self
 
     # -- derived ---------------------------------------------------------------
     @property
@@ -270,6 +363,11 @@ def _unknown_key(loc: tuple[int | str, ...]) -> str:
     return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
 
 
+def _may_hold_secrets(key: str) -> bool:
+    """Keys whose rejected value is not echoed back: the API key, MCP tables (env, headers), the whole file."""
+    return key.endswith("api_key") or key.split(".")[0] in ("mcp", "(top level)")
+
+
 def _format_validation_error(path: Path, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
@@ -278,7 +376,7 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
             problem = _unknown_key(item["loc"])
         else:
             problem = item["msg"]
-            if "input" in item and item["type"] not in ("missing",) and not key.endswith("api_key"):
+            if "input" in item and item["type"] not in ("missing",) and not _may_hold_secrets(key):
                 problem += f" (got {item['input']!r})"
         lines.append(f"{path}: {key}: {problem}")
     return "\n".join(lines)

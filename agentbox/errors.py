@@ -36,6 +36,7 @@ class AgentboxError(Exception):
         ├── ToolsImportError      skillkit.toolsets: a skill's tools.py cannot be imported
         ├── ScaffoldError         skillkit.scaffold (also ValueError): `agentbox skills new` cannot create it (exit 2)
         ├── ExecRefused           skillkit.execution: the exec tool refused a command; nothing ran
+        ├── McpUnavailable        mcpkit.server: an MCP server cannot serve a call now (a failed tool call)
         └── BlockedURL            skillkit.netguard (also ValueError): a URL tools may not reach
             └── UnresolvableHost  skillkit.netguard: the host does not resolve
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from agentbox.config import Config, require_api_key
 from agentbox.logs import collect_secrets
+from agentbox.mcpkit import McpServers
 from agentbox.redaction import register_secrets
 from agentbox.skillkit import SkillRegistry
 from agentbox.store import Store
@@ -23,6 +24,7 @@ from agentbox.turn.runner import TurnRunner
 GATEWAY_SERVICES: list[str] = [
     "agentbox.gateway.jobs:gateway_service",  # polls and delivers video jobs
     "agentbox.gateway.retention:gateway_service",  # storage.retention_days, and media nothing refers to
+    "agentbox.gateway.mcp_status:gateway_service",  # GET /mcp: the MCP servers' state, for `agentbox mcp list`
 ]
 
 
@@ -35,6 +37,7 @@ class Runtime:
     runner: TurnRunner
     skills: SkillRegistry
     caps: SpendingCaps | None = None  # today's spend vs. the caps, for /status
+    mcp: McpServers | None = None  # the [mcp.servers] the agents use, started on first use
 
 
 @asynccontextmanager
@@ -45,16 +48,19 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     store = await Store.open(config.database_path)
     caps = SpendingCaps(config.limits, store)
     skills = SkillRegistry(config)
+    mcp = McpServers(config)
     runner = TurnRunner(
         config,
         store,
         guards=[caps],
         extra_instructions=skills.instructions,
-        extra_toolsets=skills.toolsets,
+        extra_toolsets=lambda agent_id: [*skills.toolsets(agent_id), *mcp.toolsets(agent_id)],
         agents_version=skills.signature,
     )
+    runner.mcp = mcp
     try:
-        yield Runtime(config, store, runner, skills, caps=caps)
+        yield Runtime(config, store, runner, skills, caps=caps, mcp=mcp)
     finally:
+        await mcp.aclose()
         await runner.aclose()
         await store.close()

@@ -3,41 +3,54 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agentbox.cli.common import config_or_exit, database_errors, fail, print_json, run_async
 
+if TYPE_CHECKING:
+    from agentbox.config import Config
+
 CLI_SESSION = "cli:default"
+AGENT_HELP = "The agent ([agents.NAME] in config.toml) that answers."
+
+
+def agent_session(config: Config, agent_name: str, session: str | None) -> str:
+    """The session to use: the one given, else `cli:default` for main and `cli:<agent>` for another agent."""
+    if agent_name not in config.agents:
+        fail(f"no agent {agent_name!r} in the config; agents: {', '.join(sorted(config.agents))}", 2)
+    return session or (CLI_SESSION if agent_name == "main" else f"cli:{agent_name}")
 
 
 def agent(
     message: Annotated[str, typer.Option("--message", "-m", help="The message to send.")],
-    session: Annotated[str, typer.Option("--session", "-s", help="Session key (memory).")] = CLI_SESSION,
+    session: Annotated[str | None, typer.Option("--session", "-s", help="Session key (memory).")] = None,
     image: Annotated[list[str] | None, typer.Option("--image", "-i", help="Image file or URL (repeatable).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model id for this turn.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    agent_name: Annotated[str, typer.Option("--agent", help=AGENT_HELP)] = "main",
 ) -> None:
     """Run one turn through the same pipeline the gateway uses, with memory."""
     config = config_or_exit()
+    session = agent_session(config, agent_name, session)
     from agentbox.vision import load_image
 
     images = tuple(load_image(spec, config.vision) for spec in image or [])  # an InputError exits 2
     if not message.strip() and not images:
         fail("the message is empty", 2)
-    code = run_async(_agent(config, message, session, images, model, as_json))
+    code = run_async(_agent(config, message, session, images, model, as_json, agent_name))
     raise typer.Exit(code)
 
 
-async def _agent(config, message, session, images, model, as_json) -> int:  # type: ignore[no-untyped-def]
+async def _agent(config, message, session, images, model, as_json, agent_name) -> int:  # type: ignore[no-untyped-def]
     from agentbox.cli.failures import terminal_failure
     from agentbox.cli.termsafe import terminal_safe
     from agentbox.runtime import open_runtime
     from agentbox.turn.runner import TurnRequest
 
     async with open_runtime(config) as rt:
-        request = TurnRequest(session_key=session, text=message, images=images, model=model)
+        request = TurnRequest(session_key=session, text=message, images=images, model=model, agent_id=agent_name)
         if as_json:
             result = await rt.runner.run(request)
             print_json(result.as_json())
@@ -59,12 +72,14 @@ async def _agent(config, message, session, images, model, as_json) -> int:  # ty
 
 
 def chat(
-    session: Annotated[str, typer.Option("--session", "-s", help="Session key (memory).")] = CLI_SESSION,
+    session: Annotated[str | None, typer.Option("--session", "-s", help="Session key (memory).")] = None,
+    agent_name: Annotated[str, typer.Option("--agent", help=AGENT_HELP)] = "main",
 ) -> None:
     """Interactive terminal chat with streaming output. /help lists the commands."""
     config = config_or_exit()
+    session = agent_session(config, agent_name, session)
     from agentbox.cli.chat_repl import run_chat
 
     with database_errors():
-        code = run_chat(config, session)
+        code = run_chat(config, session, agent_name)
     raise typer.Exit(code)

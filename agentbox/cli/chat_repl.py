@@ -30,9 +30,10 @@ INTERRUPTED = 130  # a second Ctrl-C while an answer was being stopped
 class ChatSession:
     """One chat: the runtime, the session key, and how to print to this terminal."""
 
-    def __init__(self, rt: Runtime, session: str, *, interactive: bool) -> None:
+    def __init__(self, rt: Runtime, session: str, *, interactive: bool, agent_id: str = "main") -> None:
         self.rt = rt
         self.session = session
+        self.agent_id = agent_id
         self.interactive = interactive
         self.done = False  # /exit was typed
         self._handlers: dict[str, Callable[[str], Awaitable[None]]] = command_router(
@@ -41,7 +42,8 @@ class ChatSession:
         )
 
     async def banner(self) -> None:
-        print(f"agentbox chat — session {self.session}, model {await self._current_model()}")
+        agent = "" if self.agent_id == "main" else f"agent {self.agent_id}, "
+        print(f"agentbox chat — {agent}session {self.session}, model {await self._current_model()}")
         print("Type /help for commands. Ctrl-C stops an answer; Ctrl-D or Ctrl-C at the prompt quits.")
 
     async def command(self, line: str) -> None:
@@ -55,7 +57,7 @@ class ChatSession:
     async def _current_model(self) -> str:
         from agentbox.turn.runner import TurnRequest
 
-        return await self.rt.runner.model_for(TurnRequest(self.session, ""))
+        return await self.rt.runner.model_for(TurnRequest(self.session, "", agent_id=self.agent_id))
 
     async def _help(self, _: str) -> None:
         print(help_text("terminal"))
@@ -70,11 +72,13 @@ class ChatSession:
     async def _model(self, arg: str) -> None:
         sessions = self.rt.store.sessions
         if arg:
-            await sessions.ensure(self.session, channel="cli")
+            await sessions.ensure(self.session, channel="cli", agent=self.agent_id)
             await sessions.set_model(self.session, None if arg.lower() in ("default", "reset") else arg)
         print(f"Model: {await self._current_model()}")
 
     async def _status(self, _: str) -> None:
+        from agentbox.gateway.commands import fallback_line
+
         info = await self.rt.store.sessions.get(self.session)
         turns = info.turns if info else 0
         tokens = (info.input_tokens + info.output_tokens) if info else 0
@@ -83,12 +87,14 @@ class ChatSession:
             f"session {self.session} · model {await self._current_model()} · {plural(turns, 'turn')} · "
             f"{plural(tokens, 'token')} · ${usd:.4f}"
         )
+        if line := await fallback_line(self.rt.store, self.session):
+            print(line.rstrip())
 
     async def answer(self, text: str) -> None:
         """Stream one answer; a Ctrl-C (the task cancelled) stops it and keeps the question as a cancelled turn."""
         from agentbox.turn.runner import TurnRequest
 
-        request = TurnRequest(session_key=self.session, text=text)
+        request = TurnRequest(session_key=self.session, text=text, agent_id=self.agent_id)
         started = time.time()
         shown: list[str] = []
 
@@ -118,7 +124,7 @@ class ChatSession:
         sys.stdout.flush()
 
 
-def run_chat(config: Config, session: str) -> int:
+def run_chat(config: Config, session: str, agent_id: str = "main") -> int:
     """Run the chat until /exit, Ctrl-D or Ctrl-C at the prompt (exit 0); a second Ctrl-C mid-stop exits 130."""
     from agentbox.runtime import open_runtime
 
@@ -135,7 +141,7 @@ def run_chat(config: Config, session: str) -> int:
         except KeyboardInterrupt:
             return INTERRUPTED
         try:
-            return _loop(runner, ChatSession(rt, session, interactive=interactive))
+            return _loop(runner, ChatSession(rt, session, interactive=interactive, agent_id=agent_id))
         except KeyboardInterrupt:
             print()
             return INTERRUPTED

@@ -22,6 +22,7 @@ from agentbox.cli import (
     usage_cmd,
 )
 from agentbox.cli.jobs_cmd import app as jobs_app
+from agentbox.cli.mcp_cmd import app as mcp_app
 from agentbox.cli.skills_cmd import app as skills_app
 from agentbox.errors import AgentboxError
 
@@ -117,6 +118,7 @@ app.command("usage")(usage_cmd.usage_command)
 
 app.add_typer(skills_app, name="skills")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(mcp_app, name="mcp")
 
 
 def run() -> None:

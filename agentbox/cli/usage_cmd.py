@@ -49,31 +49,8 @@ def usage_command(
 
     console = Console(highlight=False)
     if rows:
-        table = [
-            (
-                r.key,
-                str(r.turns),
-                str(r.failed),
-                str(r.capped),
-                f"{r.input_tokens:,}",
-                f"{r.output_tokens:,}",
-                f"{'~' if r.estimated else ''}{r.usd:.4f}",
-            )
-            for r in rows
-        ]
-        table.append(
-            (
-                "total",
-                str(sum(r.turns for r in rows)),
-                str(sum(r.failed for r in rows)),
-                str(sum(r.capped for r in rows)),
-                f"{sum(r.input_tokens for r in rows):,}",
-                f"{sum(r.output_tokens for r in rows):,}",
-                f"{'~' if any(r.estimated for r in rows) else ''}{sum(r.usd for r in rows):.4f}",
-            )
-        )
-        headers = (by, "turns", "failed", "capped", "input tok", "output tok", "USD")
-        print_keyed(headers, table, numeric=range(1, 7), bold_last=True, console=console)
+        headers, table = _table(by, rows)
+        print_keyed(headers, table, numeric=range(1, len(headers)), bold_last=True, console=console)
         if any(r.estimated for r in rows):
             console.print("~ includes estimates from [limits] prices where the API reported no cost.", markup=False)
     else:
@@ -90,3 +67,19 @@ def usage_command(
         console.print(line + (f"; reached by {', '.join(capped)}" if capped else "; nobody at the cap"), markup=False)
     if not caps.total_reached and (caps.usd_per_day is not None or caps.usd_per_sender_per_day is not None):
         console.print(f"The caps reset at {resets}.", markup=False)
+
+
+def _table(by: str, rows: list[Any]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """Headers and rows (the total last); a `fallback` column only when a fallback model answered some turn."""
+    fallbacks = any(r.fallbacks for r in rows)
+
+    def line(key: str, group: list[Any]) -> tuple[str, ...]:
+        counts = [sum(r.turns for r in group), sum(r.failed for r in group), sum(r.capped for r in group)]
+        if fallbacks:
+            counts.append(sum(r.fallbacks for r in group))
+        usd = f"{'~' if any(r.estimated for r in group) else ''}{sum(r.usd for r in group):.4f}"
+        tokens = (f"{sum(r.input_tokens for r in group):,}", f"{sum(r.output_tokens for r in group):,}")
+        return (key, *map(str, counts), *tokens, usd)
+
+    headers = (by, "turns", "failed", "capped", *(("fallback",) if fallbacks else ()), "input tok", "output tok", "USD")
+    return headers, [*(line(r.key, [r]) for r in rows), line("total", rows)]

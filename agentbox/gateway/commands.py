@@ -89,7 +89,8 @@ class ChatCommands:
         spend = f"${info.usd:.4f}" if info.usd else "$0"
         return (
             f"Model: {model}\n"
-            f"Session: {call.session_key} (agent {call.agent_id}, {plural(info.turns, 'turn')})\n"
+            + await fallback_line(self._store, call.session_key)
+            + f"Session: {call.session_key} (agent {call.agent_id}, {plural(info.turns, 'turn')})\n"
             f"Tokens used: {info.input_tokens + info.output_tokens:,} "
             f"({info.input_tokens:,} in, {info.output_tokens:,} out)\n"
             f"Spend: {spend}" + await self._backlog_line()
@@ -102,6 +103,14 @@ class ChatCommands:
             return ""
         minutes = max(0, int((time.time() - backlog.oldest_at) // 60))
         return f"\nReplies waiting for delivery: {backlog.count} (oldest {minutes} min)"
+
+
+async def fallback_line(store: Store, session_key: str) -> str:
+    """`Last answer: X (a fallback; Y could not answer)` when a fallback model gave the latest answer, else ""."""
+    last = await store.sessions.last_answer(session_key)
+    if last is None or last[1] is None:
+        return ""
+    return f"Last answer: {last[0]} (a fallback; {last[1]} could not answer)\n"
 
 
 def allowed_model(requested: str, choices: list[str]) -> str | None:

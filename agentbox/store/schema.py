@@ -175,6 +175,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_waiting ON outbox(status, channel, chat_id, id);
     ALTER TABLE inbox ADD COLUMN outbox_id INTEGER;
     """,
+    # (model fallbacks) `model` is the model that answered; `fallback_from` the turn's own model
+    # when a fallback answered instead (NULL otherwise), so usage can count fallbacks.
+    """
+    ALTER TABLE turns ADD COLUMN fallback_from TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

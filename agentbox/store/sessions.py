@@ -54,6 +54,7 @@ class TurnRecord:
     messages: bytes | None = None
     started_at: float = 0.0
     finished_at: float = 0.0
+    fallback_from: str | None = None  # the turn's own model when a fallback (`model`) answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ class SessionRepo:
             self._conn,
             "INSERT INTO turns(session_key, epoch, started_at, finished_at, status, model, sender_id,"
             " user_text, reply, error, input_tokens, output_tokens, usd, usd_estimated, credits,"
-            " tool_calls, attachments, messages) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " tool_calls, attachments, messages, fallback_from) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 turn.session_key,
                 epoch,
@@ -167,10 +168,20 @@ class SessionRepo:
                 json.dumps(turn.tool_calls),
                 json.dumps(turn.attachments),
                 turn.messages,
+                turn.fallback_from,
             ),
         )
         await run(self._conn, "UPDATE sessions SET updated_at = ? WHERE key = ?", (now(), turn.session_key))
         return int(cursor.lastrowid or 0)
+
+    async def last_answer(self, key: str) -> tuple[str, str | None] | None:
+        """(model that answered, the turn's own model if a fallback answered) of the session's latest answer."""
+        async with self._conn.execute(
+            "SELECT model, fallback_from FROM turns WHERE session_key = ? AND status = 'ok' ORDER BY id DESC LIMIT 1",
+            (key,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (str(row[0]), row[1]) if row else None
 
     async def history_turns(self, key: str, *, after_turn_id: int = 0) -> list[StoredTurn]:
         """Successful turns of the current epoch, oldest first (the prompt view)."""
@@ -187,7 +198,7 @@ class SessionRepo:
     async def transcript(self, key: str) -> list[dict[str, Any]]:
         """Every turn ever recorded for the session, in order (compaction and /new never delete)."""
         async with self._conn.execute(
-            "SELECT id, epoch, started_at, status, model, user_text, reply, error, input_tokens,"
+            "SELECT id, epoch, started_at, status, model, fallback_from, user_text, reply, error, input_tokens,"
             " output_tokens, usd, tool_calls, attachments FROM turns WHERE session_key = ? ORDER BY id",
             (key,),
         ) as cursor:

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_ai import Agent, AgentRunResult, RunContext
 from pydantic_ai.exceptions import (
@@ -52,9 +52,13 @@ from agentbox.store import Store, TurnRecord
 from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
 from agentbox.turn.compaction import prompt_history, shorten_text
 from agentbox.turn.deps import JobService, Outbox, Progress, SessionContext, TurnDeps, _no_progress
+from agentbox.turn.fallback import ModelChain, failure_text, first_failure
 from agentbox.turn.history import dump_messages, estimate_tokens
 from agentbox.turn.lanes import Lanes
 from agentbox.turn.pricing import turn_cost
+
+if TYPE_CHECKING:
+    from agentbox.mcpkit import McpServers
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +115,15 @@ class TurnResult:
     status: TurnStatus = "ok"
     turn_id: int = 0
     http_status: int | None = None  # the API's status code when a failed turn ended on one (401, 404, ...)
+    fallback_from: str | None = None  # the turn's own model, when a fallback (`model`) answered instead
+    notice: str = ""  # the line appended to `reply` when a fallback answered (`fallback_notice`)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "session": self.session_key,
             "reply": self.reply,
             "model": self.model,
+            "fallback_from": self.fallback_from,
             "ok": self.ok,
             "usage": {
                 "input_tokens": self.usage.input_tokens,
@@ -140,6 +147,7 @@ def context_window(exc: BaseException) -> int | None:
 
 def friendly_error(exc: BaseException) -> str:
     """One short honest sentence for the user; details go to the log."""
+    exc = first_failure(exc)  # every model of the fallback chain failed: explain the first one
     status = exc.status_code if isinstance(exc, ModelHTTPError) else None
     if isinstance(exc, ModelContextWindowExceededError):
         return "That is too long for this model, even with our conversation shortened. Please send a shorter message."
@@ -232,6 +240,7 @@ class TurnRunner:
         self._agents_version = agents_version  # e.g. the skills on disk: a change rebuilds the agent
         self._agents: dict[str, tuple[object, Agent[TurnDeps, str]]] = {}
         self.jobs: JobService | None = None  # the gateway's job runner, given to tools as `deps.jobs`
+        self.mcp: McpServers | None = None  # the MCP servers behind `extra_toolsets`, for status (`/mcp`)
 
     def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
         """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
@@ -303,13 +312,17 @@ class TurnRunner:
         deps = self._build_deps(request, progress)
         meter = UsageMeter()
         tool_calls: list[str] = []
+        chain = ModelChain.build(self.config.agent(request.agent_id).model_chain(model_id), self.models.model)
         try:
-            result = await self._call_model(request, deps, model_id, on_delta, meter, tool_calls)
+            result = await self._call_model(request, deps, chain, on_delta, meter, tool_calls)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             return await self._record_failure(request, model_id, started, exc, tool_calls)
-        return await self._record_answer(request, model_id, started, result, meter, deps.outbox)
+        answer = await self._record_answer(request, chain, started, result, meter, deps.outbox)
+        if on_delta is not None and answer.notice:
+            await on_delta(answer.notice)
+        return answer
 
     async def _open_session(self, request: TurnRequest) -> str:
         """Create the session row if this is its first turn; return the model this turn uses."""
@@ -344,7 +357,7 @@ class TurnRunner:
         self,
         request: TurnRequest,
         deps: TurnDeps,
-        model_id: str,
+        chain: ModelChain,
         on_delta: OnDelta | None,
         meter: UsageMeter,
         tool_calls: list[str],
@@ -352,7 +365,7 @@ class TurnRunner:
         """The model run, with the API's reported cost collected into `meter`."""
         token = current_meter.set(meter)
         try:
-            return await self._run_agent(request, deps, model_id, on_delta, tool_calls)
+            return await self._run_agent(request, deps, chain, on_delta, tool_calls)
         finally:
             current_meter.reset(token)
 
@@ -361,14 +374,14 @@ class TurnRunner:
     ) -> TurnResult:
         """Log the failure, record the turn as failed, and answer with one honest sentence."""
         message = friendly_error(exc)
-        http_status = exc.status_code if isinstance(exc, ModelHTTPError) else None
+        cause = first_failure(exc)
+        http_status = cause.status_code if isinstance(cause, ModelHTTPError) else None
         log.warning(
-            "turn failed in session %s: %s: %s%s",
+            "turn failed in session %s: %s%s",
             request.session_key,
-            type(exc).__name__,
-            exc,
+            failure_text(exc),
             f" (the key came from {api_key_source()})" if http_status == 401 else "",
-            exc_info=not isinstance(exc, ModelAPIError),
+            exc_info=not isinstance(cause, ModelAPIError),
         )
         turn_id = await self._record(
             request,
@@ -376,14 +389,14 @@ class TurnRunner:
             started,
             status="failed",
             reply=message,
-            error=scrub_error(f"{type(exc).__name__}: {exc}"),
+            error=scrub_error(failure_text(exc)),
         )
         return TurnResult(
             request.session_key,
             message,
             model_id,
             ok=False,
-            error=type(exc).__name__,
+            error=type(cause).__name__,
             status="failed",
             tool_calls=tool_calls,
             turn_id=turn_id,
@@ -393,14 +406,22 @@ class TurnRunner:
     async def _record_answer(
         self,
         request: TurnRequest,
-        model_id: str,
+        chain: ModelChain,
         started: float,
         result: AgentRunResult[str],
         meter: UsageMeter,
         outbox: Outbox,
     ) -> TurnResult:
         """Price the run, keep its media on disk, and record the turn with its new messages."""
-        reply = result.output or ""
+        new_messages = result.new_messages()
+        model_id = chain.answered_by(new_messages)
+        fallback_from = chain.ids[0] if model_id != chain.ids[0] else None
+        if fallback_from is not None:
+            reasons = "; ".join(f"{model}: {why}" for model, why in chain.failed.items())
+            log.warning("session %s: %s answered instead (%s)", request.session_key, model_id, scrub_error(reasons))
+        notice = self._fallback_notice(request.agent_id, model_id, fallback_from)
+        text = result.output or ""
+        reply = text + notice
         run_usage = result.usage
         input_tokens = int(run_usage.input_tokens or 0)
         output_tokens = int(run_usage.output_tokens or 0)
@@ -412,7 +433,6 @@ class TurnRunner:
             reported_usd=meter.usd,
             reported_credits=meter.credits,
         )
-        new_messages = result.new_messages()
         tool_calls = _tool_names(new_messages)
         attachments = [await save_media(self.config.home / "media", item) for item in outbox.items]
         turn_usage = TurnUsage(input_tokens, output_tokens, usd, estimated, meter.credits)
@@ -434,10 +454,11 @@ class TurnRunner:
                 messages=await dump_messages(self.store, new_messages),
                 started_at=started,
                 finished_at=time.time(),
+                fallback_from=fallback_from,
             )
         )
-        if not reply.strip() and not attachments:
-            reply = "(The model returned an empty answer.)"
+        if not text.strip() and not attachments:
+            reply = "(The model returned an empty answer.)" + notice
         return TurnResult(
             request.session_key,
             reply,
@@ -447,10 +468,18 @@ class TurnRunner:
             tool_calls=tool_calls,
             attachments=attachments,
             turn_id=turn_id,
+            fallback_from=fallback_from,
+            notice=notice,
         )
 
+    def _fallback_notice(self, agent_id: str, answered: str, fallback_from: str | None) -> str:
+        """One short line telling the user another model answered (`fallback_notice = "off"`: nothing)."""
+        if fallback_from is None or self.config.agent(agent_id).fallback_notice == "off":
+            return ""
+        return f"\n\n(Answered by {answered}: {fallback_from} could not answer.)"
+
     async def _run_agent(
-        self, request: TurnRequest, deps: TurnDeps, model_id: str, on_delta: OnDelta | None, tool_calls: list[str]
+        self, request: TurnRequest, deps: TurnDeps, chain: ModelChain, on_delta: OnDelta | None, tool_calls: list[str]
     ) -> AgentRunResult[str]:
         """The model run over the session's history; once more with the history shortened if it overflowed."""
         memory = self.config.agent(request.agent_id).memory
@@ -461,7 +490,7 @@ class TurnRunner:
                 self.store,
                 request.session_key,
                 budget=budget,
-                summarize=lambda transcript: self._summarize(request.agent_id, model_id, transcript),
+                summarize=lambda transcript: self._summarize(request.agent_id, chain, transcript),
             )
             agent = await self.agent_for_turn(request.agent_id)
             try:
@@ -469,7 +498,8 @@ class TurnRunner:
                     user_content(text, request.images),
                     message_history=history.messages,
                     deps=deps,
-                    model=self.models.model(model_id),
+                    model=chain.first,
+                    capabilities=chain.capabilities(),
                     model_settings=self._settings(request.agent_id),
                     usage_limits=UsageLimits(
                         request_limit=25,
@@ -494,7 +524,7 @@ class TurnRunner:
                 "session %s: %s's context window was exceeded (~%d tokens of history); retrying with ~%d. "
                 "If this repeats, lower agents.%s.memory.token_budget (now %d).",
                 request.session_key,
-                model_id,
+                chain.ids[0],
                 history.estimated_tokens,
                 budget,
                 request.agent_id,
@@ -509,7 +539,7 @@ class TurnRunner:
             settings["temperature"] = agent.temperature
         return settings
 
-    async def _summarize(self, agent_id: str, model_id: str, text: str) -> str:
+    async def _summarize(self, agent_id: str, chain: ModelChain, text: str) -> str:
         memory = self.config.agent(agent_id).memory
         summarizer: Agent[None, str] = Agent(
             output_type=str,
@@ -518,8 +548,10 @@ class TurnRunner:
                 "numbers, decisions and open tasks; drop pleasantries. At most 250 words."
             ),
         )
+        if memory.summary_model:  # its own model first, then the turn's chain (what failed there stays failed)
+            chain = ModelChain.build([memory.summary_model, *chain.ids], self.models.model, failed=chain.failed)
         result = await summarizer.run(
-            text, model=self.models.model(memory.summary_model or model_id), model_settings={"max_tokens": 800}
+            text, model=chain.first, capabilities=chain.capabilities(), model_settings={"max_tokens": 800}
         )
         return result.output
 

@@ -32,6 +32,7 @@ class UsageRow:
     turns: int
     failed: int
     capped: int
+    fallbacks: int  # turns a fallback model answered (`[agents.<name>] fallbacks`)
     input_tokens: int
     output_tokens: int
     usd: float
@@ -69,6 +70,7 @@ async def usage_by(conn: aiosqlite.Connection, by: GroupBy, *, since: float | No
     sql = (
         f"SELECT {group} AS key, COUNT(*) AS turns,"
         " SUM(t.status = 'failed') AS failed, SUM(t.status = 'capped') AS capped,"
+        " SUM(t.fallback_from IS NOT NULL) AS fallbacks,"
         " SUM(t.input_tokens) AS input_tokens, SUM(t.output_tokens) AS output_tokens,"
         " SUM(COALESCE(t.usd, 0)) AS usd,"
         " SUM(CASE WHEN t.usd_estimated THEN COALESCE(t.usd, 0) ELSE 0 END) AS usd_estimated"
@@ -83,6 +85,7 @@ async def usage_by(conn: aiosqlite.Connection, by: GroupBy, *, since: float | No
             turns=int(r["turns"]),
             failed=int(r["failed"] or 0),
             capped=int(r["capped"] or 0),
+            fallbacks=int(r["fallbacks"] or 0),
             input_tokens=int(r["input_tokens"] or 0),
             output_tokens=int(r["output_tokens"] or 0),
             usd=float(r["usd"] or 0.0),
