@@ -55,6 +55,8 @@ from agentbox.turn.deps import JobService, Outbox, Progress, SessionContext, Tur
 from agentbox.turn.history import dump_messages, estimate_tokens
 from agentbox.turn.lanes import Lanes
 from agentbox.turn.pricing import turn_cost
+from agentbox.turn.usage import record_turn_parts
+from agentbox.voice.history import attach_audio
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ class TurnRequest:
     agent_id: str = "main"
     sender_id: str | None = None
     address: Address | None = None  # the chat (channel, chat, thread) it came from; None: the terminal
+    audio: tuple[str, ...] = ()  # media hashes of the voice notes `text` was transcribed from
 
     @property
     def channel(self) -> str:
@@ -409,10 +412,11 @@ class TurnRunner:
             model_id,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            reported_usd=meter.usd,
+            reported_usd=meter.reported,
             reported_credits=meter.credits,
         )
         new_messages = result.new_messages()
+        attach_audio(new_messages, request.audio)
         tool_calls = _tool_names(new_messages)
         attachments = [await save_media(self.config.home / "media", item) for item in outbox.items]
         turn_usage = TurnUsage(input_tokens, output_tokens, usd, estimated, meter.credits)
@@ -435,6 +439,9 @@ class TurnRunner:
                 started_at=started,
                 finished_at=time.time(),
             )
+        )
+        await record_turn_parts(
+            self.store.spend, turn_id, meter.kinds, request.session_key, request.channel, request.sender_id
         )
         if not reply.strip() and not attachments:
             reply = "(The model returned an empty answer.)"
