@@ -167,7 +167,9 @@ async def test_synthesize_both_answer_shapes_and_checks_what_came_back(fake_aiml
     assert is_ogg_opus(speech.data) and speech.media_type == "audio/ogg" and speech.filename == "speech.ogg"
     assert other.media_type == "audio/mpeg" and not is_ogg_opus(other.data)  # asked opus, got MP3: we know it
     [first, _] = fake_aimlapi.speech.tts_requests()
-    assert first["voice"] == "nova" and first["response_format"] == "opus" and first["model"] == "openai/gpt-4o-mini-tts"
+    assert (
+        first["voice"] == "nova" and first["response_format"] == "opus" and first["model"] == "openai/gpt-4o-mini-tts"
+    )
     if shape == "json":
         assert speech.cost.credits == fake_aimlapi.speech.tts_credits and meter.kinds["tts"] > 0
         downloads = [r for r in fake_aimlapi.requests if r.path.startswith("/files/")]

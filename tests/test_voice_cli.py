@@ -71,7 +71,9 @@ def test_bad_audio_and_speak_arguments_fail_before_any_call(
     assert fake_aimlapi.requests == []
 
 
-def test_a_failed_transcription_at_the_terminal_is_one_line(fake_aimlapi: FakeAimlapi, home: Path, tmp_path: Path) -> None:
+def test_a_failed_transcription_at_the_terminal_is_one_line(
+    fake_aimlapi: FakeAimlapi, home: Path, tmp_path: Path
+) -> None:
     from tests.fakes.aimlapi_speech import SttJob
 
     write_config(home, FAST_VOICE)
@@ -121,7 +123,9 @@ async def test_a_database_of_the_previous_release_gains_the_spend_table(home: Pa
         for number, script in enumerate(MIGRATIONS[:mine]):
             conn.executescript(script)
             conn.execute(f"PRAGMA user_version = {number + 1}")
-        conn.execute("INSERT INTO sessions(key, channel, created_at, updated_at) VALUES ('telegram:dm:7', 'telegram', 1, 1)")
+        conn.execute(
+            "INSERT INTO sessions(key, channel, created_at, updated_at) VALUES ('telegram:dm:7', 'telegram', 1, 1)"
+        )
         conn.execute(
             "INSERT INTO turns(session_key, epoch, started_at, status, model, sender_id, usd)"
             " VALUES ('telegram:dm:7', 0, 5, 'ok', 'gpt-4o-mini', '7', 0.25)"
@@ -134,3 +138,19 @@ async def test_a_database_of_the_previous_release_gains_the_spend_table(home: Pa
         assert await spent_since(store.conn, 0) == 0.25
         [chat] = await usage_by_kind(store.conn)
         assert (chat.kind, chat.usd) == ("chat", 0.25)
+
+
+def test_a_tools_cost_priced_in_credits_only_counts_in_the_turn_and_by_kind(
+    fake_aimlapi: FakeAimlapi, home: Path
+) -> None:
+    """The image API reports credits only, the chat USD: the turn's cost has both, and usage splits them."""
+    fake_aimlapi.script(
+        Reply(tool_calls=[ToolCall("generate_image", {"prompt": "a lighthouse at dusk"})], usd=0.001, credits=2_000),
+        Reply(text="Here is your lighthouse.", usd=0.002, credits=4_000),
+    )
+    done = invoke_cli("agent", "-m", "draw a lighthouse", "--json", env=cli_env(home, fake_aimlapi))
+    assert done.returncode == 0, done.stderr
+    image_usd = fake_aimlapi.image_credits / 2_000_000
+    assert json.loads(done.stdout)["usage"]["usd"] == 0.003 + image_usd
+    usage = json.loads(invoke_cli("usage", "--by", "kind", "--json", env=cli_env(home)).stdout)
+    assert {row["kind"]: row["usd"] for row in usage["rows"]} == {"chat": 0.003, "image": image_usd}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 from agentbox.store import Store
 from agentbox.voice.audio import is_ogg_opus
@@ -26,6 +28,13 @@ FAST_VOICE = "[voice]\nstt_poll_interval = 0.01\n"
 ALLOW = f"[channels.telegram]\ndm_policy = 'allowlist'\nallow_from = ['{FRIEND}']\n" + FAST_VOICE
 
 
+def telegram_gateway(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path, config: str = ALLOW
+) -> AbstractAsyncContextManager[Any]:
+    """A gateway with the real Telegram connector on the fakes (a new one each time: restarts)."""
+    return running_gateway(fake_aimlapi, home, telegram_connector(fake_telegram, tmp_path), config=config)  # type: ignore[arg-type]
+
+
 async def inbox_statuses(store: Store) -> dict[str, int]:
     return await store.inbox.counts()
 
@@ -39,14 +48,14 @@ async def test_a_voice_note_is_transcribed_answered_and_spoken_back(
     fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
 ) -> None:
     voice = ogg_opus(4.0, seed=3)
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=ALLOW) as gateway:  # type: ignore[arg-type]
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
         fake_telegram.push_voice(FRIEND, voice, duration=4)
         await finished(gateway.store, 1)
         await wait_until(lambda: fake_telegram.calls_to("sendVoice"))
         [turn] = await gateway.store.sessions.transcript(f"telegram:dm:{FRIEND}")
         async with gateway.store.conn.execute("SELECT messages FROM turns") as cursor:
             [(blob,)] = await cursor.fetchall()
+        await gateway.store.retention.collect_media(grace=0.0)  # the turn refers to the audio: it stays
         stored = await gateway.store.media.get(hashlib.sha256(voice).hexdigest())
         kinds = await spend_kinds(gateway.store)
     # The model was asked the transcript, and the history keeps it with a reference to the audio.
@@ -71,8 +80,7 @@ async def test_a_voice_note_is_transcribed_answered_and_spoken_back(
 async def test_an_unpaired_senders_voice_note_is_never_downloaded(
     fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
 ) -> None:
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=FAST_VOICE) as gateway:  # type: ignore[arg-type]
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, FAST_VOICE) as gateway:
         fake_telegram.push_voice(STRANGER, ogg_opus(30.0), duration=30, from_id=STRANGER, username="stranger")
         fake_telegram.push_voice(STRANGER, ogg_opus(5.0, seed=2), duration=5, from_id=STRANGER, username="stranger")
         await finished(gateway.store, 2)
@@ -90,12 +98,7 @@ async def test_a_failed_transcription_is_told_and_the_message_is_answered_after_
     fake_aimlapi.speech.script_stt(
         SttJob(states=["queued", "error"], error={"name": "UpstreamError", "message": "provider overloaded"})
     )
-    async with running_gateway(
-        fake_aimlapi,
-        home,
-        telegram_connector(fake_telegram, tmp_path),  # type: ignore[arg-type]
-        config=ALLOW,
-    ) as gateway:
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
         gateway.dispatcher.transcribe_retry_delay = 3600.0  # not within this test: the restart retries it
         fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
         await wait_until(lambda: fake_telegram.sent_messages(FRIEND))
@@ -107,12 +110,7 @@ async def test_a_failed_transcription_is_told_and_the_message_is_answered_after_
     )
     assert fake_aimlapi.chat_requests() == []
     # The next start picks the pending message up; the service works again and it is answered.
-    async with running_gateway(
-        fake_aimlapi,
-        home,
-        telegram_connector(fake_telegram, tmp_path),  # type: ignore[arg-type]
-        config=ALLOW,
-    ) as gateway:
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
         await finished(gateway.store, 1)
         await wait_until(lambda: fake_telegram.calls_to("sendVoice"))
         assert await inbox_statuses(gateway.store) == {"done": 1}
@@ -123,8 +121,7 @@ async def test_a_transient_failure_is_retried_in_place(
     fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
 ) -> None:
     fake_aimlapi.speech.script_stt(SttJob(states=["error"]), SttJob(states=["generating", "error"]))
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=ALLOW) as gateway:  # type: ignore[arg-type]
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
         gateway.dispatcher.transcribe_retry_delay = 0.01
         fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
         await finished(gateway.store, 1)
@@ -141,8 +138,7 @@ async def test_audio_the_service_refuses_is_failed_with_one_sentence(
     from tests.fakes.aimlapi import Fail
 
     fake_aimlapi.speech.script_stt(Fail(400, "Body validation error! The audio file is corrupted"))
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=ALLOW) as gateway:  # type: ignore[arg-type]
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
         fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
         await finished(gateway.store, 1)
         assert await inbox_statuses(gateway.store) == {"failed": 1}
@@ -156,8 +152,7 @@ async def test_too_long_a_voice_note_is_refused_before_any_download(
     fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
 ) -> None:
     config = ALLOW + "max_duration_seconds = 60\n"
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=config) as gateway:  # type: ignore[arg-type]
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, config) as gateway:
         fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=900)  # the declared length decides
         await finished(gateway.store, 1)
     assert fake_telegram.sent_messages(FRIEND) == [
@@ -170,19 +165,13 @@ async def test_voice_replies_follow_the_channel_setting(
     fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
 ) -> None:
     off = ALLOW.replace("[voice]", "voice_replies = 'off'\n[voice]")
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=off) as gateway:  # type: ignore[arg-type]
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, off) as gateway:
         fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
         fake_telegram.push_text(FRIEND, "and in Porto?")
         await finished(gateway.store, 2)
     assert fake_aimlapi.speech.tts_requests() == [] and fake_telegram.calls_to("sendVoice") == []
     always = ALLOW.replace("[voice]", "voice_replies = 'always'\n[voice]")
-    async with running_gateway(
-        fake_aimlapi,
-        home,
-        telegram_connector(fake_telegram, tmp_path),  # type: ignore[arg-type]
-        config=always,
-    ) as gateway:
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, always) as gateway:
         fake_telegram.push_text(FRIEND, "and in Faro?")
         await finished(gateway.store, 3)
         await wait_until(lambda: fake_telegram.calls_to("sendVoice"))
@@ -195,8 +184,7 @@ async def test_speech_that_is_not_opus_goes_as_an_audio_file(
 ) -> None:
     fake_aimlapi.speech.tts_honours_format = False  # asked for opus, the provider answers MP3
     fake_aimlapi.speech.tts_shape = "raw"
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=ALLOW) as gateway:  # type: ignore[arg-type]
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
         fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
         await finished(gateway.store, 1)
         await wait_until(lambda: fake_telegram.calls_to("sendAudio"))
@@ -213,8 +201,7 @@ async def test_long_answers_speak_their_first_part_and_send_all_the_text(
     answer = " ".join(f"Sentence number {n} says something about the weather." for n in range(60))
     fake_aimlapi.script(Reply(text=answer))
     config = ALLOW + "max_spoken_chars = 400\necho_transcript = false\n"
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=config) as gateway:  # type: ignore[arg-type]
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, config) as gateway:
         fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
         await finished(gateway.store, 1)
         await wait_until(lambda: fake_telegram.calls_to("sendVoice"))
@@ -223,20 +210,52 @@ async def test_long_answers_speak_their_first_part_and_send_all_the_text(
     assert len(tts["text"]) <= 400 and tts["text"].endswith("about the weather. The rest is in my written answer.")
 
 
-async def test_a_voice_note_over_the_spending_cap_is_not_transcribed(
+async def test_spending_caps_count_speech_and_stop_it(
     fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
 ) -> None:
-    config = ALLOW + "[limits]\nusd_per_day = 0.0005\n"
-    fake_aimlapi.speech.stt_credits = 2_000  # $0.001: one transcription passes the cap
-    connector = telegram_connector(fake_telegram, tmp_path)
-    async with running_gateway(fake_aimlapi, home, connector, config=config) as gateway:  # type: ignore[arg-type]
+    fake_aimlapi.speech.stt_credits = 2_000  # $0.001 to transcribe
+    fake_aimlapi.script(Reply(text="Sunny all weekend."))  # the turn (streamed: priced from its tokens)
+    config = ALLOW + "[limits]\nusd_per_day = 0.0011\n"
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, config) as gateway:
+        fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)  # under the cap: heard and answered
+        await finished(gateway.store, 1)
+        fake_telegram.push_voice(FRIEND, ogg_opus(2.0, seed=9), duration=2)  # over it now
+        await finished(gateway.store, 2)
+    answered, refused = fake_telegram.sent_messages(FRIEND)
+    assert answered.endswith("Sunny all weekend.") and "spending limit" in refused
+    assert len(fake_aimlapi.speech.stt_requests()) == 1  # the second was refused before any paid call
+    assert fake_aimlapi.speech.tts_requests() == []  # nor was the first answer spoken: the cap was reached
+
+
+async def test_long_answers_can_be_spoken_as_a_summary(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
+) -> None:
+    answer = " ".join(f"Day {n} brings sun, light wind and warm evenings by the river." for n in range(40))
+    fake_aimlapi.script(Reply(text=answer), Reply(text="**Sunny** every day, with light wind.", usd=0.0002))
+    config = ALLOW + "max_spoken_chars = 300\nlong_replies = 'summary'\n"
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, config) as gateway:
         fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
         await finished(gateway.store, 1)
-        fake_telegram.push_voice(FRIEND, ogg_opus(2.0, seed=9), duration=2)
-        await finished(gateway.store, 2)
-    assert len(fake_aimlapi.speech.stt_requests()) == 1  # the second was refused before any paid call
-    assert "spending limit" in fake_telegram.sent_messages(FRIEND)[-1]
-    assert fake_aimlapi.speech.tts_requests() == []  # the first answer was not spoken either: the cap was reached
+        await wait_until(lambda: fake_telegram.calls_to("sendVoice"))
+        kinds = await spend_kinds(gateway.store)
+    [tts] = fake_aimlapi.speech.tts_requests()
+    assert tts["text"] == "Sunny every day, with light wind."  # spoken: no Markdown marks
+    summary_request = fake_aimlapi.chat_requests()[-1]
+    assert answer in summary_request["messages"][-1]["content"]
+    assert kinds["chat"] == 0.0002  # the summary's cost, spent outside the turn
+
+
+async def test_voice_turned_off_downloads_nothing(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
+) -> None:
+    config = ALLOW + "enabled = false\n"
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, config) as gateway:
+        fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
+        await finished(gateway.store, 1)
+    assert fake_telegram.sent_messages(FRIEND) == [
+        "Sorry, I don't take voice messages or audio here; please send text."
+    ]
+    assert fake_telegram.calls_to("getFile") == [] and fake_aimlapi.requests == []
 
 
 def test_usage_shows_spend_per_kind(home: Path) -> None:

@@ -9,26 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from agentbox.voice.audio import sniff_audio_type
+from tests import test_media_access
 from tests.fakes.aimlapi import FakeAimlapi
 from tests.fakes.audio import mp3, ogg_opus, webm
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack
 from tests.gatewaykit import running_gateway, wait_until
 from tests.test_media_access import finished, media_rows
-from tests.test_slack_connector import Harness, dm, slack_config, slack_env
+from tests.test_slack_connector import Harness, dm
+
+slack_harness = test_media_access.slack_harness  # the fixture: the real Slack connector on the fake
 
 HEARD = "What is the weather like in Lisbon this weekend?"
 FAST_VOICE = "[voice]\nstt_poll_interval = 0.01\n"
-
-
-@pytest.fixture
-async def slack_harness(fake_slack: FakeSlack) -> Harness:
-    from agentbox.connectors.slack.connector import create
-
-    return Harness(fake_slack, create(slack_config(fake_slack), slack_env(fake_slack), http_port=0))
 
 
 async def test_a_slack_audio_clip_is_downloaded_after_access_transcribed_and_answered_with_audio(
