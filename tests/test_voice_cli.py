@@ -6,6 +6,9 @@ import json
 import sqlite3
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from agentbox.store import Store
 from agentbox.voice.audio import is_ogg_opus, sniff_audio_type
 from tests.clirun import invoke_cli
@@ -154,3 +157,43 @@ def test_a_tools_cost_priced_in_credits_only_counts_in_the_turn_and_by_kind(
     assert json.loads(done.stdout)["usage"]["usd"] == 0.003 + image_usd
     usage = json.loads(invoke_cli("usage", "--by", "kind", "--json", env=cli_env(home)).stdout)
     assert {row["kind"]: row["usd"] for row in usage["rows"]} == {"chat": 0.003, "image": image_usd}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.binary(min_size=1, max_size=20_000), seconds=st.floats(0.1, 600) | st.none())
+async def test_a_spoken_answer_waiting_in_the_outbox_keeps_its_bytes_and_voice_flag(
+    store: Store, payload: bytes, seconds: float | None
+) -> None:
+    from agentbox.messages import Address, Attachment, Outbound
+    from agentbox.store.outbox import NewEntry
+
+    voice = Attachment("audio", data=b"OggS" + payload, media_type="audio/ogg", voice=True, duration=seconds)
+    entry_id = await store.outbox.add(NewEntry(Address("telegram", "7"), Outbound(attachments=(voice,))))
+    entry = await store.outbox.get(entry_id)
+    assert entry is not None
+    [back] = entry.outbound.attachments
+    assert (back.data, back.voice, back.duration, back.kind) == (voice.data, True, seconds, "audio")
+
+
+async def test_speech_spend_counts_for_its_own_sender_only(store: Store) -> None:
+    from agentbox.config import LimitsConfig
+    from agentbox.messages import Address
+    from agentbox.store import SpendRecord
+    from agentbox.turn.caps import SpendingCaps
+    from agentbox.turn.runner import TurnRequest
+
+    await store.spend.add(
+        SpendRecord("stt", 0.30, session_key="telegram:dm:7", channel="telegram", sender_id="7"),
+        SpendRecord("tts", 0.25, session_key="telegram:dm:7", channel="telegram", sender_id="7"),
+        SpendRecord("stt", 0.10, session_key="slack:dm:7", channel="slack", sender_id="7"),
+    )
+    caps = SpendingCaps(LimitsConfig(usd_per_sender_per_day=0.5), store)
+
+    def asking(channel: str, sender: str) -> TurnRequest:
+        return TurnRequest(f"{channel}:dm:{sender}", "hi", sender_id=sender, address=Address(channel, sender))
+
+    assert await caps(asking("telegram", "7")) is not None  # $0.55 of speech: over the cap
+    assert await caps(asking("telegram", "8")) is None  # another sender spent nothing
+    assert await caps(asking("slack", "7")) is None  # the same id on another platform is another person
+    senders = {(s["channel"], s["sender_id"]): s["usd"] for s in (await caps.status()).senders}
+    assert senders == {("telegram", "7"): 0.55, ("slack", "7"): 0.1}
