@@ -288,3 +288,21 @@ def test_usage_shows_spend_per_kind(home: Path) -> None:
     assert "stt" in table and "~0.0030" in table and "0.0150" in table
     by_day = invoke_cli("usage", env=env).stdout
     assert "By kind: chat $0.0060, image $0.0040, tts ~$0.0030, stt $0.0020" in by_day
+
+
+async def test_a_failed_spoken_answer_is_said_in_one_sentence(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
+) -> None:
+    from tests.fakes.aimlapi import Fail
+
+    fake_aimlapi.speech.script_tts(Fail(400, "Body validation error! text: too long"))
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path) as gateway:
+        fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
+        await finished(gateway.store, 1)
+        await wait_until(lambda: len(fake_telegram.sent(FRIEND)) == 2)
+    answer, note = fake_telegram.sent_messages(FRIEND)
+    assert answer.endswith(f"echo: {HEARD}")
+    assert note == (
+        "Sorry, I couldn't turn this answer into speech (the text-to-speech service failed "
+        "(Body validation error! text: too long)); the text above is all of it."
+    )
