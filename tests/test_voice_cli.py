@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +13,7 @@ from agentbox.voice.audio import is_ogg_opus, sniff_audio_type
 from tests.clirun import invoke_cli
 from tests.fakes.aimlapi import FakeAimlapi, Reply, ToolCall
 from tests.fakes.audio import mp3, ogg_opus
-from tests.helpers import cli_env, write_config
+from tests.helpers import cli_env, database_before, write_config
 
 HEARD = "What is the weather like in Lisbon this weekend?"
 FAST_VOICE = "[voice]\nstt_poll_interval = 0.01\n"
@@ -118,14 +117,10 @@ def test_no_speak_tool_when_voice_is_off(fake_aimlapi: FakeAimlapi, home: Path) 
 
 
 async def test_a_database_of_the_previous_release_gains_the_spend_table(home: Path) -> None:
-    from agentbox.store.schema import MIGRATIONS, SCHEMA_VERSION
+    from agentbox.store.schema import SCHEMA_VERSION
 
-    mine = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE spend" in script)
     path = home / "agentbox.db"
-    with sqlite3.connect(path) as conn:
-        for number, script in enumerate(MIGRATIONS[:mine]):
-            conn.executescript(script)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    with database_before(path, "CREATE TABLE spend") as conn:
         conn.execute(
             "INSERT INTO sessions(key, channel, created_at, updated_at) VALUES ('telegram:dm:7', 'telegram', 1, 1)"
         )
