@@ -192,3 +192,22 @@ async def test_speech_spend_counts_for_its_own_sender_only(store: Store) -> None
     assert await caps(asking("slack", "7")) is None  # the same id on another platform is another person
     senders = {(s["channel"], s["sender_id"]): s["usd"] for s in (await caps.status()).senders}
     assert senders == {("telegram", "7"): 0.55, ("slack", "7"): 0.1}
+
+
+async def test_a_finished_video_costs_video_spend(fake_aimlapi: FakeAimlapi, home: Path) -> None:
+    """The video's price comes with its last poll, outside any turn: it counts as `video` for usage and caps."""
+    from agentbox.gateway.jobs import JobRunner
+    from agentbox.turn.usage import spent_since, usage_by_kind
+    from tests.helpers import runtime_on
+    from tests.test_jobs import FAST, Outbox, start_video, wait_status
+
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, Outbox())
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        await wait_status(rt.store, job_id, "delivered")
+        await runner.stop()
+        kinds = {row.kind: row.usd for row in await usage_by_kind(rt.store.conn)}
+        total = await spent_since(rt.store.conn, 0)
+    video_usd = fake_aimlapi.video_credits / 2_000_000
+    assert kinds["video"] == video_usd and total == kinds["chat"] + video_usd
