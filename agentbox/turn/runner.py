@@ -52,11 +52,11 @@ from agentbox.store import Store, TurnRecord
 from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
 from agentbox.turn.compaction import prompt_history, shorten_text
 from agentbox.turn.deps import JobService, Outbox, Progress, SessionContext, TurnDeps, _no_progress
+from agentbox.turn.heard import attach_audio
 from agentbox.turn.history import dump_messages, estimate_tokens
 from agentbox.turn.lanes import Lanes
 from agentbox.turn.pricing import turn_cost
 from agentbox.turn.usage import record_turn_parts
-from agentbox.voice.history import attach_audio
 
 log = logging.getLogger(__name__)
 

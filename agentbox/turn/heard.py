@@ -24,12 +24,3 @@ def attach_audio(messages: Sequence[ModelMessage], digests: Sequence[str]) -> No
         if isinstance(message, ModelRequest) and any(isinstance(p, UserPromptPart) for p in message.parts):
             message.metadata = {**(message.metadata or {}), AUDIO_KEY: [MEDIA_REF + d for d in digests]}
             return
-
-
-def heard_audio(messages: Sequence[ModelMessage]) -> list[str]:
-    """The media hashes of the audio these messages heard, oldest first."""
-    found: list[str] = []
-    for message in messages:
-        if isinstance(message, ModelRequest) and message.metadata:
-            found += [ref.removeprefix(MEDIA_REF) for ref in message.metadata.get(AUDIO_KEY, [])]
-    return found
