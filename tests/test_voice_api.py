@@ -110,6 +110,7 @@ async def test_a_failed_job_and_an_outage_are_transient_a_refused_upload_is_not(
         SttJob(states=["queued", "error"], error={"name": "UpstreamError", "message": "provider unavailable"}),
         Fail(503, times=4),  # every attempt the retrying transport makes
         Fail(400),
+        Fail(404, "Model is deprecated"),
     )
     client = client_for(fake_aimlapi)
     try:
@@ -119,11 +120,15 @@ async def test_a_failed_job_and_an_outage_are_transient_a_refused_upload_is_not(
             await transcribe(client, ogg_opus(1.0), "audio/ogg", FAST)
         with pytest.raises(TranscriptionFailed) as refused:
             await transcribe(client, ogg_opus(1.0), "audio/ogg", FAST)
+        with pytest.raises(TranscriptionFailed) as unknown_model:
+            await transcribe(client, ogg_opus(1.0), "audio/ogg", FAST)
     finally:
         await client.aclose()
     assert failed_job.value.transient and "provider unavailable" in failed_job.value.reason
     assert outage.value.transient and "not answering" in outage.value.reason
     assert not refused.value.transient and "could not read this audio" in refused.value.reason
+    assert not unknown_model.value.transient
+    assert unknown_model.value.reason == "the speech-to-text model openai/gpt-4o-mini-transcribe is not available"
 
 
 async def test_a_job_that_never_finishes_times_out(fake_aimlapi: FakeAimlapi) -> None:

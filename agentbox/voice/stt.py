@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 CREATE_PATH = "/v1/stt/create"
 RUNNING = frozenset({"queued", "generating", "waiting", "active", "processing"})
 FAILED = frozenset({"error", "failed"})
-_NOT_RETRYABLE = frozenset({400, 404, 413, 415, 422})  # the audio or the model is the problem, not the moment
+_NOT_RETRYABLE = frozenset({400, 413, 415, 422})  # the audio is the problem, not the moment
 
 
 class TranscriptionFailed(AgentboxError):
@@ -48,9 +48,7 @@ class Transcript:
     cost: Cost
 
 
-async def transcribe(
-    client: AimlapiClient, audio: bytes, media_type: str, voice: VoiceConfig, *, poll_interval: float | None = None
-) -> Transcript:
+async def transcribe(client: AimlapiClient, audio: bytes, media_type: str, voice: VoiceConfig) -> Transcript:
     """The transcript of `audio`, or TranscriptionFailed saying why in words for the user."""
     model = normalize_model_id(voice.stt_model)
     form = {"model": model} | ({"language": voice.language} if voice.language else {})
@@ -61,16 +59,17 @@ async def transcribe(
         generation_id = (created.get("generation_id") or created.get("id")) if isinstance(created, dict) else None
         if not generation_id:
             raise TranscriptionFailed("the speech-to-text service answered without a job id", transient=True)
-        done = await _wait(client, str(generation_id), voice, poll_interval or voice.stt_poll_interval)
+        done = await _wait(client, str(generation_id), voice)
     except AimlapiError as exc:
-        raise _failure(exc) from None
+        raise _failure(exc, model) from None
     text = transcript_text(done.get("result") or done.get("output"))
     if text is None:
         raise TranscriptionFailed("the speech-to-text service sent no text", transient=True)
     return Transcript(text.strip(), model, reported_cost(created) + reported_cost(done))
 
 
-async def _wait(client: AimlapiClient, generation_id: str, voice: VoiceConfig, interval: float) -> dict[str, Any]:
+async def _wait(client: AimlapiClient, generation_id: str, voice: VoiceConfig) -> dict[str, Any]:
+    interval = voice.stt_poll_interval
     deadline = time.monotonic() + voice.stt_timeout
     while True:
         payload = await client.request_json("GET", f"/v1/stt/{generation_id}")
@@ -110,8 +109,10 @@ def _job_error(payload: dict[str, Any]) -> str:
     return f"the speech-to-text service failed on it ({detail})"
 
 
-def _failure(exc: AimlapiError) -> TranscriptionFailed:
+def _failure(exc: AimlapiError, model: str) -> TranscriptionFailed:
     log.warning("speech-to-text failed: %s", exc)
+    if exc.status == 404:  # a model id the API does not know (or no longer serves): the owner's to fix
+        return TranscriptionFailed(f"the speech-to-text model {model} is not available", transient=False)
     if exc.status == 401:
         return TranscriptionFailed("the AI/ML API key was rejected", transient=True)
     if exc.status == 403:
