@@ -12,7 +12,7 @@ import contextvars
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -42,32 +42,61 @@ def normalize_model_id(model_id: str) -> str:
 # -- usage metering ----------------------------------------------------------------
 
 
+CREDITS_PER_USD = 2_000_000  # AI/ML API: $1 = 2,000,000 credits
+
+
 @dataclass(slots=True)
 class UsageMeter:
-    """Cost the API reported (`meta.usage`) across the model requests of one turn."""
+    """Cost the API reported (`meta.usage`) across the requests of one turn (or one voice call).
+
+    `kinds` holds the USD of the calls that were not chat completions (stt, tts, image, video,
+    other), so a turn's cost can be broken down by kind.
+    """
 
     usd: float | None = None
     credits: float | None = None
+    reported: float | None = None  # USD per call (usd_spent, else credits converted), summed
+    kinds: dict[str, float] = field(default_factory=dict)
 
-    def add(self, meta_usage: dict[str, Any]) -> None:
+    def add(self, meta_usage: dict[str, Any], kind: str = "chat") -> None:
         usd = meta_usage.get("usd_spent")
         credits = meta_usage.get("credits_used")
         if isinstance(usd, int | float):
             self.usd = (self.usd or 0.0) + float(usd)
         if isinstance(credits, int | float):
             self.credits = (self.credits or 0.0) + float(credits)
+        # Per call: an image priced in credits only still counts next to a chat priced in USD.
+        if (cost := _usd_of(usd, credits)) is not None:
+            self.reported = (self.reported or 0.0) + cost
+            if kind != "chat":
+                self.kinds[kind] = self.kinds.get(kind, 0.0) + cost
+
+
+def _usd_of(usd: Any, credits: Any) -> float | None:
+    if isinstance(usd, int | float):
+        return float(usd)
+    return float(credits) / CREDITS_PER_USD if isinstance(credits, int | float) else None
 
 
 current_meter: contextvars.ContextVar[UsageMeter | None] = contextvars.ContextVar("agentbox_meter", default=None)
 
 
-def _record_meta(payload: Any) -> None:
+def _record_meta(payload: Any, kind: str = "chat") -> None:
     meter = current_meter.get()
     if meter is None or not isinstance(payload, dict):
         return
     meta = payload.get("meta")
     if isinstance(meta, dict) and isinstance(meta.get("usage"), dict):
-        meter.add(meta["usage"])
+        meter.add(meta["usage"], kind)
+
+
+_KIND_OF_PATH = (("/stt/", "stt"), ("/tts", "tts"), ("/images/", "image"), ("/video/", "video"), ("/chat/", "chat"))
+
+
+def call_kind(url: str) -> str:
+    """What kind of spend a call to this endpoint is (`/v1/stt/create` → "stt"), for usage by kind."""
+    path = httpx.URL(url).path
+    return next((kind for marker, kind in _KIND_OF_PATH if marker in path), "other")
 
 
 def _normalise_chat_json(payload: Any) -> bool:
@@ -252,8 +281,8 @@ class AimlapiClient:
             )
         return self._http
 
-    async def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
-        """Call an endpoint (absolute URL or path under the root) and return its JSON, or raise AimlapiError."""
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Call an endpoint (absolute URL or path under the root); the response, or AimlapiError for a failure."""
         if not url.startswith(("http://", "https://")):
             url = self.root_url + url
         try:
@@ -264,11 +293,13 @@ class AimlapiClient:
             raise AimlapiError(None, f"cannot reach the API ({type(exc).__name__})") from None
         if response.status_code >= 400:
             raise _error_from(response)
-        try:
-            payload = response.json()
-        except ValueError:
-            raise AimlapiError(response.status_code, "the API answered with malformed JSON") from None
-        _record_meta(payload)
+        return response
+
+    async def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Call an endpoint (absolute URL or path under the root) and return its JSON, or raise AimlapiError."""
+        response = await self.request(method, url, **kwargs)
+        payload = parse_json(response)
+        _record_meta(payload, call_kind(str(response.request.url)))
         return payload
 
     async def post_json(self, path: str, body: dict[str, Any]) -> Any:
@@ -294,6 +325,19 @@ class AimlapiClient:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+
+
+def parse_json(response: httpx.Response) -> Any:
+    """The response's JSON body, or AimlapiError naming the malformed answer."""
+    try:
+        return response.json()
+    except ValueError:
+        raise AimlapiError(response.status_code, "the API answered with malformed JSON") from None
+
+
+def record_usage(payload: Any, kind: str) -> None:
+    """Add a response's `meta.usage` to the running meter (for calls read without `request_json`)."""
+    _record_meta(payload, kind)
 
 
 def _error_from(response: httpx.Response) -> AimlapiError:

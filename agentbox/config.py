@@ -104,6 +104,27 @@ class VisionConfig(Section):
     allowed_types: list[str] = ["image/png", "image/jpeg", "image/gif", "image/webp"]
 
 
+class VoiceConfig(Section):
+    """`[voice]`: voice notes in (speech-to-text) and spoken answers out (text-to-speech), both through the
+    AI/ML API: models, voice, limits checked before any download or call, and how long answers are spoken."""
+
+    enabled: bool = True  # off: voice notes and audio get a polite "send text" and nothing is downloaded
+    stt_model: str = "openai/gpt-4o-mini-transcribe"
+    language: str | None = None  # BCP-47 hint such as "en" or "de"; unset: detected from the audio
+    echo_transcript: bool = True  # the reply starts with an italic quote of what was heard
+    max_audio_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
+    max_duration_seconds: Annotated[float, Field(gt=0)] = 600.0
+    stt_timeout: Annotated[float, Field(gt=0)] = 120.0  # give up waiting for a transcript after this
+    stt_poll_interval: Annotated[float, Field(gt=0)] = 1.0
+    tts_model: str = "openai/gpt-4o-mini-tts"
+    voice: str = "alloy"
+    speed: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
+    max_spoken_chars: Annotated[int, Field(ge=100, le=4096)] = 1000  # longer answers: see long_replies
+    long_replies: Literal["truncate", "summary"] = "truncate"
+    stt_usd_per_minute: Annotated[float, Field(ge=0)] = 0.003  # estimates when the API reports no cost
+    tts_usd_per_million_chars: Annotated[float, Field(ge=0)] = 15.0
+
+
 if TYPE_CHECKING:
     ChannelsConfig = ChannelsSection  # what type checkers see: channels are reached through agentbox.channels
 else:
@@ -265,6 +286,7 @@ class Config(Section):
     aimlapi: AimlapiConfig = AimlapiConfig()
     agents: dict[str, AgentConfig] = {"main": AgentConfig()}
     vision: VisionConfig = VisionConfig()
+    voice: VoiceConfig = VoiceConfig()
     channels: ChannelsConfig = ChannelsConfig()
     bindings: list[Binding] = []
     gateway: GatewayConfig = GatewayConfig()

@@ -23,6 +23,7 @@ class Section(BaseModel):
 
 DmPolicy = Literal["pairing", "allowlist", "open", "disabled"]
 GroupPolicy = Literal["mention", "open", "disabled"]
+VoiceReplies = Literal["off", "mirror", "always"]
 
 
 def _ids_as_strings(value: Any) -> Any:
@@ -44,6 +45,7 @@ class ChannelConfig(Section):
     group_policy: GroupPolicy = "mention"
     groups: PlatformIds = []  # groups where everyone may talk to the bot; "*": every group
     agent: str = "main"
+    voice_replies: VoiceReplies = "mirror"  # spoken answers: never, to voice notes, or to everything
 
     def token_specs(self) -> list[TokenSpec]:
         """The secrets this channel needs in its configured mode, named by the env vars that hold them."""

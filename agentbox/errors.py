@@ -19,6 +19,8 @@ class AgentboxError(Exception):
         │   └── MissingApiKey     config: no AI/ML API key anywhere
         ├── InputError            vision (also ValueError): a bad image or message, before any model call (exit 2)
         ├── AimlapiError          aimlapi: an images/video/other non-chat AI/ML API call failed
+        ├── TranscriptionFailed   voice.stt: the speech-to-text service gave no transcript
+        ├── SpeechFailed          voice.tts: the text-to-speech service gave no audio
         ├── ConnectorError        messages: a platform cannot be reached, or refused a message
         │   └── TelegramSendError connectors.telegram.stream: a Telegram send failed
         ├── MediaTooLarge         messages: an inbound file is over the size limit

@@ -35,6 +35,8 @@ class Attachment:
     caption: str | None = None
     ref: str | None = None
     size: int | None = None
+    duration: float | None = None  # seconds of audio or video, as the platform declared it
+    voice: bool = False  # spoken audio: a voice note (inbound), or sent as one where the platform can
 
     def describe(self) -> str:
         """Where the media is, for text output (CLI, logs): a path or URL, never bytes."""

@@ -18,6 +18,7 @@ from agentbox.skillkit import SkillRegistry
 from agentbox.store import Store
 from agentbox.turn.caps import SpendingCaps
 from agentbox.turn.runner import TurnRunner
+from agentbox.voice.tool import voice_toolsets
 
 # Background services the gateway starts and stops with itself: "module:factory" entries, each
 # factory called with the Gateway and returning an object with `name`, `start()` and `stop()`.
@@ -54,7 +55,7 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
         store,
         guards=[caps],
         extra_instructions=skills.instructions,
-        extra_toolsets=lambda agent_id: [*skills.toolsets(agent_id), *mcp.toolsets(agent_id)],
+        extra_toolsets=lambda agent_id: [*skills.toolsets(agent_id), *mcp.toolsets(agent_id), *voice_toolsets(config)],
         agents_version=skills.signature,
     )
     runner.mcp = mcp

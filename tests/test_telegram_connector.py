@@ -251,7 +251,9 @@ async def test_unsupported_media_and_bot_messages(
     fake_telegram.push_document(DM, b"%PDF-1.4", mime_type="application/pdf", file_name="a.pdf", caption="read")
     fake_telegram.push_text(GROUP, "beep", chat_type="supergroup", from_id=999, username="other_bot", is_bot=True)
     items = await inbox.wait_for(4)
-    assert [(i.unsupported, i.text) for i in items[:3]] == [("voice", ""), ("sticker", ""), ("document", "")]
+    assert [(i.unsupported, i.text) for i in items[:3]] == [(None, ""), ("sticker", ""), ("document", "")]
+    [voice] = items[0].attachments  # a voice note is a reference now: fetched after the access check
+    assert (voice.kind, voice.voice, voice.duration, voice.data) == ("audio", True, 2.0, None) and voice.ref
     assert [i.bot_authored for i in items] == [False, False, False, True]
 
 

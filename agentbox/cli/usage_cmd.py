@@ -1,4 +1,5 @@
-"""`agentbox usage`: tokens and USD per day, session or model, and today's spend against the caps."""
+"""`agentbox usage`: tokens and USD per day, session or model, spend per kind (chat, stt, tts, image, ...),
+and today's spend against the caps."""
 
 from __future__ import annotations
 
@@ -10,36 +11,47 @@ import typer
 from agentbox.cli.common import config_or_exit, fail, print_json, run_async
 
 
-async def _collect(by: str, since: float | None) -> tuple[list[Any], Any]:
+async def _collect(by: str, since: float | None) -> tuple[list[Any], list[Any], Any]:
     from agentbox.store import Store
     from agentbox.turn.caps import caps_status
-    from agentbox.turn.usage import usage_by
+    from agentbox.turn.usage import usage_by, usage_by_kind
 
     config = config_or_exit()
     store = await Store.open(config.database_path)
     try:
-        return await usage_by(store.conn, by, since=since), await caps_status(config.limits, store)  # type: ignore[arg-type]
+        kinds = await usage_by_kind(store.conn, since=since)
+        rows = [] if by == "kind" else await usage_by(store.conn, by, since=since)  # type: ignore[arg-type]
+        return rows, kinds, await caps_status(config.limits, store)
     finally:
         await store.close()
 
 
 def usage_command(
-    by: Annotated[str, typer.Option("--by", help="Group by day | session | model.")] = "day",
+    by: Annotated[str, typer.Option("--by", help="Group by day | session | model | kind.")] = "day",
     since: Annotated[str | None, typer.Option("--since", help="YYYY-MM-DD (UTC), today, or Nd.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Tokens and money spent, from what each turn recorded (~ marks estimated costs)."""
     from agentbox.turn.usage import parse_since
 
-    if by not in ("day", "session", "model"):
-        fail("--by must be day, session or model", 2)
+    if by not in ("day", "session", "model", "kind"):
+        fail("--by must be day, session, model or kind", 2)
     try:
         start = parse_since(since, now=time.time()) if since else None
     except ValueError as exc:
         fail(str(exc), 2)
-    rows, caps = run_async(_collect(by, start))
+    rows, kinds, caps = run_async(_collect(by, start))
     if as_json:
-        print_json({"by": by, "since": start, "rows": [r.as_json() for r in rows], "caps": caps.as_json()})
+        shown = kinds if by == "kind" else rows
+        print_json(
+            {
+                "by": by,
+                "since": start,
+                "rows": [r.as_json() for r in shown],
+                "kinds": [k.as_json() for k in kinds],
+                "caps": caps.as_json(),
+            }
+        )
         return
     from rich.console import Console
 
@@ -48,11 +60,15 @@ def usage_command(
     from agentbox.cli.termsafe import terminal_safe
 
     console = Console(highlight=False)
-    if rows:
+    if by == "kind":
+        print_kinds(kinds, start, console)
+    elif rows:
         headers, table = _table(by, rows)
         print_keyed(headers, table, numeric=range(1, len(headers)), bold_last=True, console=console)
         if any(r.estimated for r in rows):
             console.print("~ includes estimates from [limits] prices where the API reported no cost.", markup=False)
+        if any(k.kind != "chat" for k in kinds):
+            console.print("By kind: " + ", ".join(f"{k.kind} {_usd(k.usd, k.usd_estimated)}" for k in kinds))
     else:
         console.print("No turns recorded" + (" in that period." if start else " yet."))
     resets = local_time(caps.resets_at)
@@ -83,3 +99,22 @@ def _table(by: str, rows: list[Any]) -> tuple[tuple[str, ...], list[tuple[str, .
 
     headers = (by, "turns", "failed", "capped", *(("fallback",) if fallbacks else ()), "input tok", "output tok", "USD")
     return headers, [*(line(r.key, [r]) for r in rows), line("total", rows)]
+
+
+def _usd(usd: float, estimated: float) -> str:
+    return f"{'~' if estimated > 0 else ''}${usd:.4f}"
+
+
+def print_kinds(kinds: list[Any], start: float | None, console: Any) -> None:
+    """`--by kind`: USD per kind of call (chat, stt, tts, image, video, other), the total last."""
+    from agentbox.cli.tables import print_keyed
+
+    if not any(k.usd > 0 for k in kinds):
+        console.print("Nothing spent" + (" in that period." if start else " yet."))
+        return
+    table = [(k.kind, f"{'~' if k.usd_estimated > 0 else ''}{k.usd:.4f}") for k in kinds]
+    estimated = any(k.usd_estimated > 0 for k in kinds)
+    table.append(("total", f"{'~' if estimated else ''}{sum(k.usd for k in kinds):.4f}"))
+    print_keyed(("kind", "USD"), table, numeric=[1], bold_last=True, console=console)
+    if estimated:
+        console.print("~ includes estimates where the API reported no cost.", markup=False)

@@ -1,5 +1,9 @@
 """From a stored inbound message to a sent reply: access, checks, commands, turns — one worker per session.
 
+Voice notes are transcribed after the access check (`agentbox.gateway.voice`) and the turn
+answers their transcript; a failed transcription is told to the sender and retried while the
+message stays pending. Answers may also be spoken (`agentbox.voice.replies`).
+
 Each session has a FIFO of jobs and at most one worker task, so its messages are handled in
 order while sessions run concurrently. When a turn ends and several plain messages are waiting
 (`gateway.batch_queued`, the default), they are answered together in one turn: up to
@@ -17,7 +21,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agentbox.config import Config
 from agentbox.gateway.access import (
@@ -37,17 +41,22 @@ from agentbox.gateway.inbound_media import fetch_images
 from agentbox.gateway.refusals import unsupported_reply
 from agentbox.gateway.replies import ReplyStreamer, attachments_from_paths, typing_indicator
 from agentbox.gateway.routing import Route, channel_config
+from agentbox.gateway.voice import NOTHING, Heard, VoiceNotes, speaks_back
 from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
 from agentbox.retry import RetryPolicy
 from agentbox.store import Store
 from agentbox.tasks import TaskSet
 from agentbox.turn.runner import TurnRequest, TurnResult, TurnRunner
 from agentbox.vision import InputError
+from agentbox.voice.replies import SpokenReplies
+from agentbox.voice.spoken import echo_line
+from agentbox.voice.stt import TranscriptionFailed
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 10
 DISK_FULL_RETRIES = 6  # then the row waits, still pending, for the next start
+TRANSCRIBE_RETRIES = 3  # a voice note the speech-to-text service failed on is tried this many more times
 
 ConnectorFor = Callable[[str], Awaitable[Connector]]
 
@@ -63,6 +72,7 @@ class Job:
     route: Route
     turn_id: int | None = None  # set: the model already answered; re-send, don't ask again
     disk_full_retries: int = 0
+    transcribe_retries: int = 0
 
 
 @dataclass(slots=True)
@@ -72,6 +82,7 @@ class TurnInput:
     job: Job
     text: str
     images: list[Attachment] = field(default_factory=list)
+    heard: Heard = NOTHING  # the transcript of its voice note, if it had one
 
 
 class Dispatcher:
@@ -110,6 +121,9 @@ class Dispatcher:
         self._draining = False
         self.disk_full = DiskFullAlarm(config.home)
         self.disk_full_delay = 30.0  # first retry after a full disk; doubles each time
+        self.voice_notes = VoiceNotes(config, store, runner, connector_for)
+        self.spoken_replies = SpokenReplies(config, store, runner)
+        self.transcribe_retry_delay = 30.0  # first retry of a failed transcription; doubles each time
 
     # -- queueing ------------------------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -220,6 +234,13 @@ class Dispatcher:
                 images = await fetch_images(self._connector_for, inbound, self._config.vision)
             except InputError as exc:
                 polite = f"Sorry, I can't use that image: {exc}."
+        heard = NOTHING
+        if polite is None:
+            heard = await self.voice_notes.hear(inbound, job.route.session_key)
+            if heard.failure is not None:
+                await self._not_heard(job, heard.failure)
+                return None
+            polite, inbound = heard.polite, heard.applied_to(inbound)
         if polite is None and (command := parse_command(inbound.text)) is not None:
             polite = await self._commands.run(
                 command, inbound, session_key=job.route.session_key, agent_id=job.route.agent_id
@@ -227,7 +248,27 @@ class Dispatcher:
         if polite is not None:
             await self._send(job, inbound.address, Outbound(polite))
             return None
-        return TurnInput(job, self._limit_length(with_reply_context(inbound)), images)
+        return TurnInput(job, self._limit_length(with_reply_context(inbound)), images, heard)
+
+    async def _not_heard(self, job: Job, failure: TranscriptionFailed) -> None:
+        """Tell the sender once; the message stays pending and is transcribed again later (or, at last, fails)."""
+        retry = failure.transient and job.transcribe_retries < TRANSCRIBE_RETRIES
+        first = job.transcribe_retries == 0
+        if first or not retry:
+            await self._note(job, not_heard_reply(failure, retrying=retry, again=not first))
+        if not retry:
+            await self._store.inbox.finish(job.row_ids, "failed", str(failure))
+            return
+        delay = self.transcribe_retry_delay * 2**job.transcribe_retries
+        job.transcribe_retries += 1
+        log.warning(
+            "session %s: %s; trying again in %.0f s",
+            job.route.session_key,
+            failure,
+            delay,
+            extra={"session": job.route.session_key},
+        )
+        asyncio.get_running_loop().call_later(delay, lambda: None if self._draining else self.submit(job))
 
     async def _refuse(self, job: Job, decision: AccessDecision) -> None:
         """No model call: a pairing code, the one hint of an unknown group, or silence."""
@@ -256,7 +297,7 @@ class Dispatcher:
     def _refusal(self, inbound: Inbound) -> str | None:
         if inbound.unsupported:
             return unsupported_reply([inbound.unsupported])
-        others = sorted({item.kind for item in inbound.attachments if item.kind != "image"})
+        others = sorted({item.kind for item in inbound.attachments if item.kind not in ("image", "audio")})
         if others:
             return unsupported_reply(others)
         if not inbound.text.strip() and not inbound.attachments:
@@ -287,14 +328,49 @@ class Dispatcher:
             agent_id=route.agent_id,
             sender_id=inbound.sender_id,
             address=inbound.address,
+            audio=tuple(digest for item in batch for digest in item.heard.audio),
         )
         streamer = ReplyStreamer(connector, inbound.address) if self._streams(connector, inbound.channel) else None
+        echo = self._echo(batch)
+        if echo and streamer is not None:
+            await streamer.delta(echo)  # what was heard shows at once, while the answer is written
         async with typing_indicator(connector, inbound.address):
             result = await self._runner.run(request, on_delta=streamer.delta if streamer else None)
         if result.turn_id:
             await self._store.inbox.set_turn(row_ids, result.turn_id)
-        outcome = await self._deliver(last, row_ids, result, streamer)
+        outcome = await self._deliver(last, row_ids, replace(result, reply=echo + result.reply), streamer)
         log_answer(last, result, len(batch), time.monotonic() - started, outcome)
+        spoke = any(item.kind == "audio" for item in result.attachments)  # the speak tool already answered aloud
+        if result.ok and not spoke and speaks_back(self._config, inbound.channel, connector, heard=bool(request.audio)):
+            await self._speak(last, request, result, connector)
+
+    async def _speak(self, job: Job, request: TurnRequest, result: TurnResult, connector: Connector) -> None:
+        """The answer again, spoken, after its text (which always goes first, and in full)."""
+        async with typing_indicator(connector, job.inbound.address):
+            spoken = await self.spoken_replies.speak(request, result.reply, result.model)
+        if spoken.audio is not None:
+            await self._note(job, "", (spoken.audio,))
+        elif spoken.note:
+            await self._note(job, spoken.note)
+
+    def _echo(self, batch: list[TurnInput]) -> str:
+        """The reply's first line(s) when voice notes were heard: an italic quote of each transcript."""
+        if not self._config.voice.echo_transcript:
+            return ""
+        lines = [echo_line(item.heard.transcript) for item in batch if item.heard.audio]
+        return "\n".join(lines) + "\n\n" if lines else ""
+
+    async def _note(self, job: Job, text: str, attachments: tuple[Attachment, ...] = ()) -> None:
+        """An extra message in the job's chat that settles none of its rows (a spoken answer, a failure note)."""
+        try:
+            await self._delivery.send(
+                job.inbound.address,
+                Outbound(text, attachments),
+                session_key=job.route.session_key,
+                message_id=job.inbound.message_id,
+            )
+        except Exception as exc:  # not even queued: the store failed; the answer itself went out already
+            log.error("session %s: an extra message could not be sent or queued: %s", job.route.session_key, exc)
 
     def _streams(self, connector: Connector, channel: str) -> bool:
         setting = getattr(channel_config(self._config, channel), "streaming", "edit")
@@ -409,6 +485,16 @@ def _combine(batch: list[TurnInput]) -> str:
 
 
 REPLY_QUOTE_CHARS = 500
+
+
+def not_heard_reply(failure: TranscriptionFailed, *, retrying: bool, again: bool) -> str:
+    """One honest sentence for a voice note the speech-to-text service could not transcribe."""
+    if retrying:
+        return f"Sorry, I couldn't transcribe your voice message ({failure.reason}); I'll try again in a minute."
+    still = "still " if again else ""
+    return (
+        f"Sorry, I {still}couldn't transcribe your voice message ({failure.reason}); please send it again or type it."
+    )
 
 
 def with_reply_context(inbound: Inbound) -> str:

@@ -35,13 +35,16 @@ async def fetch_images(
             continue
         if item.data is None and item.ref is not None:
             connector = await connector_for(inbound.channel)
-            item = await _fetch(connector, item, vision.max_image_bytes, retry_delay)
+            item = await fetch_reference(connector, item, vision.max_image_bytes, retry_delay)
         images.append(validate_attachment_image(item, vision))
     return images
 
 
-async def _fetch(connector: Connector, item: Attachment, limit: int, retry_delay: float) -> Attachment:
-    name = item.filename or "the image"
+async def fetch_reference(
+    connector: Connector, item: Attachment, limit: int, retry_delay: float, *, what: str = "the image"
+) -> Attachment:
+    """The referenced file's bytes from its connector, never past `limit`; InputError (named `what`) for the user."""
+    name = item.filename or what
     if item.size is not None and item.size > limit:
         raise too_large(name, item.size, limit)  # refused on the declared size: nothing downloaded
     for attempt in range(1, FETCH_ATTEMPTS + 1):
@@ -50,7 +53,7 @@ async def _fetch(connector: Connector, item: Attachment, limit: int, retry_delay
         except MediaTooLarge as exc:
             raise too_large(name, exc.size, exc.limit) from None
         except MediaUnavailable as exc:
-            log.warning("%s: could not download an image (attempt %d): %s", connector.name, attempt, exc)
+            log.warning("%s: could not download %s (attempt %d): %s", connector.name, item.kind, attempt, exc)
             if not exc.transient or attempt == FETCH_ATTEMPTS:
                 platform = connector.name.capitalize()
                 raise InputError(f"I could not download it from {platform}; please send it again") from None

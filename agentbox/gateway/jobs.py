@@ -31,9 +31,10 @@ from agentbox.aimlapi import AimlapiClient, AimlapiError
 from agentbox.config import Config
 from agentbox.messages import Address, Attachment, ConnectorError, Outbound
 from agentbox.retry import Backoff
-from agentbox.store import Store
+from agentbox.store import SpendRecord, Store
 from agentbox.store.jobs import Job
 from agentbox.tasks import TaskSet
+from agentbox.voice.cost import reported_cost
 
 if TYPE_CHECKING:
     from agentbox.gateway.lifecycle import Gateway
@@ -163,11 +164,22 @@ class JobRunner:
                 await self._fail(job, "the API said completed but gave no video URL")
                 return
             await self.store.jobs.update(job.id, status="completed", result={"url": url})
+            await self._record_cost(job, payload)
         elif status in FAILED:
             await self._fail(job, remote_error(payload))
         else:
             await self.store.jobs.update(job.id, status=RUNNING.get(status, "generating"), next_poll_at=next_poll)
             await self._maybe_progress(job)
+
+    async def _record_cost(self, job: Job, payload: dict[str, Any]) -> None:
+        """What the finished generation cost (`meta.usage`), as `video` spend: usage and the daily cap count it."""
+        usd, _ = reported_cost(payload).priced(0.0)
+        if usd:
+            channel = job.address.channel if job.address is not None else ""
+            model = str(job.request.get("model") or "")
+            await self.store.spend.add(
+                SpendRecord("video", usd, session_key=job.session_key, channel=channel, model=model)
+            )
 
     async def _maybe_progress(self, job: Job) -> None:
         now = time.time()

@@ -17,13 +17,14 @@ from agentbox.store.outbox import OutboxRepo
 from agentbox.store.pairing import PairingRepo
 from agentbox.store.retention import PruneReport, RetentionRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
+from agentbox.store.spend import SpendRecord, SpendRepo
 
-__all__ = ["Job", "PruneReport", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
+__all__ = ["Job", "PruneReport", "SessionInfo", "SpendRecord", "Store", "StoredTurn", "TurnRecord"]
 
 
 class Store:
     """The database: one SQLite connection (WAL, owner-only file, migrated on `open`) and one
-    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention).
+    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention, spend).
 
     Every process (the gateway, each CLI command) opens its own Store on the same file; SQLite
     serializes the writes, and a write waits out another process's lock (for minutes) before it
@@ -41,6 +42,7 @@ class Store:
         self.jobs = JobRepo(conn)
         self.retention = RetentionRepo(conn)
         self.outbox = OutboxRepo(conn, self.media)
+        self.spend = SpendRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

@@ -22,6 +22,8 @@ async def attachment_ref(media: MediaRepo, item: Attachment, *, keep_bytes_with_
         "caption": item.caption,
         "ref": item.ref,  # a platform reference (file id), fetched after the access check
         "size": item.size,
+        "duration": item.duration,
+        "voice": item.voice,
     }
     if item.data is not None and (keep_bytes_with_path or not item.path):
         ref["sha256"] = await media.put(item.data, item.media_type or "application/octet-stream")
@@ -43,4 +45,6 @@ async def attachment_from_ref(media: MediaRepo, ref: dict[str, Any]) -> Attachme
         caption=ref.get("caption"),
         ref=ref.get("ref"),
         size=ref.get("size"),
+        duration=ref.get("duration"),
+        voice=bool(ref.get("voice")),
     )

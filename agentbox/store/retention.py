@@ -62,6 +62,7 @@ class RetentionRepo:
     async def _prune(self, cutoff: float) -> PruneReport:
         turns = await run(self._conn, "DELETE FROM turns WHERE started_at < ?", (cutoff,))
         summaries = await run(self._conn, "DELETE FROM summaries WHERE created_at < ?", (cutoff,))
+        await run(self._conn, "DELETE FROM spend WHERE created_at < ?", (cutoff,))  # usage leaves with its turns
         sessions = await run(
             self._conn,
             "DELETE FROM sessions WHERE updated_at < ? AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.session_key = key)",

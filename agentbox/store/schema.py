@@ -180,6 +180,25 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE turns ADD COLUMN fallback_from TEXT;
     """,
+    # 5 (voice): money spent by kind (stt, tts, image, video, ...). Rows with a `turn_id` break down
+    # part of that turn's `usd` (a tool's call); rows without one were spent outside any turn
+    # (transcribing a voice note, speaking an answer) and count on top of the turns, for usage and caps.
+    """
+    CREATE TABLE spend (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          TEXT NOT NULL,             -- chat | stt | tts | image | video | other
+        session_key   TEXT,
+        channel       TEXT NOT NULL DEFAULT '',
+        sender_id     TEXT,
+        model         TEXT NOT NULL DEFAULT '',
+        turn_id       INTEGER,                   -- set: already included in that turn's usd
+        usd           REAL NOT NULL DEFAULT 0,
+        usd_estimated INTEGER NOT NULL DEFAULT 0,
+        credits       REAL,
+        created_at    REAL NOT NULL
+    );
+    CREATE INDEX spend_created ON spend(created_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

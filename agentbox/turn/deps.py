@@ -42,11 +42,12 @@ class Outbox:
         media_type: str | None = None,
         filename: str | None = None,
         caption: str | None = None,
+        voice: bool = False,
     ) -> Attachment:
         if data is None and url is None and path is None:
             raise ValueError("an attachment needs data, a url or a path")
         item = Attachment(
-            kind, data=data, url=url, path=path, media_type=media_type, filename=filename, caption=caption
+            kind, data=data, url=url, path=path, media_type=media_type, filename=filename, caption=caption, voice=voice
         )
         self.items.append(item)
         return item

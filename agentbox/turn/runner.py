@@ -53,9 +53,11 @@ from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
 from agentbox.turn.compaction import prompt_history, shorten_text
 from agentbox.turn.deps import JobService, Outbox, Progress, SessionContext, TurnDeps, _no_progress
 from agentbox.turn.fallback import ModelChain, failure_text, first_failure
+from agentbox.turn.heard import attach_audio
 from agentbox.turn.history import dump_messages, estimate_tokens
 from agentbox.turn.lanes import Lanes
 from agentbox.turn.pricing import turn_cost
+from agentbox.turn.usage import record_turn_parts
 
 if TYPE_CHECKING:
     from agentbox.mcpkit import McpServers
@@ -79,6 +81,7 @@ class TurnRequest:
     agent_id: str = "main"
     sender_id: str | None = None
     address: Address | None = None  # the chat (channel, chat, thread) it came from; None: the terminal
+    audio: tuple[str, ...] = ()  # media hashes of the voice notes `text` was transcribed from
 
     @property
     def channel(self) -> str:
@@ -430,9 +433,10 @@ class TurnRunner:
             model_id,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            reported_usd=meter.usd,
+            reported_usd=meter.reported,
             reported_credits=meter.credits,
         )
+        attach_audio(new_messages, request.audio)
         tool_calls = _tool_names(new_messages)
         attachments = [await save_media(self.config.home / "media", item) for item in outbox.items]
         turn_usage = TurnUsage(input_tokens, output_tokens, usd, estimated, meter.credits)
@@ -456,6 +460,9 @@ class TurnRunner:
                 finished_at=time.time(),
                 fallback_from=fallback_from,
             )
+        )
+        await record_turn_parts(
+            self.store.spend, turn_id, meter.kinds, request.session_key, request.channel, request.sender_id
         )
         if not text.strip() and not attachments:
             reply = "(The model returned an empty answer.)" + notice

@@ -1,8 +1,10 @@
-"""Tokens and money spent, read from what each turn recorded in the `turns` table.
+"""Tokens and money spent, read from what each turn recorded in the `turns` table, plus the `spend`
+rows of calls made outside any turn (speech-to-text before a turn, text-to-speech after it).
 
 `usd` is the API's own `meta.usage.usd_spent` (or credits / 2,000,000) when it reported one,
 else an estimate from the configured prices (`usd_estimated = 1`); reports keep the two apart.
-Days are UTC days, the same window the spending caps use.
+Days are UTC days, the same window the spending caps use. `usage_by_kind` splits the money by
+kind of call: chat (what turns cost, less their tools' parts), stt, tts, image, video, other.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Literal
 
 import aiosqlite
 
+from agentbox.store.spend import SpendRecord, SpendRepo
+
 GroupBy = Literal["day", "session", "model"]
 DAY = 86_400
 
@@ -22,6 +26,13 @@ _GROUP_SQL: dict[str, str] = {
     "session": "t.session_key",
     "model": "t.model",
 }
+_SPEND_GROUP_SQL: dict[str, str] = {
+    "day": "date(s.created_at, 'unixepoch')",
+    "session": "COALESCE(s.session_key, '')",
+    "model": "s.model",
+}
+# Spend outside any turn, as rows shaped like turns (no tokens, not a turn): usage and caps add them up.
+_OUTSIDE_TURNS = "FROM spend s WHERE s.turn_id IS NULL AND s.created_at >= ?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +76,19 @@ def parse_since(value: str, *, now: float) -> float:
 
 
 async def usage_by(conn: aiosqlite.Connection, by: GroupBy, *, since: float | None = None) -> list[UsageRow]:
-    group = _GROUP_SQL[by]
     order = "key" if by == "day" else "usd DESC, key"
     sql = (
-        f"SELECT {group} AS key, COUNT(*) AS turns,"
-        " SUM(t.status = 'failed') AS failed, SUM(t.status = 'capped') AS capped,"
-        " SUM(t.fallback_from IS NOT NULL) AS fallbacks,"
-        " SUM(t.input_tokens) AS input_tokens, SUM(t.output_tokens) AS output_tokens,"
-        " SUM(COALESCE(t.usd, 0)) AS usd,"
-        " SUM(CASE WHEN t.usd_estimated THEN COALESCE(t.usd, 0) ELSE 0 END) AS usd_estimated"
+        "SELECT key, SUM(turn) AS turns, SUM(failed) AS failed, SUM(capped) AS capped, SUM(fallback) AS fallbacks,"
+        " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,"
+        " SUM(usd) AS usd, SUM(CASE WHEN estimated THEN usd ELSE 0 END) AS usd_estimated FROM ("
+        f" SELECT {_GROUP_SQL[by]} AS key, 1 AS turn, t.status = 'failed' AS failed, t.status = 'capped' AS capped,"
+        " t.fallback_from IS NOT NULL AS fallback,"
+        " t.input_tokens, t.output_tokens, COALESCE(t.usd, 0) AS usd, t.usd_estimated AS estimated"
         " FROM turns t WHERE t.started_at >= ?"
-        f" GROUP BY key ORDER BY {order}"
+        f" UNION ALL SELECT {_SPEND_GROUP_SQL[by]}, 0, 0, 0, 0, 0, 0, s.usd, s.usd_estimated {_OUTSIDE_TURNS}"
+        f") GROUP BY key ORDER BY {order}"
     )
-    async with conn.execute(sql, (since or 0.0,)) as cursor:
+    async with conn.execute(sql, (since or 0.0, since or 0.0)) as cursor:
         rows = await cursor.fetchall()
     return [
         UsageRow(
@@ -98,31 +109,81 @@ async def usage_by(conn: aiosqlite.Connection, by: GroupBy, *, since: float | No
 async def spent_since(
     conn: aiosqlite.Connection, since: float, *, channel: str | None = None, sender_id: str | None = None
 ) -> float:
-    """USD recorded by turns started at or after `since`; for one sender when given (channel + id)."""
+    """USD recorded since `since` (turns, and speech calls outside them); for one sender when given (channel + id)."""
     if sender_id is None:
-        sql, args = "SELECT SUM(COALESCE(usd, 0)) FROM turns WHERE started_at >= ?", (since,)
+        sql = (
+            "SELECT (SELECT SUM(COALESCE(usd, 0)) FROM turns WHERE started_at >= ?),"
+            f" (SELECT SUM(s.usd) {_OUTSIDE_TURNS})"
+        )
+        args: tuple[Any, ...] = (since, since)
     else:
         sql = (
-            "SELECT SUM(COALESCE(t.usd, 0)) FROM turns t JOIN sessions s ON s.key = t.session_key"
-            " WHERE t.started_at >= ? AND t.sender_id = ? AND s.channel = ?"
+            "SELECT (SELECT SUM(COALESCE(t.usd, 0)) FROM turns t JOIN sessions s ON s.key = t.session_key"
+            " WHERE t.started_at >= ? AND t.sender_id = ? AND s.channel = ?),"
+            f" (SELECT SUM(s.usd) {_OUTSIDE_TURNS} AND s.sender_id = ? AND s.channel = ?)"
         )
-        args = (since, sender_id, channel or "")  # type: ignore[assignment]
+        args = (since, sender_id, channel or "", since, sender_id, channel or "")
     async with conn.execute(sql, args) as cursor:
         row = await cursor.fetchone()
-    return float(row[0] or 0.0) if row else 0.0
+    return float(row[0] or 0.0) + float(row[1] or 0.0) if row else 0.0
 
 
 async def top_senders(conn: aiosqlite.Connection, since: float, *, limit: int = 10) -> list[tuple[str, str, float]]:
     """(channel, sender_id, usd) of today's biggest spenders, for the caps view."""
     async with conn.execute(
-        "SELECT s.channel, t.sender_id, SUM(COALESCE(t.usd, 0)) AS usd FROM turns t"
+        "SELECT channel, sender_id, SUM(usd) AS usd FROM ("
+        " SELECT s.channel, t.sender_id, COALESCE(t.usd, 0) AS usd FROM turns t"
         " JOIN sessions s ON s.key = t.session_key WHERE t.started_at >= ? AND t.sender_id IS NOT NULL"
-        " GROUP BY s.channel, t.sender_id ORDER BY usd DESC LIMIT ?",
-        (since, limit),
+        f" UNION ALL SELECT s.channel, s.sender_id, s.usd {_OUTSIDE_TURNS} AND s.sender_id IS NOT NULL"
+        ") GROUP BY channel, sender_id ORDER BY usd DESC LIMIT ?",
+        (since, since, limit),
     ) as cursor:
         rows = await cursor.fetchall()
     return [(str(r[0]), str(r[1]), float(r[2] or 0.0)) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class KindRow:
+    """Money spent on one kind of call (chat, stt, tts, image, video, other) and how much of it is estimated."""
+
+    kind: str
+    usd: float
+    usd_estimated: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "usd": round(self.usd, 6), "usd_estimated": round(self.usd_estimated, 6)}
+
+
+async def usage_by_kind(conn: aiosqlite.Connection, *, since: float | None = None) -> list[KindRow]:
+    """USD per kind since `since`: turns count as chat, less the parts their tools spent on other kinds."""
+    since = since or 0.0
+    sql = (
+        "SELECT kind, SUM(usd) AS usd, SUM(estimated) AS usd_estimated FROM ("
+        " SELECT 'chat' AS kind, COALESCE(t.usd, 0) AS usd,"
+        " CASE WHEN t.usd_estimated THEN COALESCE(t.usd, 0) ELSE 0 END AS estimated"
+        " FROM turns t WHERE t.started_at >= ?"
+        " UNION ALL SELECT 'chat', -s.usd, 0 FROM spend s WHERE s.turn_id IS NOT NULL AND s.created_at >= ?"
+        " UNION ALL SELECT s.kind, s.usd, CASE WHEN s.usd_estimated THEN s.usd ELSE 0 END"
+        " FROM spend s WHERE s.created_at >= ?"
+        ") GROUP BY kind ORDER BY usd DESC, kind"
+    )
+    async with conn.execute(sql, (since, since, since)) as cursor:
+        rows = await cursor.fetchall()
+    found = [KindRow(str(r["kind"]), max(0.0, float(r["usd"] or 0.0)), float(r["usd_estimated"] or 0.0)) for r in rows]
+    return [row for row in found if row.usd > 0 or row.kind == "chat"]
+
+
 def next_reset(now: float) -> datetime:
     return datetime.fromtimestamp(utc_day_start(now), UTC) + timedelta(days=1)
+
+
+async def record_turn_parts(
+    repo: SpendRepo, turn_id: int, kinds: dict[str, float], session_key: str, channel: str, sender_id: str | None
+) -> None:
+    """Break a recorded turn's cost down: what its tools' calls (image, tts, ...) cost, as `spend` rows."""
+    await repo.add(
+        *[
+            SpendRecord(kind, usd, session_key=session_key, channel=channel, sender_id=sender_id, turn_id=turn_id)
+            for kind, usd in kinds.items()
+        ]
+    )

@@ -275,7 +275,7 @@ class DiscordConnector:
                 log.exception("Discord: could not deliver message %s in channel %s", message.id, message.channel.id)
 
     async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
-        """An image the gateway let in, from Discord's CDN (see `DiscordInbound.fetch`)."""
+        """An image or audio file the gateway let in, from Discord's CDN (see `DiscordInbound.fetch`)."""
         return await self._inbound.fetch(attachment, max_bytes)
 
     async def _on_new_command(self, interaction: discord.Interaction) -> None:

@@ -2,9 +2,10 @@
 
 `DiscordInbound` is an object the connector (connectors/discord/connector.py) owns, kept apart so
 each module has one job: this one decides what a Discord message means (who it addresses, which
-server and channel it may come from, its media) and fetches images; the connector owns the
-discord.py client, the token, delivery and sending. An image becomes a reference (its CDN URL,
-which holds no token, and declared size); `fetch` downloads it once the sender is let in.
+server and channel it may come from, its media) and fetches images and audio; the connector owns the
+discord.py client, the token, delivery and sending. An image, voice message or audio file becomes a
+reference (its CDN URL, which holds no token, and declared size); `fetch` downloads it once the
+sender is let in.
 discord.py is imported inside functions: importing this module stays cheap.
 
 What reaches the gateway:
@@ -152,7 +153,7 @@ class DiscordInbound:
         return True
 
     async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
-        """Download an image from Discord's CDN (no token needed), never past `max_bytes`."""
+        """Download an image or audio file from Discord's CDN (no token needed), never past `max_bytes`."""
         import aiohttp
 
         if attachment.ref is None or attachment.data is not None:
@@ -183,6 +184,19 @@ def _attachments(message: discord.Message) -> list[Attachment]:
             result.append(
                 Attachment(kind="image", ref=item.url, size=item.size, media_type=media_type, filename=item.filename)
             )
+        elif _kind_of(media_type) == "audio" or item.is_voice_message():
+            voice = item.is_voice_message()
+            result.append(
+                Attachment(
+                    kind="audio",
+                    ref=item.url,
+                    size=item.size,
+                    media_type=media_type,
+                    filename=item.filename,
+                    duration=item.duration,
+                    voice=voice,
+                )
+            )
         else:
             kind = _kind_of(media_type)
             result.append(Attachment(kind=kind, url=item.url, media_type=media_type, filename=item.filename))
@@ -190,8 +204,8 @@ def _attachments(message: discord.Message) -> list[Attachment]:
 
 
 def _unsupported(message: discord.Message, text: str, attachments: list[Attachment]) -> str | None:
-    """What the message is when nothing in it can be answered: a voice message, or a sticker alone."""
-    if message.flags.voice:
+    """What the message is when nothing in it can be answered: a voice message without its audio, or a sticker alone."""
+    if message.flags.voice and not any(item.kind == "audio" for item in attachments):
         return "voice"
     if message.stickers and not text.strip() and not attachments:
         return "sticker"

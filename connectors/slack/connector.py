@@ -425,7 +425,7 @@ class SlackConnector:
         return []
 
     async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
-        """A shared image the gateway let in, downloaded with the bot token (see `SlackInbound.fetch`)."""
+        """A shared image or audio file the gateway let in, downloaded with the bot token (see `SlackInbound.fetch`)."""
         return await self._inbound.fetch(attachment, max_bytes)
 
     # -- outbound ----------------------------------------------------------------

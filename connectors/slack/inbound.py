@@ -1,9 +1,9 @@
 """Slack inbound: events (DMs, mentions, thread follow-ups) translated into `Inbound`s.
 
 `SlackInbound` is an object the connector (connectors/slack/connector.py) owns, kept apart so each
-module has one job: this one decides what a Slack event means and fetches shared images; the
-connector owns the app, tokens, delivery and sending. An image file becomes a reference (its private URL, which holds no
-secret, and declared size); `fetch` downloads it with the bot token once access is granted.
+module has one job: this one decides what a Slack event means and fetches shared images and audio; the
+connector owns the app, tokens, delivery and sending. An image or audio file becomes a reference (its private URL,
+which holds no secret, and declared size); `fetch` downloads it with the bot token once access is granted.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from agentbox.download import check_declared, read_capped
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # joins, bot_message, ...) is ignored.
 _USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 _MAX_DOWNLOAD = 20 * 1024 * 1024
+# What Slack serves each kind as; anything else (its sign-in page) means the token lacks files:read.
+_SERVED_AS = {"image": ("image/",), "audio": ("audio/", "video/", "application/octet-stream")}
 
 
 class SlackInbound:
@@ -133,7 +135,7 @@ class SlackInbound:
         user = str(event.get("user"))
         text = mrkdwn_to_text(str(event.get("text") or ""), strip_user=self.bot_user_id)
         files = [f for f in event.get("files") or [] if isinstance(f, dict)]
-        attachments = tuple([a for a in [self._image_ref(f) for f in files] if a is not None])
+        attachments = tuple([a for a in [self._file_ref(f) for f in files] if a is not None])
         unsupported = None
         if files and not attachments and not text:
             unsupported = "file"
@@ -174,25 +176,29 @@ class SlackInbound:
         api_host = urlsplit(self._api_base_url).hostname or ""
         return host == api_host or host == "slack.com" or host.endswith(".slack.com")
 
-    def _image_ref(self, file: dict[str, Any]) -> Attachment | None:
+    def _file_ref(self, file: dict[str, Any]) -> Attachment | None:
+        """An image or audio file (an audio clip recorded in Slack too) as a reference; None for other files."""
         mimetype = str(file.get("mimetype") or "")
         url = str(file.get("url_private_download") or file.get("url_private") or "")
-        if not mimetype.startswith("image/") or not url:
+        kind = _kind_of(file, mimetype)
+        if kind is None or not url:
             return None
         if not self._trusted_file_url(url):
-            log.warning("slack: skipped image %s (not on a Slack host)", file.get("id"))
+            log.warning("slack: skipped %s %s (not on a Slack host)", kind, file.get("id"))
             return None
-        size = file.get("size")
+        size, duration_ms = file.get("size"), file.get("duration_ms")
         return Attachment(
-            "image",
+            kind,
             ref=url,
             size=int(size) if size is not None else None,
             media_type=mimetype,
             filename=file.get("name"),
+            duration=duration_ms / 1000 if isinstance(duration_ms, int | float) else None,
+            voice=file.get("subtype") == "slack_audio",
         )
 
     async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
-        """Download a shared image with the bot token, never past `max_bytes`."""
+        """Download a shared image or audio file with the bot token, never past `max_bytes`."""
         if attachment.ref is None or attachment.data is not None:
             return attachment
         limit = min(max_bytes, _MAX_DOWNLOAD)
@@ -203,10 +209,13 @@ class SlackInbound:
         try:
             async with self._session().get(attachment.ref, headers=headers) as response:
                 content_type = response.content_type or ""
-                if response.status != 200 or not content_type.startswith("image/"):
+                if response.status != 200 or not content_type.startswith(_SERVED_AS.get(attachment.kind, ("image/",))):
                     # Slack answers a sign-in page when the token lacks files:read.
                     log.warning(
-                        "slack: image download gave HTTP %s %s (is files:read granted?)", response.status, content_type
+                        "slack: %s download gave HTTP %s %s (is files:read granted?)",
+                        attachment.kind,
+                        response.status,
+                        content_type,
                     )
                     raise MediaUnavailable(f"Slack answered HTTP {response.status} {content_type}")
                 check_declared(response.content_length, limit)
@@ -214,3 +223,11 @@ class SlackInbound:
         except (TimeoutError, OSError) as exc:
             raise MediaUnavailable(f"download failed: {type(exc).__name__}", transient=True) from None
         return replace(attachment, data=data, media_type=content_type)
+
+
+def _kind_of(file: dict[str, Any], mimetype: str) -> Literal["image", "audio"] | None:
+    if mimetype.startswith("image/"):
+        return "image"
+    if mimetype.startswith("audio/") or file.get("subtype") == "slack_audio":
+        return "audio"
+    return None

@@ -40,7 +40,6 @@ from agentbox.config import ConfigError
 from agentbox.messages import (
     Address,
     Attachment,
-    AttachmentKind,
     ConnectorError,
     ConnectorLimits,
     ConnectorState,
@@ -52,6 +51,7 @@ from agentbox.retry import Backoff
 from agentbox.tasks import TaskSet
 from agentbox.tokenlock import acquire_token_lock
 from agentbox.vision import sniff_image_type
+from agentbox.voice.audio import is_ogg_opus
 
 from .format import (
     TELEGRAM_MAX_CAPTION,
@@ -432,7 +432,7 @@ class TelegramConnector:
             kwargs["filename"] = filename or _default_filename(
                 attachment.kind, attachment.media_type or sniff_image_type(media)
             )
-        send = _sender(bot, attachment.kind, media)
+        send = _sender(bot, attachment, media)
         try:
             message = await self._call(lambda: send(**kwargs))
         except BadRequest as exc:
@@ -518,13 +518,20 @@ async def _media_of(attachment: Attachment) -> bytes | str:
     return attachment.url
 
 
-def _sender(bot: Bot, kind: AttachmentKind, media: bytes | str) -> Callable[..., Awaitable[Message]]:
-    """The Bot API method for this kind of media (a photo too big for sendPhoto goes as a document)."""
+def _sender(bot: Bot, attachment: Attachment, media: bytes | str) -> Callable[..., Awaitable[Message]]:
+    """The Bot API method for this kind of media (a photo too big for sendPhoto goes as a document).
+
+    Spoken audio goes as a voice note (sendVoice) when its bytes are OGG/Opus, the format Telegram
+    shows as one; other audio goes with sendAudio, which plays any common format.
+    """
+    kind = attachment.kind
     size = len(media) if isinstance(media, bytes) else 0
     if kind == "image" and size <= _MAX_PHOTO_UPLOAD:
         return lambda **kw: bot.send_photo(photo=media, **kw)
     if kind == "video":
         return lambda **kw: bot.send_video(video=media, supports_streaming=True, **kw)
+    if kind == "audio" and attachment.voice and isinstance(media, bytes) and is_ogg_opus(media):
+        return lambda **kw: bot.send_voice(voice=media, **kw)
     if kind == "audio":
         return lambda **kw: bot.send_audio(audio=media, **kw)
     return lambda **kw: bot.send_document(document=media, **kw)
@@ -558,5 +565,7 @@ def _default_filename(kind: str, media_type: str | None) -> str:
         "image/gif": "gif",
         "image/webp": "webp",
         "video/mp4": "mp4",
+        "audio/ogg": "ogg",
+        "audio/mpeg": "mp3",
     }.get(media_type or "", "bin")
     return f"{kind}.{extension}"

@@ -1,10 +1,11 @@
 """Telegram inbound: a Bot API `Update` translated into an `Inbound`.
 
 `TelegramInbound` is an object the connector (connectors/telegram/connector.py) owns, kept apart so
-each module has one job: this one decides what a Telegram message means (mentions, photos, replies,
-unsupported media) and fetches media; the connector owns polling, the token and sending. A photo becomes a
-reference (its file id and declared size); the gateway asks `fetch` for the bytes only once the
-sender is allowed in. The file URL contains the bot token and never leaves this module.
+each module has one job: this one decides what a Telegram message means (mentions, photos, voice
+notes, replies, unsupported media) and fetches media; the connector owns polling, the token and
+sending. A photo, voice note or audio file becomes a reference (its file id, declared size and
+duration); the gateway asks `fetch` for the bytes only once the sender is allowed in. The file URL
+contains the bot token and never leaves this module.
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ log = logging.getLogger(__name__)
 
 # Media we answer with a polite "unsupported" (checked in this order: animations also carry a document).
 _UNSUPPORTED = (
-    "voice",
     "video_note",
-    "audio",
     "video",
     "animation",
     "sticker",
@@ -84,6 +83,8 @@ class TelegramInbound:
                     "image", ref=doc.file_id, size=doc.file_size, media_type=doc.mime_type, filename=doc.file_name
                 )
             )
+        elif (audio := _audio_ref(msg)) is not None:
+            attachments.append(audio)
         else:
             unsupported = next((kind for kind in _UNSUPPORTED if getattr(msg, kind, None)), None)
         if unsupported:
@@ -142,7 +143,7 @@ class TelegramInbound:
         return mentioned, text
 
     async def fetch(self, attachment: Attachment, max_bytes: int) -> Attachment:
-        """The bytes of a photo or image document: getFile, then a download capped at `max_bytes`."""
+        """The bytes of a photo, image, voice note or audio file: getFile, then a download capped at `max_bytes`."""
         if attachment.ref is None or attachment.data is not None:
             return attachment
         limit = min(max_bytes, _MAX_DOWNLOAD)
@@ -162,6 +163,8 @@ class TelegramInbound:
         if not file.file_path:
             raise MediaUnavailable("Telegram gave no path for this file")
         data = await self._download(file.file_path, limit)
+        if attachment.kind != "image":
+            return replace(attachment, data=data)  # the gateway reads what audio it is from the bytes
         media_type = sniff_image_type(data) or attachment.media_type or "image/jpeg"
         return replace(attachment, data=data, media_type=media_type)
 
@@ -180,6 +183,44 @@ class TelegramInbound:
                 return await read_capped(response.aiter_bytes(), limit)
         except httpx.HTTPError as exc:  # the URL holds the token: only the redacted reason is kept
             raise MediaUnavailable(f"download failed: {self._reason(exc)}", transient=True) from None
+
+
+def _audio_ref(msg: Message) -> Attachment | None:
+    """A voice note, an audio file or an audio document, as a reference to fetch after the access check."""
+    if msg.voice is not None:
+        voice = msg.voice
+        return Attachment(
+            "audio",
+            ref=voice.file_id,
+            size=voice.file_size,
+            media_type=voice.mime_type or "audio/ogg",
+            duration=_seconds(voice.duration),
+            voice=True,
+        )
+    audio = msg.audio
+    if audio is not None:
+        return Attachment(
+            "audio",
+            ref=audio.file_id,
+            size=audio.file_size,
+            media_type=audio.mime_type,
+            filename=audio.file_name,
+            duration=_seconds(audio.duration),
+        )
+    doc = msg.document
+    if doc is not None and (doc.mime_type or "").startswith("audio/"):
+        return Attachment(
+            "audio", ref=doc.file_id, size=doc.file_size, media_type=doc.mime_type, filename=doc.file_name
+        )
+    return None
+
+
+def _seconds(duration: object) -> float | None:
+    """PTB gives durations as int seconds or (newer setting) a timedelta."""
+    if isinstance(duration, int | float):
+        return float(duration)
+    total = getattr(duration, "total_seconds", None)
+    return float(total()) if callable(total) else None
 
 
 def _quoted(msg: Message) -> str | None:

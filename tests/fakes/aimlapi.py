@@ -3,7 +3,8 @@
 The real `openai` SDK (through pydantic-ai's OpenAIChatModel, base_url = ``fake.url + "/v1"``)
 and agentbox's own httpx client talk to it, so the JSON and SSE shapes follow
 /work/shared/aimlapi/API-NOTES.md (§2 chat, §3 tools, §5 search, §6 images, §7 video,
-§9 model list, §10 errors) rather than whatever would be easiest to fake.
+§8 speech (`fake.speech`, tests/fakes/aimlapi_speech.py), §9 model list, §10 errors) rather than
+whatever would be easiest to fake.
 
 Tests script it with a queue of steps, one consumed per chat request::
 
@@ -430,6 +431,9 @@ class FakeAimlapi(FakeServer):
         self._closing = False
         self._sleepers: set[asyncio.Future[None]] = set()  # touched only on the server loop
         self._ids = itertools.count(1)
+        from tests.fakes.aimlapi_speech import FakeSpeech  # it builds on this module
+
+        self.speech = FakeSpeech(self)
 
     def __repr__(self) -> str:
         # The generated repr would dump every recorded request into pytest's failure output.
@@ -480,6 +484,7 @@ class FakeAimlapi(FakeServer):
             for queue in self._queues.values():
                 queue.clear()
             self.video_jobs.clear()
+        self.speech.reset()
 
     # -- inspection ------------------------------------------------------------------------
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -514,6 +519,7 @@ class FakeAimlapi(FakeServer):
         app.router.add_post("/v2/video/generations", self._video_create)
         app.router.add_get("/v2/video/generations", self._video_poll)
         app.router.add_get("/files/{name}", self._file)
+        self.speech.setup_routes(app)
 
     async def _startup(self) -> None:
         self._closing = False  # a stopped fake may be started again
@@ -938,6 +944,8 @@ class FakeAimlapi(FakeServer):
         name = request.match_info["name"]
         if name in self.missing_files:
             return self.error_response(request, 404, "File not found")
+        if (speech := self.speech.file(name)) is not None:
+            return speech
         if name.endswith(".png"):
             return web.Response(body=TINY_PNG, content_type="image/png")
         if name.endswith(".mp4"):

@@ -13,6 +13,7 @@ discord.py honours (it needs the `Via` header, which real Discord always sends).
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
@@ -584,11 +585,13 @@ class FakeDiscord(FakeServer):
         attachments: list[tuple[str, bytes, str]] | None = None,
         bot: bool = False,
         reply_to: str | None = None,
+        voice_seconds: float | None = None,
     ) -> str:
         """Dispatch MESSAGE_CREATE; `guild_id=None` is a DM (channel defaults to the author's DM).
 
         `mentions` are user ids (use `fake.bot_id` to mention the bot); `attachments` are
-        `(filename, bytes, content_type)` served by the fake CDN. Returns the message id.
+        `(filename, bytes, content_type)` served by the fake CDN. `voice_seconds` makes it a voice
+        message (flag IS_VOICE_MESSAGE; its attachment gets `duration_secs` and a `waveform`). Returns the message id.
         """
         author_id = author_id or self.user_id
         if channel_id is None:
@@ -609,6 +612,10 @@ class FakeDiscord(FakeServer):
             attachments=stored,
             reply_to=reply_to,
         )
+        if voice_seconds is not None:
+            message["flags"] |= 1 << 13
+            for item in stored:
+                item |= {"duration_secs": voice_seconds, "waveform": base64.b64encode(bytes(range(0, 256, 4))).decode()}
         with self.lock:
             self._known_messages[message_id] = message
         self.call_in_loop(self._dispatch("MESSAGE_CREATE", message))

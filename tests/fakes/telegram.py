@@ -9,7 +9,7 @@ JSON parameters) and answer `{"ok": true, "result": ...}` or
 Implemented: getMe, getUpdates (long polling with `offset` and `timeout`; a newer
 getUpdates on the same token ends the older one with 409 Conflict, as Telegram does),
 sendMessage, editMessageText, deleteMessage, sendChatAction, sendPhoto, sendVideo,
-sendDocument, getFile, setMyCommands, getMyCommands, deleteWebhook, setWebhook.
+sendDocument, sendVoice, sendAudio, getFile, setMyCommands, getMyCommands, deleteWebhook, setWebhook.
 sendMessage/editMessageText with parse_mode=HTML run `parse_html`, a strict version
 of Telegram's HTML entity parser, and reject what it rejects.
 """
@@ -343,6 +343,18 @@ class FakeTelegram(FakeServer):
         doc = {"file_id": f"doc-{sent.message_id}", "file_unique_id": f"u{sent.message_id}"}
         return {**self._message_base(sent), "document": doc, **self._caption(sent)}
 
+    async def _m_sendvoice(self, params: dict[str, Any], uploads: dict[str, Any]) -> dict[str, Any]:
+        sent = self._send_media("sendVoice", "voice", params, uploads)
+        voice = {"file_id": f"voice-{sent.message_id}", "file_unique_id": f"u{sent.message_id}", "duration": 1}
+        if sent.media and "content_type" in sent.media:
+            voice["mime_type"] = sent.media["content_type"]
+        return {**self._message_base(sent), "voice": voice, **self._caption(sent)}
+
+    async def _m_sendaudio(self, params: dict[str, Any], uploads: dict[str, Any]) -> dict[str, Any]:
+        sent = self._send_media("sendAudio", "audio", params, uploads)
+        audio = {"file_id": f"audio-{sent.message_id}", "file_unique_id": f"u{sent.message_id}", "duration": 1}
+        return {**self._message_base(sent), "audio": audio, **self._caption(sent)}
+
     async def _m_getfile(self, params: dict[str, Any], uploads: dict[str, Any]) -> dict[str, Any]:
         file_id = str(params.get("file_id") or "")
         if file_id not in self.files:
@@ -588,14 +600,33 @@ class FakeTelegram(FakeServer):
             fields["caption"] = caption
         return self.push_message(chat_id, **fields, **kwargs)
 
-    def push_voice(self, chat_id: int, **kwargs: Any) -> dict[str, Any]:
-        voice = {
-            "file_id": self.add_file(b"OggS", kind="voice", ext="oga"),
+    def push_voice(
+        self, chat_id: int, data: bytes = b"OggS", *, duration: int = 2, declare_size: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        """A voice note (OGG/Opus, as Telegram clients record them); `data` is what getFile then serves."""
+        voice: dict[str, Any] = {
+            "file_id": self.add_file(data, kind="voice", ext="oga"),
             "file_unique_id": "voice",
-            "duration": 2,
+            "duration": duration,
             "mime_type": "audio/ogg",
         }
+        if declare_size:
+            voice["file_size"] = len(data)
         return self.push_message(chat_id, voice=voice, **kwargs)
+
+    def push_audio(
+        self, chat_id: int, data: bytes, *, duration: int, file_name: str = "song.mp3", **kwargs: Any
+    ) -> dict[str, Any]:
+        """An audio file (sent as music, not recorded): `audio` with its duration, size and type."""
+        audio = {
+            "file_id": self.add_file(data, kind="music", ext=file_name.rsplit(".", 1)[-1]),
+            "file_unique_id": "audio",
+            "duration": duration,
+            "mime_type": "audio/mpeg",
+            "file_name": file_name,
+            "file_size": len(data),
+        }
+        return self.push_message(chat_id, audio=audio, **kwargs)
 
     def push_sticker(self, chat_id: int, **kwargs: Any) -> dict[str, Any]:
         sticker = {
