@@ -39,6 +39,9 @@ def test_skills_list_json_shows_source_and_status(home: Path) -> None:
         "path": rows["image-generation"]["path"],
         "overrides": [],
         "fix": None,
+        "unmet": [],
+        "install": [],
+        "warnings": [],
     }
     table = invoke_cli("skills", "list", env=cli_env(home, COLUMNS="160"))  # wide enough for one line per skill
     assert "needs env NOPE_KEY" in table.stdout and "image-generation" in table.stdout
