@@ -69,9 +69,10 @@ def info(name: str, agent: AgentOption = "main") -> None:
     """Everything about one skill: where it is, what it needs, its tools and instructions."""
     registry = _registry()
     statuses = {skill.name: text for skill, text in registry.listing(agent)}
-    skill = registry.get(name)
-    if skill is None:
+    found = registry.get(name)
+    if found is None:
         fail(f"no skill named {name!r} (see `agentbox skills list`)", 1)
+    skill = registry.as_seen_by(found, agent)
     lines = [
         f"name:        {skill.name}",
         f"source:      {skill.source} ({skill.path})",

@@ -15,6 +15,7 @@ from typing import Any
 
 from agentbox.config import Config
 from agentbox.skillkit import fixes
+from agentbox.skillkit.actions import analyse
 from agentbox.skillkit.model import Skill, Unmet
 
 # A `[skills.config.<name>.env]` value that names an environment variable instead of holding the value.
@@ -119,8 +120,18 @@ def unmet_requirement(skill: Skill, config: Config, environ: Mapping[str, str] |
 
 
 def apply_gating(skill: Skill, config: Config, environ: Mapping[str, str] | None = None) -> None:
-    """Record the skill's unmet requirements; any makes it unavailable, unless it says `always: true`."""
+    """Record the skill's unmet requirements; any makes it unavailable, unless it says `always: true`.
+
+    An instructions-only skill is judged by what its commands need too (see `actions`): programs
+    other than HTTP calls and its own scripts need a shell agentbox does not have; a skill whose
+    commands are only its own scripts needs `exec` (checked per agent, by the registry).
+    """
     skill.unmet = unmet_requirements(skill, config, environ)
+    needs = analyse(skill)
+    if needs.needs_shell:
+        programs = ", ".join(needs.programs[:6]) + (", ..." if len(needs.programs) > 6 else "")
+        skill.unmet.append((f"needs a shell to run {programs} (agentbox runs no shell commands)", None))
+    skill.scripts = needs.scripts if needs.needs_exec else ()
     skill.reason = skill.fix = None
     if skill.unmet and not skill.always:
         skill.reason = "; ".join(need for need, _ in skill.unmet)

@@ -59,6 +59,7 @@ class Skill:
     emoji: str | None = None
     homepage: str | None = None
     manifest: str = "SKILL.md"  # the file's own spelling (skill.md is found too)
+    scripts: tuple[str, ...] = ()  # scripts in its folder its instructions run (and nothing else): needs exec
     warnings: list[str] = field(default_factory=list)  # what the loader had to guess or ignore
     error: str | None = None
     reason: str | None = None  # every unmet requirement, "; "-joined

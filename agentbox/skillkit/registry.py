@@ -12,6 +12,7 @@ an agent that enables it is built, never for disabled or unavailable skills.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -136,10 +137,20 @@ class SkillRegistry:
             return False
         return agent.skills is None or name in agent.skills
 
+    def as_seen_by(self, skill: Skill, agent_id: str) -> Skill:
+        """The skill as one agent can use it: one whose instructions only run its own scripts is
+        unavailable to an agent without `allow_exec` (a copy says so, with the fix)."""
+        if skill.status != "ready" or not skill.scripts or self.config.agent(agent_id).allow_exec:
+            return skill
+        need = f"needs exec to run its scripts ({', '.join(skill.scripts[:4])})"
+        fix = f"set allow_exec = true in [agents.{agent_id}] of config.toml, after reading those scripts"
+        return dataclasses.replace(skill, reason=need, fix=fix, unmet=[*skill.unmet, (need, fix)])
+
     def listing(self, agent_id: str = "main") -> list[tuple[Skill, str]]:
         """(skill, status text) for every skill, "disabled" for those the agent turned off; fixes are in `skill.fix`."""
         out = []
-        for skill in self.skills().values():
+        for found in self.skills().values():
+            skill = self.as_seen_by(found, agent_id)
             enabled = self.is_enabled(agent_id, skill.name)
             if enabled and skill.status == "ready" and skill.has_tools:
                 self._load_tools(skill)  # surfaces tools.py import errors as "broken"
@@ -169,7 +180,8 @@ class SkillRegistry:
             return self._agents[agent_id]
         result = AgentSkills()
         taken: dict[str, str] = {name: "agentbox" for name in BUILTIN_TOOLS}
-        for skill in skills.values():
+        for found in skills.values():
+            skill = self.as_seen_by(found, agent_id)
             if skill.status == "unavailable" and self.is_enabled(agent_id, skill.name):
                 result.unavailable[skill.name] = skill
             if skill.status != "ready" or not self.is_enabled(agent_id, skill.name):
