@@ -23,6 +23,7 @@ UNAVAILABLE_HEADER = (
     "If the user asks for one of these, say it is not set up and quote the owner's fix exactly.\n"
 )
 TAIL_RESERVE = 160  # room always kept for the closing "…and N more" lines
+DESCRIBED_SHARE = 0.7  # of the room: the rest names further skills, so more of them are findable by name
 
 
 @dataclass(slots=True)
@@ -41,7 +42,10 @@ def render_skills_prompt(ready: Iterable[Skill], unavailable: Iterable[Skill], b
     parts: list[str] = []
     if ready:
         room -= len(SKILLS_HEADER)
-        described = _fit([f"- {skill.name}: {skill.summary()}" for skill in ready], room, sep=1)
+        lines = [f"- {skill.name}: {skill.summary()}" for skill in ready]
+        described = _fit(lines, room, sep=1)
+        if len(described) < len(lines):  # not all fit: keep some room to name the others
+            described = _fit(lines, int(room * DESCRIBED_SHARE), sep=1)
         room -= sum(len(line) + 1 for line in described)
         rest = [skill.name for skill in ready[len(described) :]]
         named = _fit(rest, room - len(NAMES_LEAD), sep=2) if rest else []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agentbox.errors import AgentboxError
 
-READ_LIMIT = 64_000  # characters of one file handed to the model
+READ_LIMIT = 24_000  # characters of one file handed to the model: under the tool-result cap, with room for the note
 LIST_LIMIT = 200  # files named in a folder listing
 SKIPPED = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv"})
 
