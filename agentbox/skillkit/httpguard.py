@@ -16,7 +16,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -137,7 +137,11 @@ def _redirected(request: Outgoing, target: str, status: int) -> Outgoing:
 
 async def _send(session: aiohttp.ClientSession, request: Outgoing, max_bytes: int) -> Answer:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_HEADERS}
-    data: Any = request.form if request.form is not None else request.body
+    data: Any = request.body
+    if request.form is not None:  # encoded here: aiohttp would turn odd field names into multipart
+        data = urlencode(request.form)
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
     async with session.request(
         request.method,
         request.url,
