@@ -142,10 +142,10 @@ def test_nested_skills_are_found_to_a_bounded_depth(tmp_path: Path) -> None:
     too_deep = "/".join(f"d{level}" for level in range(MAX_DEPTH)) + "/too-deep"
     skill_at(root, "---\nname: too-deep\ndescription: x\n---\n", folder=too_deep)
     os.symlink(root, root / "owner" / "loop")  # a cycle must not hang discovery
-    os.symlink(tmp_path / "elsewhere", root / "outside", target_is_directory=True)
-    skill_at(tmp_path, "---\nname: elsewhere\ndescription: x\n---\n", folder="elsewhere")
-    found = {load_skill(folder, "workspace").name for folder in skill_folders(root)}
-    assert found == {"direct", "by-owner", "in-repo"}
+    skill_at(tmp_path, "---\nname: linked\ndescription: x\n---\n", folder="dev/linked")
+    os.symlink(tmp_path / "dev" / "linked", root / "linked", target_is_directory=True)  # developed elsewhere
+    found = [load_skill(folder, "workspace").name for folder in skill_folders(root)]
+    assert sorted(found) == ["by-owner", "direct", "in-repo", "linked"]
 
 
 def test_two_owners_publishing_one_name_keep_one_with_a_note(home: Path) -> None:

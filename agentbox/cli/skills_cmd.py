@@ -188,6 +188,8 @@ def check(
         typer.echo(f"! {warning}")
     for need, fix in skill.unmet:
         typer.echo(f"! unavailable here: {need}" + (f" — fix: {fix}" if fix else ""))
+    if skill.scripts:
+        typer.echo(f"! runs its scripts ({', '.join(skill.scripts)}): only agents with allow_exec = true can use it")
     tools: list[dict[str, Any]] = []
     if skill.has_tools:
         from agentbox.skillkit.toolsets import ToolsImportError, build_function_toolset

@@ -131,17 +131,13 @@ def skill_folders(root: Path) -> list[Path]:
     """Folders under a root holding a SKILL.md, sorted by path: direct children, and deeper ones
     (an `owner/skill/` layout, a repository's nested `skills/` folder) up to MAX_DEPTH levels.
     A skill's own subfolders are not searched, nor hidden folders or node_modules; symlinked
-    folders are followed only when they stay inside the root."""
+    folders are followed (a skill linked in from where it is developed), each real folder once."""
     return sorted(folder for folder, _ in walk_skill_folders(root))
 
 
 def walk_skill_folders(root: Path) -> Iterator[tuple[Path, str]]:
     """(folder, manifest file name) for every skill folder under `root`, breadth first, bounded."""
-    try:
-        real_root = root.resolve(strict=True)
-    except OSError:
-        return
-    seen = {real_root}
+    seen = {root.resolve()}
     level = [root]
     visited = 0
     for _ in range(MAX_DEPTH):
@@ -152,7 +148,7 @@ def walk_skill_folders(root: Path) -> Iterator[tuple[Path, str]]:
                 if visited > MAX_FOLDERS:
                     return
                 real = child.resolve()
-                if real in seen or not real.is_relative_to(real_root):
+                if real in seen:  # a link cycle, or one folder linked twice
                     continue
                 seen.add(real)
                 manifest = manifest_of(child)
@@ -173,7 +169,7 @@ def _subfolders(parent: Path) -> list[Path]:
         if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:
             continue
         try:
-            if entry.is_dir():  # follows symlinks; the caller keeps them inside the root
+            if entry.is_dir():  # follows symlinks
                 out.append(Path(entry.path))
         except OSError:
             continue
