@@ -171,6 +171,9 @@ class SkillsConfig(Section):
     allow_private_urls: bool = False
     chromium_path: str | None = None
     config: dict[str, dict[str, Any]] = {}  # per-skill settings, read by `requires.config`
+    max_prompt_chars: Annotated[int, Field(ge=500)] = 4000  # the skills section of the system prompt
+    http_timeout: Annotated[float, Field(gt=0)] = 30.0  # the http_request tool, per request
+    http_max_response_bytes: Annotated[int, Field(ge=1024)] = 256 * 1024
 
 
 MCP_SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

@@ -34,11 +34,14 @@ class AgentboxError(Exception):
         ├── SkillError            skillkit.api: a skill helper was used against the rules
         │   ├── UndeclaredSecret  skillkit.api (also KeyError): a secret the skill did not declare
         │   └── NotInSkill        skillkit.api (also RuntimeError): a helper called outside a skill's tool
-        ├── SkillFormatError      skillkit.loader (also ValueError): a SKILL.md cannot be read
+        ├── SkillFormatError      skillkit.frontmatter (also ValueError): a SKILL.md cannot be read
         ├── ToolsImportError      skillkit.toolsets: a skill's tools.py cannot be imported
         ├── ScaffoldError         skillkit.scaffold (also ValueError): `agentbox skills new` cannot create it (exit 2)
         ├── ExecRefused           skillkit.execution: the exec tool refused a command; nothing ran
         ├── McpUnavailable        mcpkit.server: an MCP server cannot serve a call now (a failed tool call)
+        ├── OutsideSkill          skillkit.skillfiles: a path leaves the skill's folder; nothing was read
+        ├── RequestRefused        skillkit.httptool: http_request broke a rule (secret, host); nothing was sent
+        ├── InstallError          skillkit.install: `agentbox skills install` cannot install it as given
         └── BlockedURL            skillkit.netguard (also ValueError): a URL tools may not reach
             └── UnresolvableHost  skillkit.netguard: the host does not resolve
 

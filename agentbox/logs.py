@@ -76,13 +76,16 @@ def collect_secrets(config: Config | None, environ: Mapping[str, str] | None = N
 
 
 def skill_config_secrets(settings: Mapping[str, Any]) -> Iterator[str]:
-    """String values under `[skills.config.<name>.env]`, and of secret-named keys (`api_key`, `token`...)."""
+    """String values under `[skills.config.<name>.env]` (not the names of env vars it refers to), and of
+    secret-named keys (`api_key`, `token`...)."""
+    from agentbox.skillkit.gating import env_reference
+
     for skill_settings in settings.values():
         if not isinstance(skill_settings, Mapping):
             continue
         for key, value in skill_settings.items():
             if key == "env" and isinstance(value, Mapping):
-                yield from (item for item in value.values() if isinstance(item, str))
+                yield from (item for item in value.values() if isinstance(item, str) and not env_reference(item))
             elif isinstance(value, str) and _SECRET_SETTING.search(str(key)):
                 yield value
 

@@ -12,7 +12,7 @@ import pytest
 from agentbox.turn.history import estimate_tokens
 from agentbox.turn.runner import TurnRequest
 from tests.clirun import invoke_cli
-from tests.helpers import cli_env, runtime_on
+from tests.helpers import cli_env, runtime_on, write_config
 from tests.skills_helpers import sent_tools, system_text, write_skill
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +39,9 @@ def test_skills_list_json_shows_source_and_status(home: Path) -> None:
         "path": rows["image-generation"]["path"],
         "overrides": [],
         "fix": None,
+        "unmet": [],
+        "install": [],
+        "warnings": [],
     }
     table = invoke_cli("skills", "list", env=cli_env(home, COLUMNS="160"))  # wide enough for one line per skill
     assert "needs env NOPE_KEY" in table.stdout and "image-generation" in table.stdout
@@ -113,6 +116,12 @@ def test_openclaw_style_skill_with_scripts_loads_and_is_listed(home: Path) -> No
     )
     (folder / "scripts").mkdir()
     (folder / "scripts" / "gen_image.py").write_text("print('ok')\n")
+    rows = {r["name"]: r for r in json.loads(invoke_cli("skills", "list", "--json", env=cli_env(home)).stdout)}
+    # Its instructions only run its own scripts: "ready" only for an agent that may run them.
+    row = rows["aiml-image-video"]
+    assert (row["status"], row["detail"]) == ("unavailable", "needs exec to run its scripts (gen_image.py)")
+    assert row["fix"] == "set allow_exec = true in [agents.main] of config.toml, after reading those scripts"
+    write_config(home, "[agents.main]\nallow_exec = true\n")
     rows = {r["name"]: r for r in json.loads(invoke_cli("skills", "list", "--json", env=cli_env(home)).stdout)}
     assert rows["aiml-image-video"]["status"] == "ready"
 

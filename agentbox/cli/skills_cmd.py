@@ -1,4 +1,4 @@
-"""`agentbox skills list|info|new|check`."""
+"""`agentbox skills list|info|new|check|install`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from agentbox.cli.common import config_or_exit, fail, print_json
 
-app = typer.Typer(help="List, inspect, create and validate skills.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect, create, validate and install skills.", no_args_is_help=True)
 
 AgentOption = Annotated[str, typer.Option("--agent", "-a", help="Agent whose enabled skills to show.")]
 
@@ -38,6 +38,9 @@ def list_skills(
                     "status": text.split(":", 1)[0],
                     "detail": skill.error or skill.reason,
                     "fix": skill.fix if skill.reason else None,
+                    "unmet": [{"need": need, "fix": fix} for need, fix in skill.unmet],
+                    "install": [hint.render() for hint in skill.install],
+                    "warnings": skill.warnings,
                     "description": skill.summary(),
                     "path": str(skill.path),
                     "overrides": [{"source": src, "path": str(path)} for src, path in registry.overridden(skill)],
@@ -51,8 +54,8 @@ def list_skills(
             typer.echo(
                 f"note: {skill.name}: the {skill.source} skill ({skill.path}) replaces the {source} one ({path})"
             )
-        if skill.status == "unavailable" and skill.fix:
-            typer.echo(f"fix for {skill.name}: {skill.fix}")
+        if skill.status == "unavailable":
+            _print_unmet(skill)
     if not rows:
         typer.echo("No skills found.")
         return
@@ -66,29 +69,52 @@ def info(name: str, agent: AgentOption = "main") -> None:
     """Everything about one skill: where it is, what it needs, its tools and instructions."""
     registry = _registry()
     statuses = {skill.name: text for skill, text in registry.listing(agent)}
-    skill = registry.get(name)
-    if skill is None:
+    found = registry.get(name)
+    if found is None:
         fail(f"no skill named {name!r} (see `agentbox skills list`)", 1)
+    skill = registry.as_seen_by(found, agent)
     lines = [
         f"name:        {skill.name}",
         f"source:      {skill.source} ({skill.path})",
         f"status:      {statuses.get(name, skill.status_text())}",
-        *([f"fix:         {skill.fix}"] if skill.status == "unavailable" and skill.fix else []),
+        *[f"fix:         {fix}" for fix in dict.fromkeys(fix for _, fix in skill.unmet if fix)],
+        *([f"title:       {skill.title}"] if skill.title else []),
         f"description: {skill.description}",
+        *_requirement_lines(skill),
+        *[f"install:     {hint.render()}" for hint in skill.install],
+        *[f"note:        {warning}" for warning in skill.warnings],
+        *[f"overrides:   {shadowed}" for shadowed in skill.overrides],
     ]
-    req = skill.requires
-    for label, values in (("env", sorted(skill.declared_env)), ("bins", req.bins), ("any bins", req.any_bins)):
-        if values:
-            lines.append(f"needs {label + ':':<6} {', '.join(values)}")
-    for label, values in (("config", req.config), ("python", req.python), ("os", req.os)):
-        if values:
-            lines.append(f"needs {label + ':':<6} {', '.join(values)}")
-    for shadowed in skill.overrides:
-        lines.append(f"overrides:   {shadowed}")
     typer.echo("\n".join(lines))
     if skill.status == "ready" and skill.has_tools:
         _print_tools(skill)
     typer.echo("\n" + (skill.body or "(no instructions)"))
+
+
+def _requirement_lines(skill: Any) -> list[str]:
+    req = skill.requires
+    labelled = (
+        ("env", sorted(set(req.env) | ({skill.primary_env} if skill.primary_env else set()))),
+        ("bins", req.bins),
+        ("any bins", req.any_bins),
+        ("config", req.config),
+        ("python", req.python),
+        ("os", req.os),
+    )
+    lines = [f"needs {label + ':':<6} {', '.join(values)}" for label, values in labelled if values]
+    if skill.optional_env:
+        lines.append(f"may use:     {', '.join(skill.optional_env)}")
+    if skill.always:
+        lines.append("always:      true (offered even when a requirement is unmet)")
+    return lines
+
+
+def _print_unmet(skill: Any) -> None:
+    """One line per unmet requirement with its fix, then the install commands the skill itself suggests."""
+    for fix in dict.fromkeys(fix for _, fix in skill.unmet if fix):  # one whole line each: copy and paste it
+        typer.echo(f"fix for {skill.name}: {fix}")
+    for hint in skill.install:
+        typer.echo(f"{skill.name} suggests: {hint.render()}")
 
 
 def _print_tools(skill: Any) -> None:
@@ -145,7 +171,7 @@ def check(
     path: Annotated[Path, typer.Argument(help="A skill folder (default: the current directory).")] = Path("."),
 ) -> None:
     """Validate a skill folder and print exactly what the model would see."""
-    from agentbox.skillkit.gating import unmet_requirement
+    from agentbox.skillkit.gating import apply_gating
     from agentbox.skillkit.loader import load_skill
     from agentbox.skillkit.registry import render_skill_list
 
@@ -156,10 +182,14 @@ def check(
     if skill.error:
         fail(f"{folder / 'SKILL.md'}: {skill.error}", 1)
     config = config_or_exit()
-    skill.reason, skill.fix = unmet_requirement(skill, config) or (None, None)
-    typer.echo(f"✓ SKILL.md: {skill.name}")
-    if skill.reason:
-        typer.echo(f"! unavailable here: {skill.reason}" + (f" — fix: {skill.fix}" if skill.fix else ""))
+    apply_gating(skill, config)
+    typer.echo(f"✓ {skill.manifest}: {skill.name}")
+    for warning in skill.warnings:
+        typer.echo(f"! {warning}")
+    for need, fix in skill.unmet:
+        typer.echo(f"! unavailable here: {need}" + (f" — fix: {fix}" if fix else ""))
+    if skill.scripts:
+        typer.echo(f"! runs its scripts ({', '.join(skill.scripts)}): only agents with allow_exec = true can use it")
     tools: list[dict[str, Any]] = []
     if skill.has_tools:
         from agentbox.skillkit.toolsets import ToolsImportError, build_function_toolset
@@ -180,3 +210,18 @@ def check(
     from agentbox.skillkit.builtin import skill_instructions
 
     typer.echo(skill_instructions(skill, [t["name"] for t in tools]))
+
+
+@app.command("install")
+def install(
+    path: Annotated[Path, typer.Argument(help="A skill folder or a .zip of one, on this machine.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Install without asking (scripts).")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Install even when the check finds a dangerous pattern.")
+    ] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace an installed skill of the same name.")] = False,
+) -> None:
+    """Copy a skill into <workspace>/skills after a safety check, showing what it needs."""
+    from agentbox.cli.skills_install import install_skill
+
+    install_skill(config_or_exit(), path, yes=yes, force=force, replace=replace)

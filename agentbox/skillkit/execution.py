@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentbox.errors import AgentboxError
+from agentbox.skillkit.skillfiles import OutsideSkill, resolve_inside
 
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 INTERPRETERS: dict[str, tuple[str, ...]] = {
@@ -60,17 +61,10 @@ class ExecResult:
 
 def resolve_script(skill_dir: Path, relative: str) -> Path:
     """The script's real path, refusing anything that is not a regular file inside the skill folder."""
-    root = skill_dir.resolve()
-    candidate = Path(relative)
-    if candidate.is_absolute():
-        # The model often repeats the path the SKILL.md shows; accept it only if it is inside.
-        target = candidate.resolve()
-    else:
-        if ".." in candidate.parts:
-            raise ExecRefused(f"{relative!r}: '..' is not allowed; give a path inside the skill folder")
-        target = (root / candidate).resolve()
-    if not target.is_relative_to(root):
-        raise ExecRefused(f"{relative!r} is outside the skill folder {root}")
+    try:
+        target = resolve_inside(skill_dir, relative)
+    except OutsideSkill as exc:
+        raise ExecRefused(str(exc)) from None
     if not target.is_file():
         raise ExecRefused(f"{relative!r} is not a file in the skill folder")
     return target

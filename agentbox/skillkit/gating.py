@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,7 +15,11 @@ from typing import Any
 
 from agentbox.config import Config
 from agentbox.skillkit import fixes
-from agentbox.skillkit.model import Skill
+from agentbox.skillkit.actions import analyse
+from agentbox.skillkit.model import Skill, Unmet
+
+# A `[skills.config.<name>.env]` value that names an environment variable instead of holding the value.
+ENV_REFERENCE = re.compile(r"^(?:\$\{([A-Z_][A-Z0-9_]*)\}|([A-Z_][A-Z0-9_]*))$")
 
 # Debian, Ubuntu and Google builds name the same browser differently.
 BINARY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -27,18 +32,40 @@ def skill_settings(config: Config, skill_name: str) -> dict[str, Any]:
     return dict(config.skills.config.get(skill_name) or {})
 
 
-def lookup_env(config: Config, skill_name: str, var: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """A secret's value: the process environment, else `[skills.config.<name>.env]` in config.toml.
+def env_grants(config: Config, skill_name: str) -> dict[str, str]:
+    """`[skills.config.<name>] env`: variables the owner gives this skill, declared by it or not."""
+    table = skill_settings(config, skill_name).get("env")
+    if not isinstance(table, Mapping):
+        return {}
+    return {str(var): value for var, value in table.items() if isinstance(value, str)}
 
-    AIMLAPI_API_KEY may also come from `[aimlapi] api_key` (the config loader merges both).
+
+def env_reference(value: str) -> str | None:
+    """The environment variable a grant names (`"NOTION_KEY"` or `"${NOTION_KEY}"`); None for a literal value."""
+    match = ENV_REFERENCE.match(value.strip())
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def allowed_env(skill: Skill, config: Config) -> frozenset[str]:
+    """The env vars a skill may read: those it declares plus those the owner granted it."""
+    return skill.declared_env | frozenset(env_grants(config, skill.name))
+
+
+def lookup_env(config: Config, skill_name: str, var: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """A secret's value for one skill.
+
+    `[skills.config.<name>.env] VAR = "OTHER_VAR"` (an upper-case name, or `"${OTHER_VAR}"`) reads
+    OTHER_VAR from the environment; otherwise the process environment's VAR comes first and a
+    literal value in that table is the fallback. AIMLAPI_API_KEY may also come from `[aimlapi] api_key`.
     """
     environ = os.environ if environ is None else environ
-    if value := environ.get(var):
+    configured = env_grants(config, skill_name).get(var, "")
+    source = env_reference(configured) or var
+    if value := environ.get(source):
         return value
-    configured = skill_settings(config, skill_name).get("env")
-    if isinstance(configured, Mapping) and isinstance(configured.get(var), str) and configured[var]:
-        return str(configured[var])
-    if var == "AIMLAPI_API_KEY":
+    if configured and source == var:
+        return configured
+    if source == "AIMLAPI_API_KEY":
         return config.api_key()
     return None
 
@@ -48,7 +75,7 @@ def declared_secrets(skills: Iterable[Skill], config: Config, environ: Mapping[s
     return [
         value
         for skill in skills
-        for var in sorted(skill.declared_env)
+        for var in sorted(allowed_env(skill, config))
         if (value := lookup_env(config, skill.name, var, environ))
     ]
 
@@ -75,55 +102,87 @@ def config_value(config: Config, skill_name: str, dotted: str) -> Any:
     return None
 
 
-Unmet = tuple[str, str | None]
-"""An unmet requirement: what the skill needs, and the command that meets it (None when there is none)."""
+def unmet_requirements(skill: Skill, config: Config, environ: Mapping[str, str] | None = None) -> list[Unmet]:
+    """Every unmet requirement, each with the command that meets it (empty when the skill can run here)."""
+    req = skill.requires
+    return [
+        *_unmet_os(req.os),
+        *_unmet_env(req.env, config, skill.name, environ),
+        *_unmet_binaries(req.bins, req.any_bins, config),
+        *_unmet_python(req.python),
+        *_unmet_config(req.config, config, skill.name),
+    ]
 
 
 def unmet_requirement(skill: Skill, config: Config, environ: Mapping[str, str] | None = None) -> Unmet | None:
     """None when every requirement holds, else (the first unmet one, the command that meets it)."""
-    req = skill.requires
-    return (
-        _unmet_os(req.os)
-        or _unmet_env(req.env, config, skill.name, environ)
-        or _unmet_binaries(req.bins, req.any_bins, config)
-        or _unmet_python(req.python)
-        or _unmet_config(req.config, config, skill.name)
-    )
+    return next(iter(unmet_requirements(skill, config, environ)), None)
 
 
-def _unmet_os(names: Sequence[str]) -> Unmet | None:
+def apply_gating(skill: Skill, config: Config, environ: Mapping[str, str] | None = None) -> None:
+    """Record the skill's unmet requirements; any makes it unavailable, unless it says `always: true`.
+
+    An instructions-only skill is judged by what its commands need too (see `actions`): programs
+    other than HTTP calls and its own scripts need a shell agentbox does not have; a skill whose
+    commands are only its own scripts needs `exec` (checked per agent, by the registry).
+    """
+    skill.unmet = unmet_requirements(skill, config, environ)
+    needs = analyse(skill)
+    if needs.needs_shell:
+        programs = ", ".join(needs.programs[:6]) + (", ..." if len(needs.programs) > 6 else "")
+        skill.unmet.append((f"needs a shell to run {programs} (agentbox runs no shell commands)", None))
+    skill.scripts = needs.scripts if needs.needs_exec else ()
+    skill.reason = skill.fix = None
+    if skill.unmet and not skill.always:
+        skill.reason = "; ".join(need for need, _ in skill.unmet)
+        skill.fix = "; ".join(fix for _, fix in skill.unmet if fix) or None
+
+
+def _unmet_os(names: Sequence[str]) -> list[Unmet]:
     if names and not any(sys.platform.startswith(name) for name in names):
-        return f"needs os {' or '.join(names)}", None
-    return None
+        return [(f"needs os {' or '.join(names)}", None)]
+    return []
 
 
 def _unmet_env(
     variables: Iterable[str], config: Config, skill_name: str, environ: Mapping[str, str] | None
-) -> Unmet | None:
+) -> list[Unmet]:
+    out: list[Unmet] = []
+    grants = env_grants(config, skill_name)
     for var in variables:
-        if not lookup_env(config, skill_name, var, environ):
-            return f"needs env {var}", fixes.env_setting(var, skill_name)
-    return None
+        if lookup_env(config, skill_name, var, environ):
+            continue
+        source = env_reference(grants.get(var, "")) or var
+        need = f"needs env {source}" + (f" (granted as {var})" if source != var else "")
+        out.append((need, fixes.env_setting(source, skill_name)))
+    return out
 
 
-def _unmet_binaries(every: Iterable[str], any_of: Sequence[str], config: Config) -> Unmet | None:
-    for binary in every:
-        if not find_binary(binary, config):
-            return f"needs binary {binary}", fixes.binary_install(binary)
+def _unmet_binaries(every: Iterable[str], any_of: Sequence[str], config: Config) -> list[Unmet]:
+    out: list[Unmet] = [
+        (f"needs binary {binary}", fixes.binary_install(binary)) for binary in every if not find_binary(binary, config)
+    ]
     if any_of and not any(find_binary(binary, config) for binary in any_of):
-        return f"needs binary {' or '.join(any_of)}", fixes.binary_install(any_of[0])
-    return None
+        out.append((f"needs binary {' or '.join(any_of)}", fixes.binary_install(any_of[0])))
+    return out
 
 
-def _unmet_python(modules: Iterable[str]) -> Unmet | None:
-    for module in modules:
-        if importlib.util.find_spec(module) is None:
-            return f"needs python package {module}", fixes.pip_install(module)
-    return None
+def _unmet_python(modules: Iterable[str]) -> list[Unmet]:
+    return [
+        (f"needs python package {module}", fixes.pip_install(module)) for module in modules if not _importable(module)
+    ]
 
 
-def _unmet_config(keys: Iterable[str], config: Config, skill_name: str) -> Unmet | None:
-    for key in keys:
-        if config_value(config, skill_name, key) is None:
-            return f"needs config {key}", fixes.config_setting(key, skill_name)
-    return None
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # "a.b" whose package "a" is missing raises instead of answering None
+        return False
+
+
+def _unmet_config(keys: Iterable[str], config: Config, skill_name: str) -> list[Unmet]:
+    return [
+        (f"needs config {key}", fixes.config_setting(key, skill_name))
+        for key in keys
+        if config_value(config, skill_name, key) is None
+    ]

@@ -1,4 +1,4 @@
-"""Reading skill folders: SKILL.md front matter (PyYAML) and discovery across the skill roots.
+"""Reading skill folders: SKILL.md front matter and discovery across the skill roots.
 
 Front matter follows the AgentSkills / OpenClaw format::
 
@@ -9,145 +9,171 @@ Front matter follows the AgentSkills / OpenClaw format::
     ---
     Instructions for the model...
 
-Requirements are read from `metadata.openclaw`, `metadata.clawdbot` (older OpenClaw skills)
-and `metadata.agentbox`, merged. A malformed SKILL.md yields a skill marked broken, never an
-exception: one bad folder must not hide the others.
+It is read as leniently as OpenClaw reads it (see `frontmatter` and `requirements`): invalid
+YAML falls back to line-by-line reading, a missing `name` falls back to the folder's name, a
+name that is not a slug ("Agent Browser") becomes one ("agent-browser"), and `{baseDir}` in
+the instructions becomes the skill's folder. A SKILL.md that still cannot be read yields a skill
+marked broken, never an exception: one bad folder must not hide the others.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from agentbox.errors import AgentboxError
-from agentbox.skillkit.model import SOURCE_ORDER, Requirements, Skill, Source
+from agentbox.skillkit.frontmatter import SkillFormatError, read_front_matter, split_front_matter
+from agentbox.skillkit.model import SOURCE_ORDER, Skill, Source
+from agentbox.skillkit.requirements import read_declarations
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-MAX_DESCRIPTION = 1024
-METADATA_KEYS = ("openclaw", "clawdbot", "agentbox")
+MAX_SKILL_MD = 256_000  # bytes; OpenClaw's limit too
+MAX_DEPTH = 4  # folders below a root searched for SKILL.md: owner/skill/ layouts and a nested skills/ folder
+MAX_FOLDERS = 5_000  # folders visited per root: a huge tree dropped in by mistake cannot stall every turn
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv"})
+MANIFEST_NAMES = ("SKILL.md", "skill.md", "Skill.md")
+BASE_DIR = "{baseDir}"
+
+__all__ = [
+    "NAME_RE",
+    "SkillFormatError",
+    "discover",
+    "load_skill",
+    "parse_skill_md",
+    "skill_folders",
+    "split_front_matter",
+]
 
 
-class SkillFormatError(AgentboxError, ValueError):
-    """SKILL.md cannot be understood; the message says what to fix."""
+def slug(text: str) -> str:
+    """A usable skill name from a display name: "Agent Browser" -> "agent-browser" ("" when none)."""
+    cleaned = re.sub(r"[^a-z0-9_-]+", "-", text.strip().lower()).strip("-_")
+    return cleaned[:64].rstrip("-_")
 
 
-def split_front_matter(text: str) -> tuple[str, str]:
-    """`(yaml_text, body)`; raises SkillFormatError without a `---` fenced header."""
-    text = text.lstrip("\ufeff")
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        raise SkillFormatError("SKILL.md must start with a '---' line opening the YAML front matter")
-    for index, line in enumerate(lines[1:], start=1):
-        if line.strip() == "---":
-            return "".join(lines[1:index]), "".join(lines[index + 1 :]).strip()
-    raise SkillFormatError("the YAML front matter is not closed by a '---' line")
-
-
-def _strings(value: Any, where: str) -> tuple[str, ...]:
+def _text(value: Any) -> str:
+    """A front-matter value as text, as OpenClaw coerces it (lists and mappings become JSON)."""
     if value is None:
-        return ()
+        return ""
     if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    raise SkillFormatError(f"{where} must be a list of strings")
+        return value.strip()
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
-def parse_requirements(metadata: Any) -> tuple[Requirements, dict[str, Any]]:
-    """Merge the `requires` blocks of every known metadata key; also return the merged extras."""
-    if metadata is None:
-        return Requirements(), {}
-    if not isinstance(metadata, Mapping):
-        raise SkillFormatError("metadata must be a mapping")
-    merged: dict[str, list[str]] = {}
-    extras: dict[str, Any] = {}
-    for key in METADATA_KEYS:
-        block = metadata.get(key)
-        if block is not None:
-            _merge_block(key, block, merged, extras)
-    return (
-        Requirements(
-            env=tuple(merged.get("env", ())),
-            bins=tuple(merged.get("bins", ())),
-            any_bins=tuple(merged.get("anyBins", ())),
-            config=tuple(merged.get("config", ())),
-            python=tuple(merged.get("python", ())),
-            os=tuple(merged.get("os", ())),
-        ),
-        extras,
-    )
-
-
-def _merge_block(key: str, block: Any, merged: dict[str, list[str]], extras: dict[str, Any]) -> None:
-    """Add `metadata.<key>`'s requirements to `merged` (lists by field) and its other entries to `extras`."""
-    if not isinstance(block, Mapping):
-        raise SkillFormatError(f"metadata.{key} must be a mapping")
-    extras.update({k: v for k, v in block.items() if k != "requires"})
-    requires = block.get("requires") or {}
-    if not isinstance(requires, Mapping):
-        raise SkillFormatError(f"metadata.{key}.requires must be a mapping")
-    for field_name in ("env", "bins", "anyBins", "config", "python", "os"):
-        for item in _strings(requires.get(field_name), f"metadata.{key}.requires.{field_name}"):
-            bucket = merged.setdefault(field_name, [])
-            if item not in bucket:
-                bucket.append(item)
-    for item in _strings(block.get("os"), f"metadata.{key}.os"):
-        merged.setdefault("os", []).append(item)
+def _identity(data: Mapping[str, Any], folder: Path) -> tuple[str, str | None]:
+    """(skill name, display title when the declared name had to be turned into a slug)."""
+    declared = _text(data.get("name"))
+    if NAME_RE.match(declared):
+        return declared, None
+    name = slug(declared) or slug(folder.name)
+    if not name:
+        shown = declared or folder.name
+        raise SkillFormatError(f"name {shown!r} has no letters or digits to name the skill by; add `name: my-skill`")
+    return name, declared or None
 
 
 def parse_skill_md(text: str, *, path: Path, source: Source) -> Skill:
     """Build a Skill from SKILL.md text; raises SkillFormatError naming the problem."""
-    header, body = split_front_matter(text)
-    try:
-        data = yaml.safe_load(header)
-    except yaml.YAMLError as exc:
-        raise SkillFormatError(f"invalid YAML front matter: {' '.join(str(exc).split())}") from None
-    if not isinstance(data, Mapping):
-        raise SkillFormatError("the front matter must be a YAML mapping with name and description")
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise SkillFormatError("front matter needs a `name`")
-    name = name.strip()
-    if not NAME_RE.match(name):
-        raise SkillFormatError(f"name {name!r} must be lowercase letters, digits, '-' or '_' (at most 64)")
-    description = data.get("description")
-    if not isinstance(description, str) or not description.strip():
+    front = read_front_matter(text)
+    data = front.data
+    name, title = _identity(data, path)
+    description = _text(data.get("description"))
+    if not description:
         raise SkillFormatError("front matter needs a `description` (one line the model sees)")
-    if len(description) > MAX_DESCRIPTION:
-        raise SkillFormatError(f"description is longer than {MAX_DESCRIPTION} characters")
-    requires, extras = parse_requirements(data.get("metadata"))
-    primary = extras.get("primaryEnv")
+    found = read_declarations(data)
     return Skill(
         name=name,
-        description=description.strip(),
+        description=description,
         path=path,
         source=source,
-        body=body,
-        requires=requires,
-        primary_env=primary if isinstance(primary, str) else None,
-        emoji=extras.get("emoji") if isinstance(extras.get("emoji"), str) else None,
-        homepage=data.get("homepage") if isinstance(data.get("homepage"), str) else None,
+        body=front.body.replace(BASE_DIR, str(path.resolve())),
+        requires=found.requirements(),
+        primary_env=found.primary_env,
+        optional_env=tuple(found.optional_env),
+        always=found.always,
+        install=tuple(found.install),
+        title=title,
+        emoji=found.emoji,
+        homepage=_text(data.get("homepage")) or found.homepage,
+        warnings=[*front.warnings, *found.warnings],
     )
+
+
+def manifest_of(folder: Path) -> str | None:
+    """The SKILL.md file's name in `folder` (`skill.md` as ClawHub accepts it), or None."""
+    for name in MANIFEST_NAMES:
+        if os.path.isfile(folder / name):
+            return name
+    return None
 
 
 def load_skill(folder: Path, source: Source) -> Skill:
     """Read one skill folder; problems become a broken Skill named after the folder."""
+    manifest = manifest_of(folder) or "SKILL.md"
     try:
-        text = (folder / "SKILL.md").read_text(encoding="utf-8")
-        return parse_skill_md(text, path=folder, source=source)
+        with open(folder / manifest, "rb") as handle:
+            raw = handle.read(MAX_SKILL_MD + 1)
+        if len(raw) > MAX_SKILL_MD:
+            raise SkillFormatError(f"{manifest} is larger than {MAX_SKILL_MD // 1000} kB")
+        skill = parse_skill_md(raw.decode("utf-8"), path=folder, source=source)
     except (OSError, UnicodeDecodeError, SkillFormatError) as exc:
-        return Skill(name=folder.name, description="", path=folder, source=source, error=str(exc))
+        return Skill(name=slug(folder.name) or folder.name, description="", path=folder, source=source, error=str(exc))
+    skill.manifest = manifest
+    return skill
 
 
 def skill_folders(root: Path) -> list[Path]:
-    """Direct subfolders of a skill root holding a SKILL.md, sorted by name."""
-    if not root.is_dir():
+    """Folders under a root holding a SKILL.md, sorted by path: direct children, and deeper ones
+    (an `owner/skill/` layout, a repository's nested `skills/` folder) up to MAX_DEPTH levels.
+    A skill's own subfolders are not searched, nor hidden folders or node_modules; symlinked
+    folders are followed (a skill linked in from where it is developed), each real folder once."""
+    return sorted(folder for folder, _ in walk_skill_folders(root))
+
+
+def walk_skill_folders(root: Path) -> Iterator[tuple[Path, str]]:
+    """(folder, manifest file name) for every skill folder under `root`, breadth first, bounded."""
+    seen = {root.resolve()}
+    level = [root]
+    visited = 0
+    for _ in range(MAX_DEPTH):
+        following: list[Path] = []
+        for parent in level:
+            for child in _subfolders(parent):
+                visited += 1
+                if visited > MAX_FOLDERS:
+                    return
+                real = child.resolve()
+                if real in seen:  # a link cycle, or one folder linked twice
+                    continue
+                seen.add(real)
+                manifest = manifest_of(child)
+                if manifest is not None:
+                    yield child, manifest
+                else:
+                    following.append(child)
+        level = following
+
+
+def _subfolders(parent: Path) -> list[Path]:
+    try:
+        entries = sorted(os.scandir(parent), key=lambda entry: entry.name)
+    except OSError:
         return []
-    return sorted(child for child in root.iterdir() if child.is_dir() and (child / "SKILL.md").is_file())
+    out = []
+    for entry in entries:
+        if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:
+            continue
+        try:
+            if entry.is_dir():  # follows symlinks
+                out.append(Path(entry.path))
+        except OSError:
+            continue
+    return out
 
 
 def discover(roots: Iterable[tuple[Source, Path]]) -> dict[str, Skill]:

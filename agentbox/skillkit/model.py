@@ -9,6 +9,9 @@ from typing import Literal
 Source = Literal["bundled", "extra", "user", "workspace", "path"]
 Status = Literal["ready", "unavailable", "broken", "disabled"]
 
+Unmet = tuple[str, str | None]
+"""An unmet requirement: what the skill needs, and the command that meets it (None when there is none)."""
+
 # Later sources override earlier ones when two skills share a name.
 SOURCE_ORDER: tuple[Source, ...] = ("bundled", "extra", "user", "workspace")
 
@@ -25,6 +28,19 @@ class Requirements:
     os: tuple[str, ...] = ()  # sys.platform prefixes: "linux", "darwin", "win32"
 
 
+@dataclass(frozen=True, slots=True)
+class InstallHint:
+    """One way the skill says to install what it needs (`metadata.*.install`): shown to the owner, never run."""
+
+    kind: str  # brew, node, go, uv, pip, apt, download, ...
+    command: str  # e.g. "brew install steipete/tap/gogcli"
+    label: str | None = None
+    bins: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        return f"{self.command} ({self.label})" if self.label else self.command
+
+
 @dataclass(slots=True)
 class Skill:
     """One discovered skill folder. `error` set means broken; `reason` set means unavailable."""
@@ -36,16 +52,24 @@ class Skill:
     body: str = ""  # the instructions after the front matter
     requires: Requirements = field(default_factory=Requirements)
     primary_env: str | None = None
+    optional_env: tuple[str, ...] = ()  # env vars the skill may read but does not need
+    always: bool = False  # `always: true`: offered even when a requirement is unmet (OpenClaw's rule)
+    install: tuple[InstallHint, ...] = ()
+    title: str | None = None  # the front matter's name when it is not a usable skill name
     emoji: str | None = None
     homepage: str | None = None
+    manifest: str = "SKILL.md"  # the file's own spelling (skill.md is found too)
+    scripts: tuple[str, ...] = ()  # scripts in its folder its instructions run (and nothing else): needs exec
+    warnings: list[str] = field(default_factory=list)  # what the loader had to guess or ignore
     error: str | None = None
-    reason: str | None = None
-    fix: str | None = None  # the command that meets the unmet requirement in `reason`
+    reason: str | None = None  # every unmet requirement, "; "-joined
+    fix: str | None = None  # the commands that meet them
+    unmet: list[Unmet] = field(default_factory=list)  # each unmet requirement with its fix
     overrides: list[Path] = field(default_factory=list)  # same-name skills this one shadows
 
     @property
     def skill_md(self) -> Path:
-        return self.path / "SKILL.md"
+        return self.path / self.manifest
 
     @property
     def tools_py(self) -> Path:
@@ -66,7 +90,7 @@ class Skill:
     @property
     def declared_env(self) -> frozenset[str]:
         """The only environment variables (secrets) this skill may read."""
-        names = set(self.requires.env)
+        names = set(self.requires.env) | set(self.optional_env)
         if self.primary_env:
             names.add(self.primary_env)
         return frozenset(names)
@@ -81,4 +105,6 @@ class Skill:
             return f"broken: {self.error}"
         if self.reason:
             return f"unavailable: {self.reason}" + (f" — fix: {self.fix}" if self.fix and with_fix else "")
+        if self.unmet:  # only `always: true` skills get here
+            return "ready (always: true, although it " + "; ".join(need for need, _ in self.unmet) + ")"
         return "ready"

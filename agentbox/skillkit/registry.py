@@ -12,6 +12,7 @@ an agent that enables it is built, never for disabled or unavailable skills.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -22,9 +23,10 @@ from typing import TYPE_CHECKING
 
 from agentbox.config import Config
 from agentbox.redaction import register_secrets
-from agentbox.skillkit.gating import declared_secrets, unmet_requirement
-from agentbox.skillkit.loader import discover
+from agentbox.skillkit.gating import allowed_env, apply_gating, declared_secrets
+from agentbox.skillkit.loader import discover, walk_skill_folders
 from agentbox.skillkit.model import Skill, Source
+from agentbox.skillkit.prompt import render_skills_prompt
 
 if TYPE_CHECKING:
     from pydantic_ai.toolsets import AbstractToolset
@@ -33,16 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUILTIN_TOOLS = frozenset({"current_time", "read_skill", "exec"})
-
-SKILLS_HEADER = (
-    "## Skills\n"
-    "Before using a skill for the first time in a conversation, call read_skill(name) for its instructions.\n"
-)
-UNAVAILABLE_HEADER = (
-    "## Skills not available yet\n"
-    "If the user asks for one of these, say it is not set up and quote the owner's fix exactly.\n"
-)
+BUILTIN_TOOLS = frozenset({"current_time", "read_skill", "exec", "http_request", "find_skill"})
 
 
 def bundled_root() -> Path:
@@ -98,15 +91,10 @@ class SkillRegistry:
         """Cheap stat-based key: a new, removed or edited SKILL.md or tools.py invalidates the cache."""
         parts: list[object] = []
         for _, root in self.roots():
-            try:
-                children = sorted(os.scandir(root), key=lambda entry: entry.name)
-            except OSError:
-                parts.append((str(root), None))
-                continue
-            for entry in children:
-                for filename in ("SKILL.md", "tools.py"):
+            for folder, manifest in walk_skill_folders(root):
+                for filename in (manifest, "tools.py"):
                     try:
-                        parts.append((entry.path, filename, os.stat(os.path.join(entry.path, filename)).st_mtime_ns))
+                        parts.append((str(folder), filename, os.stat(folder / filename).st_mtime_ns))
                     except OSError:
                         continue
         return tuple(parts)
@@ -118,7 +106,7 @@ class SkillRegistry:
             found = discover(self.roots())
             for skill in found.values():
                 if skill.error is None and not self._assume_ready:
-                    skill.reason, skill.fix = unmet_requirement(skill, self.config, self._environ) or (None, None)
+                    apply_gating(skill, self.config, self._environ)
             register_secrets(*declared_secrets(found.values(), self.config, self._environ))
             for skill in found.values():
                 for source, path in self.overridden(skill):
@@ -149,10 +137,20 @@ class SkillRegistry:
             return False
         return agent.skills is None or name in agent.skills
 
+    def as_seen_by(self, skill: Skill, agent_id: str) -> Skill:
+        """The skill as one agent can use it: one whose instructions only run its own scripts is
+        unavailable to an agent without `allow_exec` (a copy says so, with the fix)."""
+        if skill.status != "ready" or not skill.scripts or self.config.agent(agent_id).allow_exec:
+            return skill
+        need = f"needs exec to run its scripts ({', '.join(skill.scripts[:4])})"
+        fix = f"set allow_exec = true in [agents.{agent_id}] of config.toml, after reading those scripts"
+        return dataclasses.replace(skill, reason=need, fix=fix, unmet=[*skill.unmet, (need, fix)])
+
     def listing(self, agent_id: str = "main") -> list[tuple[Skill, str]]:
         """(skill, status text) for every skill, "disabled" for those the agent turned off; fixes are in `skill.fix`."""
         out = []
-        for skill in self.skills().values():
+        for found in self.skills().values():
+            skill = self.as_seen_by(found, agent_id)
             enabled = self.is_enabled(agent_id, skill.name)
             if enabled and skill.status == "ready" and skill.has_tools:
                 self._load_tools(skill)  # surfaces tools.py import errors as "broken"
@@ -172,7 +170,7 @@ class SkillRegistry:
             self._broken_tools[skill.path] = str(exc)
             skill.error = str(exc)
             return None, []
-        scope = SkillScope(skill.name, skill.path, skill.declared_env)
+        scope = SkillScope(skill.name, skill.path, allowed_env(skill, self.config))
         return SkillToolset(functions, scope=scope), list(functions.tools)
 
     def for_agent(self, agent_id: str) -> AgentSkills:
@@ -182,7 +180,8 @@ class SkillRegistry:
             return self._agents[agent_id]
         result = AgentSkills()
         taken: dict[str, str] = {name: "agentbox" for name in BUILTIN_TOOLS}
-        for skill in skills.values():
+        for found in skills.values():
+            skill = self.as_seen_by(found, agent_id)
             if skill.status == "unavailable" and self.is_enabled(agent_id, skill.name):
                 result.unavailable[skill.name] = skill
             if skill.status != "ready" or not self.is_enabled(agent_id, skill.name):
@@ -204,13 +203,22 @@ class SkillRegistry:
             if toolset is not None:
                 result.toolsets.append(toolset)
         self._warn_unknown(agent_id, skills)
-        sections = (render_skill_list(result.skills.values()), render_unavailable(result.unavailable.values()))
-        result.instructions = "\n\n".join(section for section in sections if section)
+        prompt = render_skills_prompt(
+            result.skills.values(), result.unavailable.values(), self.config.skills.max_prompt_chars
+        )
+        result.instructions = prompt.text
         from agentbox.skillkit.builtin import skills_toolset
 
         allow_exec = self.config.agent(agent_id).allow_exec
         if result.skills or result.unavailable:
-            toolset = skills_toolset(result.skills, result.tools, allow_exec=allow_exec, unavailable=result.unavailable)
+            toolset = skills_toolset(
+                result.skills,
+                result.tools,
+                allow_exec=allow_exec,
+                unavailable=result.unavailable,
+                http=any(not skill.has_tools for skill in result.skills.values()),
+                searchable=prompt.unnamed > 0,
+            )
             result.toolsets.insert(0, toolset)
         self._agents[agent_id] = result
         return result
@@ -232,15 +240,8 @@ class SkillRegistry:
 
 
 def render_skill_list(skills: Iterable[Skill]) -> str:
-    """The system prompt's skill section: one line per skill, name and description only."""
-    lines = [f"- {skill.name}: {skill.summary()}" for skill in skills]
-    return SKILLS_HEADER + "\n".join(lines) if lines else ""
+    """The system prompt's skill section for these skills alone (what `skills check` shows)."""
+    return render_skills_prompt(skills, [], budget=1_000_000).text
 
 
-def render_unavailable(skills: Iterable[Skill]) -> str:
-    """Enabled skills this machine cannot run yet, with the owner's fix: the model can explain, not guess."""
-    lines = [f"- {skill.name}: {skill.summary(80)} ({skill.status_text()})" for skill in skills]
-    return UNAVAILABLE_HEADER + "\n".join(lines) if lines else ""
-
-
-__all__ = ["AgentSkills", "SkillRegistry", "bundled_root", "render_skill_list", "render_unavailable"]
+__all__ = ["AgentSkills", "SkillRegistry", "bundled_root", "render_skill_list"]
