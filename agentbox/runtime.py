@@ -23,6 +23,7 @@ from agentbox.turn.runner import TurnRunner
 GATEWAY_SERVICES: list[str] = [
     "agentbox.gateway.jobs:gateway_service",  # polls and delivers video jobs
     "agentbox.gateway.retention:gateway_service",  # storage.retention_days, and media nothing refers to
+    "agentbox.gateway.telegram_webhook:gateway_service",  # POST /telegram/webhook (Telegram's webhook mode)
 ]
 
 
