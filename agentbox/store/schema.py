@@ -175,6 +175,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_waiting ON outbox(status, channel, chat_id, id);
     ALTER TABLE inbox ADD COLUMN outbox_id INTEGER;
     """,
+    # 5 (ingress: API keys): keys for the OpenAI-compatible API besides the gateway token, made by
+    # `agentbox tokens create`. Only a SHA-256 of each key is kept; the key is shown once.
+    """
+    CREATE TABLE api_keys (
+        name         TEXT PRIMARY KEY,
+        key_hash     TEXT NOT NULL UNIQUE,       -- sha256 hex of the key
+        hint         TEXT NOT NULL,              -- its first characters, to recognize it
+        agent        TEXT,                       -- set: the only agent this key may use
+        usd_per_day  REAL,                       -- set: this key's daily spending cap (UTC days)
+        created_at   REAL NOT NULL,
+        last_used_at REAL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
