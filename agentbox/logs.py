@@ -51,6 +51,7 @@ def secret_env_names(config: Config | None) -> list[str]:
     names = ["AIMLAPI_API_KEY", "AGENTBOX_GATEWAY_TOKEN"]
     if config is not None:
         names += [token.env_name for channel in CHANNELS for token in channel.token_specs(config)]
+        names += [hook.secret_env for hook in config.hooks]
     return names
 
 

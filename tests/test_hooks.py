@@ -329,3 +329,12 @@ async def test_hooks_list_and_hooks_test_sign_and_post_to_the_running_gateway(
     bad.write_text("{nope", encoding="utf-8")
     assert invoke_cli("hooks", "test", "github", "--payload", str(bad), env=env).returncode == 2
     assert "no hook named 'other'" in invoke_cli("hooks", "test", "other", "--payload", str(payload), env=env).stderr
+
+
+def test_a_hooks_secret_is_masked_in_logs_and_checked_for_the_service() -> None:
+    from agentbox.logs import secret_env_names
+    from agentbox.ops.servicesecrets import needed_secrets
+
+    config = parse_config(hook(secret_env="DEPLOY_KEY"), source=Path("c.toml"))  # a name no pattern would catch
+    assert "DEPLOY_KEY" in secret_env_names(config)
+    assert ("DEPLOY_KEY", "hook github secret") in needed_secrets(config)

@@ -88,6 +88,13 @@ class HookService:
         for hook in self._config.hooks:
             if not self._secrets[hook.name]:
                 log.error("hook %s: $%s is not set; every request to it is refused", hook.name, hook.secret_env)
+            address = hook_address(hook)
+            if address is not None and address.channel not in gateway.slots:
+                log.warning(
+                    "hook %s delivers to %s, which is not enabled: its results wait in the outbox until it is",
+                    hook.name,
+                    address.channel,
+                )
 
     def routes(self) -> list[Route]:
         return [Route("POST", "/hooks/{name}", self.receive, auth="public")]
