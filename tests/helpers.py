@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -62,6 +63,19 @@ async def runtime_on(fake_aimlapi: Any, home: Path, config_text: str = "") -> As
     )
     async with open_runtime(config) as rt:
         yield rt
+
+
+def database_before(path: Path, marker: str) -> sqlite3.Connection:
+    """A database migrated up to (not including) the first migration containing `marker`, as the release
+    before it left one; the open connection lets the test add rows (use it as a context manager)."""
+    from agentbox.store.schema import MIGRATIONS
+
+    mine = next(i for i, script in enumerate(MIGRATIONS) if marker in script)
+    conn = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:mine]):
+        conn.executescript(script)
+        conn.execute(f"PRAGMA user_version = {number + 1}")
+    return conn
 
 
 def png_bytes(width: int = 2, height: int = 2) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 from agentbox.api.keys import key_hash
 from agentbox.store import Store
 from tests.clirun import invoke_cli
-from tests.helpers import cli_env, write_config
+from tests.helpers import cli_env, database_before, write_config
 
 
 def test_a_key_is_shown_once_and_only_its_hash_is_stored(home: Path) -> None:
@@ -48,14 +48,8 @@ def test_bad_names_and_unknown_agents_are_refused_before_anything_is_stored(home
 
 
 async def test_a_database_from_before_api_keys_gets_the_table_and_keeps_its_rows(home: Path) -> None:
-    from agentbox.store.schema import MIGRATIONS
-
-    mine = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE api_keys" in script)
     path = home / "agentbox.db"
-    with sqlite3.connect(path) as conn:
-        for number, script in enumerate(MIGRATIONS[:mine]):
-            conn.executescript(script)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    with database_before(path, "CREATE TABLE api_keys") as conn:
         conn.execute(
             "INSERT INTO sessions(key, channel, created_at, updated_at) VALUES ('telegram:dm:7', 'telegram', 1, 1)"
         )

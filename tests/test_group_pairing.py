@@ -185,16 +185,10 @@ async def test_cli_output_never_carries_terminal_control_sequences(home: Path) -
 
 async def test_a_database_from_before_this_migration_keeps_its_pairings(home: Path) -> None:
     """Pending requests, approvals, the old overflow counter and stored inbox rows survive the upgrade."""
-    import sqlite3
+    from tests.helpers import database_before
 
-    from agentbox.store.schema import MIGRATIONS
-
-    mine = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE allowed_groups" in script)
     path = home / "agentbox.db"
-    with sqlite3.connect(path) as conn:
-        for number, script in enumerate(MIGRATIONS[:mine]):
-            conn.executescript(script)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    with database_before(path, "CREATE TABLE allowed_groups") as conn:
         conn.execute(
             "INSERT INTO pairing_requests(channel, sender_id, sender_name, chat_id, code, created_at, expires_at)"
             " VALUES ('telegram', '7', 'alice', '7', 'K7M4PQ2X', 1e12, 1e12 + 3600)"
