@@ -383,3 +383,20 @@ async def test_keys_have_their_own_sessions_and_daily_caps(fake_aimlapi: FakeAim
             await ask(capped, "one more", user="sam")
         assert await ask(other, "still fine?") == "echo: still fine?"  # the cap is the key's alone
         assert {"api:script:sam", "api:laptop:sam"} <= {s.key for s in await api.gateway.store.sessions.all()}
+
+
+async def test_a_failure_after_the_stream_started_arrives_as_an_error_event(
+    fake_aimlapi: FakeAimlapi, home: Path
+) -> None:
+    from tests.fakes.aimlapi import CutStream
+
+    async with api_on(fake_aimlapi, home, "[aimlapi.retry]\nattempts = 1\n") as api:
+        fake_aimlapi.script(CutStream(after_chunks=4, reply=Reply(text="The first words and then the line drops")))
+        stream = await api.client().chat.completions.create(
+            model="main", messages=[{"role": "user", "content": "talk"}], stream=True
+        )
+        received: list[str] = []
+        with pytest.raises(openai.APIError, match="couldn't reach the model service"):
+            async for chunk in stream:
+                received.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+        assert "".join(received).startswith("The first")  # what came before the failure was shown

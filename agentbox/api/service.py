@@ -188,20 +188,23 @@ class ChatApi:
 
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         task = asyncio.create_task(self._run_streaming(turn, queue), name=f"api turn {turn.session_key}")
-        item = await _next(queue)
-        if item is None:
-            _checked(await task)
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        )
-        await response.prepare(request)
-        sink = _Sink(response)
-        await sink.write(sse(answer.chunk({"role": "assistant", "content": ""})))
-        while item is not None:
-            await sink.write(b": keep-alive\n\n" if item is _TICK else sse(answer.chunk({"content": item})))
+        try:
             item = await _next(queue)
-        await self._finish_stream(sink, answer, await task, base, include_usage=include_usage)
-        return response
+            if item is None:
+                _checked(await task)
+            response = web.StreamResponse(
+                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            )
+            await response.prepare(request)
+            sink = _Sink(response)
+            await sink.write(sse(answer.chunk({"role": "assistant", "content": ""})))
+            while item is not None:
+                await sink.write(b": keep-alive\n\n" if item is _TICK else sse(answer.chunk({"content": item})))
+                item = await _next(queue)
+            await self._finish_stream(sink, answer, await task, base, include_usage=include_usage)
+            return response
+        finally:
+            task.cancel()  # a no-op once the turn ended; stops it if the server cancelled this request
 
     async def _run_streaming(self, turn: TurnRequest, queue: asyncio.Queue[str | None]) -> TurnResult:
         try:
