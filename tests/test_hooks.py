@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -167,6 +167,28 @@ async def test_notify_sends_the_rendered_text_without_a_model_call(
         assert sent.text == "Door front opened by {{payload.door}} at 07:05"  # payload text is never expanded
         assert (sent.address.chat_id, sent.address.thread_id, sent.address.reply_to) == (ALICE, "77", None)
         assert fake_aimlapi.chat_requests() == []
+
+
+async def test_deliveries_of_a_hook_reach_the_chat_in_the_order_they_arrived(
+    fake_aimlapi: FakeAimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @dataclass
+    class SlowerFirst(FakeConnector):
+        delays: list[float] = field(default_factory=lambda: [0.25, 0.2, 0.15, 0.1, 0.05])
+
+        async def send(self, address: Any, outbound: Any) -> list[str]:
+            await asyncio.sleep(self.delays.pop(0) if self.delays else 0)
+            return await super().send(address, outbound)
+
+    monkeypatch.setenv("GITHUB_HOOK_SECRET", SECRET)
+    telegram = SlowerFirst()
+    config = hook("door", kind="notify", template="event {{payload.n}}")
+    async with running_gateway(fake_aimlapi, home, telegram, config=config, services=[gateway_service]) as gateway:
+        hooks = Hooks(gateway, telegram)
+        for n in range(5):
+            assert (await hooks.deliver("door", {"n": n}))[0] == 202
+        await hooks.settled(5)
+    assert telegram.texts(ALICE) == [f"event {n}" for n in range(5)]
 
 
 async def test_a_task_without_delivery_only_runs_and_counts_against_the_caps(

@@ -8,7 +8,7 @@ id), and the sender gets `202 {"id": ...}` at once. A delivery id sent again
 (`Idempotency-Key`, `X-Agentbox-Delivery` or GitHub's `X-GitHub-Delivery`) is stored once:
 the retry gets `200 {"status": "duplicate"}`.
 
-The worker takes each stored row: `kind = "notify"` sends the rendered text to `deliver_to`;
+The worker takes each stored row, one at a time per hook in arrival order: `kind = "notify"` sends the rendered text to `deliver_to`;
 `kind = "task"` runs it as a turn of the hook's agent in session `hook:<name>` (the spending
 caps apply; the sender is `hook:<name>`) and sends the answer, unless `deliver_to = "none"`.
 Sending goes through the gateway's delivery service, so a platform that is down gets it later
@@ -19,6 +19,7 @@ handled once.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -84,6 +85,7 @@ class HookService:
         self._buckets = {hook.name: TokenBucket(hook.rate_limit_per_minute) for hook in self._config.hooks}
         self._tasks = TaskSet("hooks", log)
         self._claimed: set[int] = set()  # rows being handled (or handled) by this run
+        self._order = {hook.name: asyncio.Lock() for hook in self._config.hooks}  # one at a time, in order
         self._running = False
         for hook in self._config.hooks:
             if not self._secrets[hook.name]:
@@ -131,7 +133,12 @@ class HookService:
         if not self._running or row_id in self._claimed:
             return  # not started yet (start() takes it) or already taken
         self._claimed.add(row_id)
-        self._tasks.spawn(self._handle(row_id, inbound, turn_id), name=f"hook {inbound.chat_id} {inbound.message_id}")
+        self._tasks.spawn(self._in_order(row_id, inbound, turn_id), name=f"hook {inbound.chat_id} {inbound.message_id}")
+
+    async def _in_order(self, row_id: int, inbound: Inbound, turn_id: int | None) -> None:
+        lock = self._order.setdefault(inbound.chat_id, asyncio.Lock())  # asyncio locks are FIFO
+        async with lock:
+            await self._handle(row_id, inbound, turn_id)
 
     # -- the route -----------------------------------------------------------------------
     async def receive(self, request: Any) -> Any:
