@@ -310,6 +310,9 @@ async def test_errors_come_in_openais_shape_with_the_right_status(fake_aimlapi: 
             assert set(error) == {"message", "type", "param", "code"} and error["message"], case
             assert error["code"] == code or code is None, case
         assert fake_aimlapi.chat_requests() == []  # none of them reached the model
+        status, answer = await api.raw("/v1/embeddings", b'{"model": "main", "input": "x"}')
+        assert status == 404 and "serves /v1/chat/completions" in answer["error"]["message"]
+        assert (await api.raw("/v1/embeddings", b"{}", token=None))[0] == 401
         with pytest.raises(openai.AuthenticationError):
             await ask(api.client("abx-not-a-key"), "hi")
         with pytest.raises(openai.NotFoundError):

@@ -71,6 +71,7 @@ class ChatApi:
         return [
             Route("GET", "/v1/models", self.models, unauthorized=unauthorized),
             Route("POST", "/v1/chat/completions", self.chat_completions, unauthorized=unauthorized),
+            Route("*", "/v1/{rest:.*}", self.not_served, unauthorized=unauthorized),  # after the real ones
             Route("GET", ROUTE, self._media.serve, auth="public"),
         ]
 
@@ -94,6 +95,13 @@ class ChatApi:
             if allowed in (None, agent)
         ]
         return web.json_response({"object": "list", "data": data})
+
+    async def not_served(self, request: Any) -> Any:
+        """Other OpenAI endpoints (embeddings, audio, ...): a 404 an SDK understands, naming what is served."""
+        from aiohttp import web
+
+        message = f"Invalid URL ({request.method} {request.path}): agentbox serves /v1/chat/completions and /v1/models"
+        return web.json_response(ApiError(404, message, code="unknown_url").body, status=404)
 
     # -- POST /v1/chat/completions -------------------------------------------------------
     async def chat_completions(self, request: Any) -> Any:
