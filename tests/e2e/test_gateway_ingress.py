@@ -71,7 +71,7 @@ def test_a_hook_delivery_accepted_before_a_kill_is_delivered_once_after_the_rest
     processes.append(gateway)
     gateway.wait_ready()
     assert deliver(home, "build-4711") == (202, {"id": "build-4711", "hook": "ci", "status": "accepted"})
-    wait_for(lambda: fake_aimlapi.chat_requests(), what=f"the turn to start; log:\n{gateway.log}")
+    wait_for(lambda: fake_aimlapi.chat_requests(), timeout=30, what=f"the turn to start; log:\n{gateway.log}")
     gateway.kill()  # kill -9 between the 202 and the delivery
     assert fake_telegram.sent_messages(ALICE) == []
 

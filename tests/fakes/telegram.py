@@ -16,7 +16,8 @@ are POSTed to it one at a time, in order, with `X-Telegram-Bot-Api-Secret-Token`
 leaves the queue only when the webhook answered 200 (otherwise it is sent again after
 `webhook_retry_delay`, and getWebhookInfo reports the error). deleteWebhook keeps pending
 updates for getUpdates unless `drop_pending_updates`. The registered URL is public (https);
-`webhook_target` stands for the reverse proxy: the base URL the request really goes to.
+`webhook_target` stands for the reverse proxy: the base URL the request really goes to (None: nothing
+answers, as when no gateway runs; the public URL itself is never contacted).
 sendMessage/editMessageText with parse_mode=HTML run `parse_html`, a strict version
 of Telegram's HTML entity parser, and reject what it rejects.
 """
@@ -453,8 +454,12 @@ class FakeTelegram(FakeServer):
                 await asyncio.sleep(self.webhook_retry_delay)
 
     async def _post_update(self, session: Any, url: str, secret: Any, update: dict[str, Any]) -> tuple[int, str]:
-        target = url if self.webhook_target is None else self.webhook_target.rstrip("/") + urlsplit(url).path
         headers = {"X-Telegram-Bot-Api-Secret-Token": str(secret)} if secret else {}
+        if self.webhook_target is None:  # no proxy in front of a gateway: nothing answers (and no DNS lookup)
+            with self.lock:
+                self.webhook_posts.append(WebhookPost(update["update_id"], 0, secret is not None))
+            return 0, "Connection refused"
+        target = self.webhook_target.rstrip("/") + urlsplit(url).path
         try:
             async with session.post(target, json=update, headers=headers) as response:
                 await response.read()
