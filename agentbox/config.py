@@ -153,6 +153,58 @@ class GatewayConfig(Section):
     outbox_max_age: Annotated[float, Field(gt=0)] = 86_400.0  # seconds an undelivered reply is retried
 
 
+class ApiConfig(Section):
+    """`[api]`: the OpenAI-compatible endpoint on the gateway's port (`/v1/chat/completions`, `/v1/models`)."""
+
+    enabled: bool = True
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024  # images travel inside the JSON body
+    public_url: str | None = None  # base of the /media links in answers; default: the address the client used
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else None
+
+
+HOOK_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+DEFAULT_HOOK_TEMPLATE = "Webhook {{hook.name}} received:\n{{payload}}"
+
+
+class HookConfig(Section):
+    """`[[hooks]]`: one signed webhook, `POST /hooks/<name>`: who signs it, what it becomes, where it goes."""
+
+    name: Annotated[str, Field(pattern=HOOK_NAME)]
+    secret_env: str  # the env var holding the HMAC-SHA256 secret the sender signs with
+    agent: str = "main"
+    deliver_to: str = "none"  # "CHANNEL:CHAT[:THREAD]", or "none" to only run
+    template: str = DEFAULT_HOOK_TEMPLATE  # {{payload.a.b}}, {{headers.X-Name}}, {{hook.name}}
+    kind: Literal["task", "notify"] = "task"  # task: a turn of the agent; notify: the text as it is
+    rate_limit_per_minute: Annotated[int, Field(ge=1)] = 60
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+
+    @field_validator("deliver_to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from agentbox.channels import CHANNEL_NAMES
+
+        if value == "none":
+            return value
+        channel, _, rest = value.partition(":")
+        if channel not in CHANNEL_NAMES or not rest.split(":", 1)[0]:
+            raise ValueError(f'use "CHANNEL:CHAT[:THREAD]" with a channel of {", ".join(CHANNEL_NAMES)}, or "none"')
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        from agentbox.hooks.template import check_template
+
+        check_template(value)  # a ValueError names the placeholder
+        return value
+
+
 class SkillsConfig(Section):
     """`[skills]`: where skills are found, how their scripts run, the models the bundled skills use, and
     per-skill settings."""
@@ -298,6 +350,8 @@ class Config(Section):
     logging: LoggingConfig = LoggingConfig()
     storage: StorageConfig = StorageConfig()
     mcp: McpConfig = McpConfig()
+    api: ApiConfig = ApiConfig()
+    hooks: list[HookConfig] = []
 
     # Set by `load_config`, not by the file.
     source: Path | None = Field(default=None, exclude=True)
@@ -315,6 +369,18 @@ class Config(Section):
             if unknown:
                 known = ", ".join(sorted(self.mcp.servers)) or "none"
                 raise ValueError(f"agents.{agent_id}.mcp: no [mcp.servers.{unknown[0]}] (servers: {known})")
+        return self
+
+    @model_validator(mode="after")
+    def _hooks_are_distinct_and_answerable(self) -> Config:
+        names = [hook.name for hook in self.hooks]
+        if duplicate := next((name for name in names if names.count(name) > 1), None):
+            raise ValueError(f"hooks: two hooks are named {duplicate!r}")
+        for hook in self.hooks:
+            if hook.agent not in self.agents:
+                raise ValueError(f"hooks: {hook.name!r} names agent {hook.agent!r}; agents: {', '.join(self.agents)}")
+            if hook.kind == "notify" and hook.deliver_to == "none":
+                raise ValueError(f'hooks: {hook.name!r} is kind "notify" but delivers to "none": nothing would happen')
         return self
 
     # -- derived ---------------------------------------------------------------

@@ -28,6 +28,8 @@ class AgentboxError(Exception):
         ├── PairingError          gateway.access: an approval or revocation was refused
         ├── AlreadyRunning        gateway.homelock: another gateway runs on this AGENTBOX_HOME
         ├── ControlError          gateway.control: the local endpoint cannot be served as configured
+        ├── BodyTooLarge          gateway.requestbody: a request to the gateway's server is over its route's limit
+        ├── ApiError              api.wire: an OpenAI-compatible API request refused (OpenAI's error shape)
         ├── NoConnectorCanWork    gateway.lifecycle: every enabled connector failed for good
         ├── NoGateway             cli.gateway_client: no gateway answers for this AGENTBOX_HOME
         ├── SchemaTooNew          store.db (also sqlite3.DatabaseError): a newer agentbox wrote the database (exit 3)

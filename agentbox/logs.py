@@ -52,6 +52,7 @@ def secret_env_names(config: Config | None) -> list[str]:
     if config is not None:
         names += [token.env_name for channel in CHANNELS for token in channel.token_specs(config)]
         names += [name for server in config.mcp.servers.values() for name in server.secret_env_names()]
+        names += [hook.secret_env for hook in config.hooks]
     return names
 
 

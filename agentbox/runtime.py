@@ -26,6 +26,9 @@ GATEWAY_SERVICES: list[str] = [
     "agentbox.gateway.jobs:gateway_service",  # polls and delivers video jobs
     "agentbox.gateway.retention:gateway_service",  # storage.retention_days, and media nothing refers to
     "agentbox.gateway.mcp_status:gateway_service",  # GET /mcp: the MCP servers' state, for `agentbox mcp list`
+    "agentbox.gateway.telegram_webhook:gateway_service",  # POST /telegram/webhook (Telegram's webhook mode)
+    "agentbox.hooks.service:gateway_service",  # POST /hooks/<name>: signed webhooks ([[hooks]])
+    "agentbox.api.service:gateway_service",  # /v1/chat/completions, /v1/models, /media: the OpenAI-compatible API
 ]
 
 

@@ -66,7 +66,8 @@ async def runtime_on(fake_aimlapi: Any, home: Path, config_text: str = "") -> As
 
 
 def database_before(path: Path, marker: str) -> sqlite3.Connection:
-    """A database as the release before the migration containing `marker` left it (for migration tests)."""
+    """A database migrated up to (not including) the first migration containing `marker`, as the release
+    before it left one; the open connection lets the test add rows (use it as a context manager)."""
     from agentbox.store.schema import MIGRATIONS
 
     mine = next(i for i, script in enumerate(MIGRATIONS) if marker in script)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
@@ -20,6 +21,8 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
             continue
         path = f"{prefix}{name}"
         annotation = field.annotation
+        if get_origin(annotation) is list:  # [[hooks]], [[bindings]]: the keys of one entry
+            annotation = get_args(annotation)[0]
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             keys |= _keys(annotation, path + ".")
         else:

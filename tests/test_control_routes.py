@@ -103,3 +103,29 @@ async def test_a_gateway_service_mounts_its_routes_and_authenticators(fake_aimla
                 assert r.status == 200 and (await r.json())["name"] == "ci-bot"
             async with http.get(f"{base}/echo/whoami") as r:
                 assert r.status == 401
+
+
+async def _openai_shaped_401(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"error": {"message": "no", "type": "invalid_request_error", "code": "invalid_api_key"}}, status=401
+    )
+
+
+async def test_a_route_may_answer_its_own_401(home: Path) -> None:
+    # An OpenAI client reads `error.code`; agentbox's own 401 body is a string. Each route says which it needs.
+    server = ControlServer(home=home, host="127.0.0.1", port=0, allow_non_loopback=False, status=_status)
+    server.add_route(Route("GET", "/v1/whoami", _whoami, unauthorized=_openai_shaped_401))
+    server.add_route(Route("GET", "/whoami", _whoami))
+    await server.start()
+    token = (home / "gateway.token").read_text().strip()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/v1/whoami") as r:
+                assert r.status == 401 and (await r.json())["error"]["code"] == "invalid_api_key"
+            async with http.get(f"{base}/whoami") as r:
+                assert r.status == 401 and (await r.json())["error"].startswith("unauthorized")
+            async with http.get(f"{base}/v1/whoami", headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 200  # its own 401 changes nothing about who gets in
+    finally:
+        await server.stop()

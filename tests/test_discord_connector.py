@@ -159,6 +159,21 @@ async def test_reply_to_the_bot_counts_as_a_mention(fake_discord: FakeDiscord, b
     assert (inbound.text, inbound.mentioned) == ("thanks", True)
 
 
+async def test_a_reply_carries_the_text_it_replies_to(fake_discord: FakeDiscord, bot: Running) -> None:
+    # "translate this" needs "this": the referenced message's text goes along, as Telegram's does.
+    answer = "Le chat est sur la table.\nLa fenêtre est ouverte. 🐈"
+    [bot_message] = await bot.connector.send(Address("discord", fake_discord.channel_id), Outbound(answer))
+    fake_discord.push_message(
+        fake_discord.channel_id, "translate this", guild_id=fake_discord.guild_id, reply_to=bot_message
+    )
+    assert (await bot.next()).reply_to_text == answer
+    first = fake_discord.push_message(content="the meeting is at 10:30 in room 4")
+    assert (await bot.next()).reply_to_text is None  # not a reply
+    fake_discord.push_message(content="remind me of this tomorrow", reply_to=first)
+    quoted = await bot.next()
+    assert (quoted.text, quoted.reply_to_text) == ("remind me of this tomorrow", "the meeting is at 10:30 in room 4")
+
+
 async def test_thread_the_bot_answered_in_is_addressed(fake_discord: FakeDiscord, bot: Running) -> None:
     thread = fake_discord.thread_id
     fake_discord.push_message(thread, "before the bot spoke", guild_id=fake_discord.guild_id)

@@ -279,6 +279,32 @@ async def test_thread_follow_up_without_mention_in_a_thread_the_bot_answered(sla
     assert inbound.mentioned and inbound.thread_id == "1710000002.000100" and inbound.text == "and then?"
 
 
+async def test_a_thread_follow_up_carries_the_thread_parent(fake_slack: FakeSlack, slack: Harness) -> None:
+    # Someone's message started the thread; the bot was pulled in later, so the parent is not in its history.
+    parent = "Deploy of *billing* failed on `prod-eu`: exit code 137 (OOM) after 4m12s"
+    fake_slack.messages.append({"channel": "C1", "ts": "1710000006.000100", "thread_ts": None, "user": "U3"})
+    fake_slack.messages[-1].update(text=parent, blocks=None)
+    mention = {"type": "app_mention", "channel": "C1", "user": "U2", "text": "<@U0BOT> why did it fail?"}
+    await slack.event({**mention, "ts": "1710000006.000200", "thread_ts": "1710000006.000100"})
+    await slack.connector.send(slack.received[0].address, Outbound("Out of memory."))
+    follow_up = {"type": "message", "channel_type": "channel", "channel": "C1", "user": "U2", "text": "how much?"}
+    await slack.event({**follow_up, "ts": "1710000006.000400", "thread_ts": "1710000006.000100"})
+    quoted = [("why did it fail?", parent), ("how much?", parent)]  # as the user's own text: mrkdwn kept
+    assert [(i.text, i.reply_to_text) for i in slack.received] == quoted
+    assert len(fake_slack.calls_to("conversations.replies")) == 1  # the parent is read once per thread
+
+
+async def test_a_thread_the_bot_was_mentioned_in_quotes_no_parent(slack: Harness) -> None:
+    # The mention that opened the thread is the session's first turn: quoting it again would only cost tokens.
+    mention = {"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@U0BOT> summarize the plan"}
+    await slack.event({**mention, "ts": "1710000007.000100"})
+    await slack.connector.send(slack.received[0].address, Outbound("Here it is."))
+    follow_up = {"type": "message", "channel_type": "channel", "channel": "C1", "user": "U1", "text": "shorter"}
+    await slack.event({**follow_up, "ts": "1710000007.000300", "thread_ts": "1710000007.000100"})
+    assert [(i.text, i.reply_to_text) for i in slack.received] == [("summarize the plan", None), ("shorter", None)]
+    assert slack.fake.calls_to("conversations.replies") == []
+
+
 async def test_thread_without_the_bot_and_plain_channel_chatter_are_ignored(slack: Harness) -> None:
     base = {"type": "message", "channel_type": "channel", "channel": "C1", "user": "U2", "text": "chatter"}
     await slack.event({**base, "ts": "1710000004.000100"})

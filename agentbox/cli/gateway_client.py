@@ -20,22 +20,29 @@ class NoGateway(AgentboxError):
     """No gateway answers for this AGENTBOX_HOME; the message says why, for the user."""
 
 
-def call_gateway(config: Config, path: str, *, post: bool = False, timeout: float = 5.0) -> dict[str, Any]:
-    """GET (or POST) `path` on the running gateway; raises NoGateway with a user-facing reason."""
-    from agentbox.gateway.control import ADDRESS_FILE, read_token
+def gateway_address(config: Config) -> tuple[str, int]:
+    """Where the running gateway listens: the address it bound (port 0 picks a free one), else the config's."""
+    from agentbox.gateway.control import ADDRESS_FILE
 
     host, port = config.gateway.host, config.gateway.port
-    try:  # the address the running gateway actually bound (port 0 picks a free one)
+    try:
         bound = json.loads((config.home / ADDRESS_FILE).read_text(encoding="utf-8"))
         host, port = bound["host"], int(bound["port"])
     except (OSError, ValueError, KeyError):
         pass
+    return ("127.0.0.1" if host in ("0.0.0.0", "::", "") else host), port
+
+
+def call_gateway(config: Config, path: str, *, post: bool = False, timeout: float = 5.0) -> dict[str, Any]:
+    """GET (or POST) `path` on the running gateway; raises NoGateway with a user-facing reason."""
+    from agentbox.gateway.control import read_token
+
+    host, port = gateway_address(config)
     token = read_token(config.home)
     if token is None:
         raise NoGateway(
             f"no gateway running (no token at {config.home / 'gateway.token'}; start one with `agentbox gateway run`)"
         )
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     request = urllib.request.Request(
         f"http://{host}:{port}{path}",
         headers={"Authorization": f"Bearer {token}"},

@@ -21,9 +21,11 @@ from agentbox.cli import (
     sessions_cmd,
     usage_cmd,
 )
+from agentbox.cli.hooks_cmd import app as hooks_app
 from agentbox.cli.jobs_cmd import app as jobs_app
 from agentbox.cli.mcp_cmd import app as mcp_app
 from agentbox.cli.skills_cmd import app as skills_app
+from agentbox.cli.tokens_cmd import app as tokens_app
 from agentbox.errors import AgentboxError
 
 
@@ -119,6 +121,8 @@ app.command("usage")(usage_cmd.usage_command)
 app.add_typer(skills_app, name="skills")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(mcp_app, name="mcp")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(hooks_app, name="hooks")
 
 
 def run() -> None:

@@ -9,7 +9,9 @@ One message, in the order these modules handle it:
   `approval_notices`), `refusals`, `inbound_media` (downloads only after access), chat `commands`,
   then a turn (`agentbox.turn`); `routing` picks the agent and session key.
 - `replies` (streaming, typing) and `delivery` (the durable outbox) send the answer.
-- `control` — the token-protected local HTTP endpoint; `homelock` — one gateway per home.
+- `control` — the token-protected local HTTP endpoint, where features mount routes (`agentbox.api`, the
+  OpenAI-compatible API; `agentbox.hooks`, signed webhooks; `telegram_webhook`); `requestbody` reads a
+  request body with a size limit; `homelock` — one gateway per home.
 - Background services: `jobs` (video), `retention` (pruning); `diskfull` reports a full disk.
 
 Import-light: nothing here is imported by `agentbox --help` or the pairing CLI except what they name.

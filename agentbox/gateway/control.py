@@ -13,6 +13,9 @@ API, signed webhooks, Telegram's webhook, the web panel) mounts `Route`s with `a
   signature, Telegram's secret-token header, a one-time login link). Such a route must check
   before it does or stores anything.
 
+A `token` route may give its own `unauthorized` handler: the 401 in its clients' format (the
+OpenAI-compatible API answers in OpenAI's error shape).
+
 The token is generated into `AGENTBOX_HOME/gateway.token` (mode 0600) on first start and
 reused afterwards; `agentbox status` reads it from there. The address actually bound (port 0
 picks a free one) is written to `AGENTBOX_HOME/gateway.json` so the CLI finds the gateway.
@@ -79,6 +82,7 @@ class Route:
     path: str
     handler: Handler
     auth: AuthMode = "token"
+    unauthorized: Handler | None = None  # the route's own 401 answer; default: agentbox's JSON error
 
 
 TOKEN_FILE = "gateway.token"
@@ -148,6 +152,17 @@ def _post_handler(action: Action) -> Callable[[Any], Awaitable[Any]]:
     return handle
 
 
+async def _unauthorized(request: Any, refusal: Handler | None) -> Any:
+    """The 401 of a `token` route: the route's own `unauthorized` answer, else agentbox's JSON error."""
+    from aiohttp import web
+
+    if refusal is not None:
+        return await refusal(request)
+    return web.json_response(
+        {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"}, status=401
+    )
+
+
 def bearer_matches(header: str, token: str) -> bool:
     """Constant-time check of an `Authorization` header; any bytes a client sends just fail it."""
     # aiohttp hands over bytes that are not UTF-8 as surrogates; "surrogatepass" encodes any str.
@@ -207,18 +222,15 @@ class ControlServer:
     async def start(self) -> None:
         from aiohttp import web  # only the gateway needs aiohttp's server side
 
-        public = {id(route.handler) for route in self._routes if route.auth == "public"}
+        mounted: dict[int, Route] = {}  # aiohttp's route → ours (a handler may serve two routes)
 
         @web.middleware
         async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-            route_handler = getattr(request.match_info, "handler", None)
-            if id(route_handler) not in public:
+            route = mounted.get(id(request.match_info.route))
+            if route is None or route.auth != "public":
                 principal = await self._principal(request)
                 if principal is None:
-                    return web.json_response(
-                        {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"},
-                        status=401,
-                    )
+                    return await _unauthorized(request, route.unauthorized if route else None)
                 request[_principal_key()] = principal
             response: web.StreamResponse = await handler(request)
             return response
@@ -235,7 +247,7 @@ class ControlServer:
         for path, action in self._actions.items():
             app.router.add_post(path, _post_handler(action))
         for route in self._routes:
-            app.router.add_route(route.method, route.path, route.handler)
+            mounted[id(app.router.add_route(route.method, route.path, route.handler))] = route
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)

@@ -39,6 +39,7 @@ def needed_secrets(config: Config) -> list[tuple[str, str]]:
     needed = [(API_KEY_ENV, "AI/ML API key")]
     for channel in enabled_channels(config):
         needed += [(s.env_name, f"{channel.name} {s.label}") for s in channel.token_specs(config) if s.required]
+    needed += [(hook.secret_env, f"hook {hook.name} secret") for hook in config.hooks]
     return needed
 
 

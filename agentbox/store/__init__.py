@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from agentbox.store.api_keys import ApiKeyRepo
 from agentbox.store.db import connect
 from agentbox.store.groups import GroupRepo
 from agentbox.store.inbox import InboxRepo
@@ -25,6 +26,7 @@ __all__ = ["Job", "PruneReport", "SessionInfo", "SpendRecord", "Store", "StoredT
 class Store:
     """The database: one SQLite connection (WAL, owner-only file, migrated on `open`) and one
     repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention, spend).
+    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention, api keys).
 
     Every process (the gateway, each CLI command) opens its own Store on the same file; SQLite
     serializes the writes, and a write waits out another process's lock (for minutes) before it
@@ -43,6 +45,7 @@ class Store:
         self.retention = RetentionRepo(conn)
         self.outbox = OutboxRepo(conn, self.media)
         self.spend = SpendRepo(conn)
+        self.api_keys = ApiKeyRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

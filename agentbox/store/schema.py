@@ -175,12 +175,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_waiting ON outbox(status, channel, chat_id, id);
     ALTER TABLE inbox ADD COLUMN outbox_id INTEGER;
     """,
-    # (model fallbacks) `model` is the model that answered; `fallback_from` the turn's own model
+    # 5 (model fallbacks) `model` is the model that answered; `fallback_from` the turn's own model
     # when a fallback answered instead (NULL otherwise), so usage can count fallbacks.
     """
     ALTER TABLE turns ADD COLUMN fallback_from TEXT;
     """,
-    # 5 (voice): money spent by kind (stt, tts, image, video, ...). Rows with a `turn_id` break down
+    # 6 (voice): money spent by kind (stt, tts, image, video, ...). Rows with a `turn_id` break down
     # part of that turn's `usd` (a tool's call); rows without one were spent outside any turn
     # (transcribing a voice note, speaking an answer) and count on top of the turns, for usage and caps.
     """
@@ -198,6 +198,19 @@ MIGRATIONS: list[str] = [
         created_at    REAL NOT NULL
     );
     CREATE INDEX spend_created ON spend(created_at);
+    """,
+    # 7 (ingress: API keys): keys for the OpenAI-compatible API besides the gateway token, made by
+    # `agentbox tokens create`. Only a SHA-256 of each key is kept; the key is shown once.
+    """
+    CREATE TABLE api_keys (
+        name         TEXT PRIMARY KEY,
+        key_hash     TEXT NOT NULL UNIQUE,       -- sha256 hex of the key
+        hint         TEXT NOT NULL,              -- its first characters, to recognize it
+        agent        TEXT,                       -- set: the only agent this key may use
+        usd_per_day  REAL,                       -- set: this key's daily spending cap (UTC days)
+        created_at   REAL NOT NULL,
+        last_used_at REAL
+    );
     """,
 ]
 

@@ -50,7 +50,7 @@ from agentbox.messages import Address, Attachment
 from agentbox.redaction import scrub_error
 from agentbox.store import Store, TurnRecord
 from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
-from agentbox.turn.compaction import prompt_history, shorten_text
+from agentbox.turn.compaction import PromptHistory, prompt_history, shorten_text
 from agentbox.turn.deps import JobService, Outbox, Progress, SessionContext, TurnDeps, _no_progress
 from agentbox.turn.fallback import ModelChain, failure_text, first_failure
 from agentbox.turn.heard import attach_audio
@@ -82,6 +82,9 @@ class TurnRequest:
     sender_id: str | None = None
     address: Address | None = None  # the chat (channel, chat, thread) it came from; None: the terminal
     audio: tuple[str, ...] = ()  # media hashes of the voice notes `text` was transcribed from
+    # Set: the conversation so far as the caller holds it (a stateless API request), used instead of the
+    # session's stored history.
+    history: tuple[ModelMessage, ...] | None = None
 
     @property
     def channel(self) -> str:
@@ -493,12 +496,7 @@ class TurnRunner:
         budget, text = memory.token_budget, request.text
         window: int | None = None  # the model's context window, once an overflow error told us
         for attempt in (1, 2):
-            history = await prompt_history(
-                self.store,
-                request.session_key,
-                budget=budget,
-                summarize=lambda transcript: self._summarize(request.agent_id, chain, transcript),
-            )
+            history = await self._history(request, chain, budget)
             agent = await self.agent_for_turn(request.agent_id)
             try:
                 return await agent.run(
@@ -538,6 +536,17 @@ class TurnRunner:
                 memory.token_budget,
             )
         raise AssertionError("unreachable")
+
+    async def _history(self, request: TurnRequest, chain: ModelChain, budget: int) -> PromptHistory:
+        """The history the model is sent: the caller's own (a stateless API request), else the session's."""
+        if request.history is not None:
+            return PromptHistory(list(request.history), 0, compacted=False)
+        return await prompt_history(
+            self.store,
+            request.session_key,
+            budget=budget,
+            summarize=lambda transcript: self._summarize(request.agent_id, chain, transcript),
+        )
 
     def _settings(self, agent_id: str) -> ModelSettings:
         agent = self.config.agent(agent_id)

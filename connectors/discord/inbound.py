@@ -82,6 +82,7 @@ class DiscordInbound:
             thread_id=thread_id,
             attachments=tuple(attachments),
             unsupported=_unsupported(message, text, attachments),
+            reply_to_text=_referenced_text(message),
             group_id=str(message.guild.id) if message.guild is not None else None,
             group_name=message.guild.name if message.guild is not None else "",
         )
@@ -222,6 +223,16 @@ def _replies_to(message: discord.Message, bot_id: int) -> bool:
 
     resolved = message.reference.resolved if message.reference else None
     return isinstance(resolved, discord.Message) and resolved.author.id == bot_id
+
+
+def _referenced_text(message: discord.Message) -> str | None:
+    """The text of the message this one replies to, as Discord sent it along (None if deleted or absent)."""
+    import discord
+
+    resolved = message.reference.resolved if message.reference else None
+    if not isinstance(resolved, discord.Message):
+        return None
+    return resolved.content or None
 
 
 def _is_image(media_type: str | None, filename: str) -> bool:

@@ -62,6 +62,7 @@ class SlackInbound:
         self._threads = Bounded()  # (channel, thread_ts) -> True: threads the bot is part of
         self._not_threads = Bounded()  # (channel, thread_ts) checked via conversations.replies
         self._names = Bounded()  # user id -> display name
+        self._parents = Bounded()  # (channel, thread_ts) -> the thread parent's text ("" when none to quote)
 
     def identify(self, user_id: str | None, bot_id: str | None) -> None:
         self.bot_user_id, self.bot_id = user_id, bot_id
@@ -88,6 +89,36 @@ class SlackInbound:
         # The bot is part of this thread: a follow-up counts as addressed to it.
         return await self._inbound(event, is_direct=False, mentioned=True, thread_id=str(thread_ts))
 
+    async def _thread_parent(self, event: dict[str, Any]) -> str | None:
+        """The text of the thread parent a threaded message answers, for the model's context.
+
+        None outside threads, and when the parent mentioned the bot: that message opened the bot's
+        conversation in the thread, so it is in the session's history already.
+        """
+        channel, ts, thread_ts = str(event.get("channel", "")), str(event.get("ts", "")), event.get("thread_ts")
+        if not thread_ts or thread_ts == ts:
+            return None
+        key = (channel, str(thread_ts))
+        if key not in self._parents:
+            from slack_sdk.errors import SlackApiError
+
+            try:  # the thread's first message is its parent
+                response = await self._client().conversations_replies(channel=channel, ts=thread_ts, limit=1)
+            except (SlackApiError, OSError) as exc:  # not remembered: asked again with the next message
+                log.warning(
+                    "slack: cannot read the parent of thread %s in %s: %s", thread_ts, channel, type(exc).__name__
+                )
+                return None
+            self._remember_parent(key, response.get("messages") or [])
+        return str(self._parents[key]) or None
+
+    def _remember_parent(self, key: tuple[str, str], messages: list[dict[str, Any]]) -> None:
+        parent = next((m for m in messages if m.get("ts") == key[1]), None)
+        text = str((parent or {}).get("text") or "")
+        if self.bot_user_id and f"<@{self.bot_user_id}" in text:
+            text = ""  # it opened the bot's conversation here: already in the session's history
+        self._parents.remember(key, mrkdwn_to_text(text, strip_user=self.bot_user_id) if text else "")
+
     async def app_mention(self, event: dict[str, Any]) -> Inbound | None:
         """An `app_mention` event; None when a bot (or nobody) wrote it."""
         if self._from_bot_or_not_a_person(event):
@@ -95,6 +126,8 @@ class SlackInbound:
         # A mention outside a thread starts one: its own ts is the thread (and session) id.
         thread_id = str(event.get("thread_ts") or event.get("ts"))
         self.joined(str(event.get("channel")), thread_id)
+        if thread_id == str(event.get("ts")):
+            self._parents.remember((str(event.get("channel")), thread_id), "")  # this mention is the parent
         return await self._inbound(event, is_direct=False, mentioned=True, thread_id=thread_id)
 
     def _from_bot_or_not_a_person(self, event: dict[str, Any]) -> bool:
@@ -120,6 +153,7 @@ class SlackInbound:
             log.warning("slack: cannot read thread %s in %s: %s", thread_ts, channel, type(exc).__name__)
             return False
         messages = response.get("messages") or []
+        self._remember_parent(key, messages)
         joined = any(
             m.get("user") == self.bot_user_id
             or (self.bot_id and m.get("bot_id") == self.bot_id)
@@ -151,6 +185,7 @@ class SlackInbound:
             thread_id=thread_id,
             attachments=attachments,
             unsupported=unsupported,
+            reply_to_text=await self._thread_parent(event),
         )
 
     async def _display_name(self, user_id: str) -> str:

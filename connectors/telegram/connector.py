@@ -1,17 +1,21 @@
-"""Telegram connector over python-telegram-bot's `Bot` (long polling of our own).
+"""Telegram connector over python-telegram-bot's `Bot`: long polling of our own, or a webhook.
 
 Public surface: `create(config, env)` → `TelegramConnector`, which implements
 `Connector` and `StreamingConnector` (agentbox.messages).
 
 Lifecycle: `await start(deliver)` takes the per-token lock, checks the token (getMe),
-drops any webhook, registers commands and starts the poll task; it returns with
-`status` READY, or DEGRADED when Telegram is unreachable (the task keeps retrying with
-backoff). It raises `ConnectorError(fatal=True)` for a bad token or a token already
-polled by another process. A token revoked while running turns `status` FAILED and
-ends polling; `failure` holds the error. `await stop()`.
+drops any webhook (polling) or sets ours (webhook mode), registers commands and starts the
+poll task; it returns with `status` READY, or DEGRADED when Telegram is unreachable (the
+task keeps retrying with backoff). It raises `ConnectorError(fatal=True)` for a bad token or
+a token already used by another process. A token revoked while running turns `status`
+FAILED and ends polling; `failure` holds the error. `await stop()`.
 
 Delivery is at least once: the offset advances only after `deliver` returned, so an
-update whose delivery raised (or was interrupted by a crash) comes back.
+update whose delivery raised (or was interrupted by a crash) comes back. In webhook mode
+(`connectors/telegram/webhook.py` serves `POST /telegram/webhook` on the gateway's server)
+`receive` answers Telegram only once `deliver` returned; a failure makes Telegram send the
+update again. Switching modes loses nothing: polling deletes the webhook and setting it keeps
+pending updates (`drop_pending_updates=False`); an update seen twice is stored once (the inbox).
 
 The bot token is part of every Telegram URL (file downloads included). It never
 leaves the connector: inbound media is passed as a file id and fetched as bytes (`fetch`),
@@ -23,14 +27,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import httpx
-from telegram import Bot, BotCommand, Message, ReplyParameters, Update
+from telegram import Bot, BotCommand, Message, ReplyParameters, Update, WebhookInfo
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
@@ -45,6 +51,7 @@ from agentbox.messages import (
     ConnectorState,
     ConnectorStatus,
     Deliver,
+    Inbound,
     Outbound,
 )
 from agentbox.retry import Backoff
@@ -62,9 +69,9 @@ from .format import (
     utf16_len,
 )
 from .inbound import TelegramInbound
-from .settings import TelegramConfig
+from .settings import WEBHOOK_SECRET, TelegramConfig
 from .stream import TelegramReplyStream, TelegramSendError, chat_ref
-from .updates import DropRawBatchLog, Unreadable, read_one_by_one
+from .updates import DropRawBatchLog, Unreadable, parse_update, read_one_by_one
 
 __all__ = ["TelegramConnector", "TelegramReplyStream", "TelegramSendError", "create"]
 
@@ -93,12 +100,31 @@ def create(config: TelegramConfig, env: Mapping[str, str]) -> TelegramConnector:
             "(digits, ':', then the secret from @BotFather)."
         )
     if config.mode == "webhook":
-        raise ConfigError('channels.telegram.mode = "webhook" is not supported yet; use "polling" (the default).')
+        return TelegramConnector(config, token, webhook_secret=_webhook_secret(config, env))
     return TelegramConnector(config, token)
 
 
+def _webhook_secret(config: TelegramConfig, env: Mapping[str, str]) -> str:
+    """The secret Telegram sends with every webhook request; without one a stranger could post updates."""
+    secret = (env.get(config.webhook_secret_env) or "").strip()
+    if not secret:
+        raise ConfigError(
+            f'channels.telegram.mode = "webhook" but ${config.webhook_secret_env} is not set: '
+            f"export {config.webhook_secret_env}=$(openssl rand -hex 32) (any 1-256 letters, digits, - or _; "
+            "channels.telegram.webhook_secret_env names the variable)."
+        )
+    if not WEBHOOK_SECRET.fullmatch(secret):
+        raise ConfigError(
+            f"${config.webhook_secret_env} is not a valid webhook secret: Telegram takes 1 to 256 letters, digits, - or _."
+        )
+    if not config.webhook_url:
+        raise ConfigError('channels.telegram.mode = "webhook" needs webhook_url, the public https:// URL')
+    return secret
+
+
 class TelegramConnector:
-    """Telegram via the Bot API: long polling in, Markdown→HTML replies and streamed edits out."""
+    """Telegram via the Bot API: long polling (or webhook requests) in, Markdown→HTML replies and streamed edits
+    out."""
 
     limits = ConnectorLimits(
         max_text=TELEGRAM_MAX_TEXT,
@@ -118,6 +144,7 @@ class TelegramConnector:
         retry_max: float = 60.0,
         send_attempts: int = 4,
         max_retry_after: float = 120.0,
+        webhook_secret: str | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -140,6 +167,10 @@ class TelegramConnector:
         self._stopping = False
         self._last_edit: dict[str, float] = {}
         self._set_up = False
+        self._webhook_secret = webhook_secret  # set: webhook mode (updates arrive through `receive`)
+        self._deliver: Deliver | None = None
+        self._last_received = time.time()  # webhook mode: Telegram's errors before this are old news
+        self.webhook_check_interval = 60.0
 
     @property
     def bot_id(self) -> int | None:
@@ -162,12 +193,13 @@ class TelegramConnector:
             raise RuntimeError("TelegramConnector already started")
         self._stopping = False
         self.status.set(ConnectorState.STARTING)
+        webhook = self._webhook_secret is not None
         self._lock_file = acquire_token_lock(
             "telegram",
             self._token,
             self._lock_dir,
-            verb="polling",
-            why=" (two pollers make Telegram answer 409 Conflict)",
+            verb="using the webhook of" if webhook else "polling",
+            why=" (each would set its own webhook)" if webhook else " (two pollers make Telegram answer 409 Conflict)",
         )
         for name in _REDACTED_LOGGERS:
             logging.getLogger(name).addFilter(self._redactor)
@@ -189,10 +221,12 @@ class TelegramConnector:
             raise
         except TelegramError as exc:
             self._degraded(f"cannot reach Telegram ({self._reason(exc)}); retrying")
+        self._deliver = deliver
         self._tasks.spawn(self._run(deliver), name=self._poll_name)
 
     async def stop(self) -> None:
         self._stopping = True
+        self._deliver = None  # webhook requests arriving now get an error: Telegram sends them again
         if self._poll_call is not None:
             self._poll_call.cancel()
         # let a running deliver() finish: cancelling it mid-write would only cause a redelivery
@@ -218,14 +252,16 @@ class TelegramConnector:
             self._lock_file = None
 
     async def _set_up_bot(self) -> None:
-        """getMe, deleteWebhook, setMyCommands; raises ConnectorError(fatal) for a bad token."""
+        """getMe, deleteWebhook (or setWebhook), setMyCommands; raises ConnectorError(fatal) for a bad token."""
         bot = self._require_bot()
         rejected = False
         try:
             await bot.initialize()
-            await bot.delete_webhook(drop_pending_updates=False)
+            await self._route_updates(bot)
         except InvalidToken:
             rejected = True
+        except BadRequest as exc:  # setWebhook refused our URL: only the owner can fix it
+            raise self._fail(f"Telegram refused webhook_url {self.config.webhook_url}: {self._reason(exc)}") from None
         if rejected:
             # raised outside the except block: PTB's InvalidToken from initialize() quotes the token,
             # and even a suppressed __context__ would keep it reachable from our error
@@ -239,6 +275,20 @@ class TelegramConnector:
         self._set_up = True
         self.status.set(ConnectorState.READY)
         log.info("telegram: ready as @%s", self.bot_username)
+
+    async def _route_updates(self, bot: Bot) -> None:
+        """Polling: no webhook (its pending updates stay for getUpdates). Webhook mode: ours, keeping pending ones."""
+        if self._webhook_secret is None:
+            await bot.delete_webhook(drop_pending_updates=False)
+            return
+        await bot.set_webhook(
+            url=str(self.config.webhook_url),
+            secret_token=self._webhook_secret,
+            allowed_updates=_ALLOWED_UPDATES,
+            drop_pending_updates=False,
+            max_connections=1,  # one request at a time keeps each chat's messages in order
+        )
+        log.info("telegram: webhook set to %s", self.config.webhook_url)
 
     def _fail(self, reason: str) -> ConnectorError:
         self.failure = ConnectorError(f"telegram: {reason}", fatal=True)
@@ -261,6 +311,9 @@ class TelegramConnector:
     # -- polling ---------------------------------------------------------------
     async def _run(self, deliver: Deliver) -> None:
         backoff = Backoff(self._retry_initial, self._retry_max)
+        if self._webhook_secret is not None:
+            await self._set_webhook_until_done(backoff)
+            return
         while not self._stopping:
             try:
                 if not self._set_up:
@@ -279,6 +332,32 @@ class TelegramConnector:
             backoff.reset()
             self.status.set(ConnectorState.READY)
             await self._deliver_updates(updates, deliver, backoff)
+
+    async def _set_webhook_until_done(self, backoff: Backoff) -> None:
+        """Webhook mode: nothing to poll. A setWebhook that failed at start is retried; then Telegram's own
+        view of the webhook is checked now and then, so a proxy that does not forward shows in the status."""
+        while not self._stopping and not self._set_up:
+            try:
+                await self._set_up_bot()
+            except Exception as exc:
+                if not await self._after_poll_error(exc, backoff):
+                    return
+        while not self._stopping:
+            await self._sleep(self.webhook_check_interval)
+            with contextlib.suppress(TelegramError, OSError):
+                if not self._stopping:
+                    self._judge_webhook(await self._require_bot().get_webhook_info())
+
+    def _judge_webhook(self, info: WebhookInfo) -> None:
+        """READY, or DEGRADED with Telegram's own words when it could not deliver since the last update arrived."""
+        failed_at = info.last_error_date.timestamp() if info.last_error_date else 0.0
+        if info.url != self.config.webhook_url:
+            self._degraded(f"the webhook now points to {info.url or 'nothing'} (set by another deployment?)")
+        elif info.pending_update_count and failed_at > self._last_received:
+            waiting = f"{info.pending_update_count} update(s) waiting"
+            self._degraded(f"Telegram cannot reach {info.url}: {info.last_error_message} ({waiting})")
+        else:
+            self.status.set(ConnectorState.READY)
 
     async def _after_poll_error(self, exc: Exception, backoff: Backoff) -> bool:
         """Say what went wrong and wait before the next poll; False when polling must stop for good."""
@@ -323,17 +402,17 @@ class TelegramConnector:
         except Exception:  # a malformed update: skip it, not the whole batch, and keep polling
             return await read_one_by_one(bot, self._offset, _ALLOWED_UPDATES)
 
-    async def _handle_update(self, update: Update, deliver: Deliver, backoff: Backoff) -> bool:
-        """Deliver one update; False when it must be retried (the offset stays put)."""
-        try:
-            inbound = await self._inbound.translate(
-                update
-            )  # no network: media is fetched later, after the access check
+    async def _translated(self, update: Update) -> Inbound | None:
+        try:  # no network: media is fetched later, after the access check
+            return await self._inbound.translate(update)
         except Exception:
             # a malformed update would block every later one: skip it, loudly
             log.exception("telegram: cannot translate update %s; skipped", update.update_id)
-            self._offset = update.update_id + 1
-            return True
+            return None
+
+    async def _handle_update(self, update: Update, deliver: Deliver, backoff: Backoff) -> bool:
+        """Deliver one update; False when it must be retried (the offset stays put)."""
+        inbound = await self._translated(update)
         if inbound is not None:
             try:
                 await deliver(inbound)
@@ -344,6 +423,31 @@ class TelegramConnector:
                 return False
         self._offset = update.update_id + 1
         return True
+
+    # -- webhook ---------------------------------------------------------------
+    def accepts_secret(self, header: str) -> bool:
+        """Constant-time check of a webhook request's `X-Telegram-Bot-Api-Secret-Token` (False when polling)."""
+        if self._webhook_secret is None:
+            return False
+        return hmac.compare_digest(header.encode("utf-8", "surrogatepass"), self._webhook_secret.encode())
+
+    async def receive(self, data: Any) -> None:
+        """One update Telegram posted to the webhook, delivered (stored) before this returns.
+
+        An update that cannot be read or translated is skipped (logged): answering with an
+        error would only make Telegram send it again. Raises when `deliver` failed, so the
+        webhook answers with an error and Telegram sends the update again later.
+        """
+        deliver = self._deliver
+        if deliver is None or self._webhook_secret is None:
+            raise ConnectorError("telegram: the connector is not receiving webhook updates")
+        update = parse_update(data, self._require_bot())
+        if not isinstance(update, Update):
+            return
+        inbound = await self._translated(update)
+        if inbound is not None:
+            await deliver(inbound)
+        self._last_received = time.time()
 
     async def _sleep(self, seconds: float) -> None:
         # stop() sets _stopping; short slices keep shutdown prompt during long backoffs

@@ -1,4 +1,4 @@
-"""Reading a getUpdates batch that python-telegram-bot could not parse, one update at a time.
+"""Reading a getUpdates batch that python-telegram-bot could not parse, one update at a time (and a webhook's).
 
 PTB parses a whole batch at once: one malformed update (a chat without an id, a message
 without a date) makes `get_updates` raise for every update in it, and as the offset cannot
@@ -36,22 +36,24 @@ async def read_one_by_one(bot: Bot, offset: int | None, allowed_updates: list[st
     )
     items: list[Update | Unreadable] = []
     for data in raw if isinstance(raw, list) else []:
-        try:
-            update = Update.de_json(data, bot)
-        except Exception as exc:
-            update_id = data.get("update_id") if isinstance(data, dict) else None
-            log.error(
-                "telegram: skipped update %s, it could not be read (%s; fields: %s)",
-                update_id,
-                type(exc).__name__,
-                _shape(data),
-            )
-            if isinstance(update_id, int):
-                items.append(Unreadable(update_id))
-            continue
-        if update is not None:
+        if (update := parse_update(data, bot)) is not None:
             items.append(update)
     return items
+
+
+def parse_update(data: Any, bot: Bot) -> Update | Unreadable | None:
+    """One raw update (a poll batch's, or a webhook request's body) parsed; None when it has no id to confirm."""
+    try:
+        return Update.de_json(data, bot)
+    except Exception as exc:
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        log.error(
+            "telegram: skipped update %s, it could not be read (%s; fields: %s)",
+            update_id,
+            type(exc).__name__,
+            _shape(data),
+        )
+        return Unreadable(update_id) if isinstance(update_id, int) else None
 
 
 def _shape(data: Any, depth: int = 0) -> str:

@@ -1,6 +1,6 @@
 """End to end: a gateway none of whose connectors can ever work says so last and exits 3.
 
-A missing or rejected token, `mode = "webhook"` (not supported yet) and a second poller on
+A missing or rejected token, `mode = "webhook"` without its secret and a second poller on
 the same token are fatal for the connector; with no other connector the process must not
 idle forever looking healthy. The failure is logged once, never as a WARNING and then again.
 """
@@ -35,14 +35,15 @@ def _exits_saying_why(gateway: GatewayProcess, reason: str) -> list[str]:
     ("case", "reason"),
     [
         ("missing token", "TELEGRAM_BOT_TOKEN is not set"),
-        ("webhook mode", '"webhook" is not supported yet'),
+        ("webhook mode without a secret", "TELEGRAM_WEBHOOK_SECRET is not set"),
         ("rejected token", "Telegram rejected the bot token"),
     ],
 )
 def test_no_working_connector_exits_3_and_says_so_last(
     case: str, reason: str, processes: list[Any], home: Path, fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram
 ) -> None:
-    write_config(home, gateway_config(fake_telegram, 'mode = "webhook"' if case == "webhook mode" else ""))
+    webhook = 'mode = "webhook"\nwebhook_url = "https://bot.example.org/telegram/webhook"'
+    write_config(home, gateway_config(fake_telegram, webhook if case.startswith("webhook") else ""))
     env = gateway_env(home, fake_aimlapi, fake_telegram)
     if case == "missing token":
         del env["TELEGRAM_BOT_TOKEN"]

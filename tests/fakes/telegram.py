@@ -9,7 +9,16 @@ JSON parameters) and answer `{"ok": true, "result": ...}` or
 Implemented: getMe, getUpdates (long polling with `offset` and `timeout`; a newer
 getUpdates on the same token ends the older one with 409 Conflict, as Telegram does),
 sendMessage, editMessageText, deleteMessage, sendChatAction, sendPhoto, sendVideo,
-sendDocument, sendVoice, sendAudio, getFile, setMyCommands, getMyCommands, deleteWebhook, setWebhook.
+sendDocument, sendVoice, sendAudio, getFile, setMyCommands, getMyCommands, deleteWebhook, setWebhook,
+getWebhookInfo.
+
+Webhooks work as Telegram's do: while one is set, getUpdates answers 409 and pending updates
+are POSTed to it one at a time, in order, with `X-Telegram-Bot-Api-Secret-Token`; an update
+leaves the queue only when the webhook answered 200 (otherwise it is sent again after
+`webhook_retry_delay`, and getWebhookInfo reports the error). deleteWebhook keeps pending
+updates for getUpdates unless `drop_pending_updates`. The registered URL is public (https);
+`webhook_target` stands for the reverse proxy: the base URL the request really goes to (None: nothing
+answers, as when no gateway runs; the public URL itself is never contacted).
 sendMessage/editMessageText with parse_mode=HTML run `parse_html`, a strict version
 of Telegram's HTML entity parser, and reject what it rejects.
 """
@@ -17,6 +26,7 @@ of Telegram's HTML entity parser, and reject what it rejects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.parser
 import email.policy
 import html
@@ -29,6 +39,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -143,6 +154,15 @@ class SentMessage:
 
 
 @dataclass
+class WebhookPost:
+    """One attempt of the fake to deliver an update to the webhook."""
+
+    update_id: int
+    status: int  # 0: no connection
+    with_secret: bool
+
+
+@dataclass
 class _Poll:
     conflict: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -154,6 +174,8 @@ class FakeTelegram(FakeServer):
     bot_username: str = "agentbox_test_bot"
     bad_token: bool = False  # every method answers 401 Unauthorized
     report_file_sizes: bool = True  # getFile's file_size is optional in the Bot API: False omits it
+    webhook_target: str | None = None  # the reverse proxy: webhook requests go to this base URL + the URL's path
+    webhook_retry_delay: float = 0.05
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -163,6 +185,10 @@ class FakeTelegram(FakeServer):
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (method, parsed params), in order
         self.commands: list[dict[str, str]] = []
         self.webhook_url: str = ""
+        self.webhook: dict[str, Any] = {}  # the parameters of the last setWebhook
+        self.webhook_posts: list[WebhookPost] = []  # every delivery attempt, in order
+        self._webhook_error: tuple[int, str] | None = None  # (unix time, message) of the last failed attempt
+        self._pump: asyncio.Task[None] | None = None
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
         self._failures: dict[str, list[tuple[int, int | None, str | None]]] = {}
         self._update_ids = itertools.count(500_000)
@@ -177,9 +203,17 @@ class FakeTelegram(FakeServer):
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file)
 
+    async def _startup(self) -> None:
+        await super()._startup()
+        self._pump = asyncio.get_running_loop().create_task(self._webhook_pump())
+
     async def _shutdown(self) -> None:
         self.closing = True
         self._notify()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
         await super()._shutdown()
 
     def _check_token(self, token: str) -> web.Response | None:
@@ -375,12 +409,79 @@ class FakeTelegram(FakeServer):
         return self.commands
 
     async def _m_deletewebhook(self, params: dict[str, Any], uploads: dict[str, Any]) -> bool:
-        self.webhook_url = ""
+        with self.lock:
+            self.webhook_url = ""
+            if _flag(params.get("drop_pending_updates")):
+                self.updates.clear()
         return True
 
     async def _m_setwebhook(self, params: dict[str, Any], uploads: dict[str, Any]) -> bool:
-        self.webhook_url = str(params.get("url") or "")
+        url = str(params.get("url") or "")
+        secret = params.get("secret_token")
+        if url and not url.startswith("https://"):
+            raise _ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _ApiError(400, "Bad Request: secret token contains unallowed characters")
+        with self.lock:
+            self.webhook_url, self.webhook = url, dict(params)
+            self._webhook_error = None
+            if _flag(params.get("drop_pending_updates")):
+                self.updates.clear()
+        self._notify()
         return True
+
+    async def _m_getwebhookinfo(self, params: dict[str, Any], uploads: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            info: dict[str, Any] = {
+                "url": self.webhook_url,
+                "has_custom_certificate": False,
+                "pending_update_count": len(self.updates),
+            }
+            if self.webhook_url and self._webhook_error is not None:
+                info |= {"last_error_date": self._webhook_error[0], "last_error_message": self._webhook_error[1]}
+        return info
+
+    # -- webhook delivery --------------------------------------------------------
+    async def _webhook_pump(self) -> None:
+        """Post pending updates to the webhook, oldest first, one at a time, until each is answered 200."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            while not self.closing:
+                wakeup = self._wakeup
+                with self.lock:
+                    url, params = self.webhook_url, dict(self.webhook)
+                    allowed = params.get("allowed_updates") or None
+                    update = next((u for u in self.updates if allowed is None or any(k in u for k in allowed)), None)
+                if not url or update is None or wakeup is None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wakeup.wait() if wakeup else asyncio.sleep(0.05), 0.2)
+                    continue
+                status, error = await self._post_update(session, url, params.get("secret_token"), update)
+                if status == 200:
+                    with self.lock:
+                        self.updates = [u for u in self.updates if u["update_id"] != update["update_id"]]
+                    continue
+                with self.lock:
+                    self._webhook_error = (int(time.time()), error)
+                await asyncio.sleep(self.webhook_retry_delay)
+
+    async def _post_update(self, session: Any, url: str, secret: Any, update: dict[str, Any]) -> tuple[int, str]:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": str(secret)} if secret else {}
+        if self.webhook_target is None:  # no proxy in front of a gateway: nothing answers (and no DNS lookup)
+            with self.lock:
+                self.webhook_posts.append(WebhookPost(update["update_id"], 0, secret is not None))
+            return 0, "Connection refused"
+        target = self.webhook_target.rstrip("/") + urlsplit(url).path
+        try:
+            async with session.post(target, json=update, headers=headers) as response:
+                await response.read()
+                status, error = response.status, f"Wrong response from the webhook: {response.status} {response.reason}"
+        except OSError as exc:
+            status, error = 0, f"Connection refused ({type(exc).__name__})"
+        with self.lock:
+            self.webhook_posts.append(WebhookPost(update["update_id"], status, secret is not None))
+        return status, error
 
     # -- method helpers --------------------------------------------------------
     def _visible(self, raw: str, parse_mode: Any, limit: int) -> str:
@@ -692,6 +793,10 @@ def _error(status: int, description: str, parameters: dict[str, Any] | None = No
     if parameters:
         body["parameters"] = parameters
     return web.json_response(body, status=status)
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 def _chat_id(value: Any) -> int | str:
