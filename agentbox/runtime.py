@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from agentbox.config import Config, require_api_key
 from agentbox.logs import collect_secrets
 from agentbox.redaction import register_secrets
+from agentbox.schedules.tools import with_schedule_tools
 from agentbox.skillkit import SkillRegistry
 from agentbox.store import Store
 from agentbox.turn.caps import SpendingCaps
@@ -23,6 +24,7 @@ from agentbox.turn.runner import TurnRunner
 GATEWAY_SERVICES: list[str] = [
     "agentbox.gateway.jobs:gateway_service",  # polls and delivers video jobs
     "agentbox.gateway.retention:gateway_service",  # storage.retention_days, and media nothing refers to
+    "agentbox.schedules.service:gateway_service",  # reminders and scheduled tasks, fired on time
 ]
 
 
@@ -50,7 +52,7 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
         store,
         guards=[caps],
         extra_instructions=skills.instructions,
-        extra_toolsets=skills.toolsets,
+        extra_toolsets=with_schedule_tools(config, skills.toolsets),
         agents_version=skills.signature,
     )
     try:

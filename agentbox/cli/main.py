@@ -12,6 +12,7 @@ from typer.core import TyperGroup, TyperOption
 from agentbox import __version__
 from agentbox.cli import (
     agent_cmd,
+    cron_cmd,
     daemon_cmd,
     doctor_cmd,
     gateway_cmd,
@@ -117,6 +118,7 @@ app.command("usage")(usage_cmd.usage_command)
 
 app.add_typer(skills_app, name="skills")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(cron_cmd.app, name="cron")
 
 
 def run() -> None:

@@ -287,6 +287,7 @@ class Dispatcher:
             agent_id=route.agent_id,
             sender_id=inbound.sender_id,
             address=inbound.address,
+            sender_name=inbound.sender_name,
         )
         streamer = ReplyStreamer(connector, inbound.address) if self._streams(connector, inbound.channel) else None
         async with typing_indicator(connector, inbound.address):

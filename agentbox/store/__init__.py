@@ -16,6 +16,7 @@ from agentbox.store.jobs import Job, JobRepo
 from agentbox.store.outbox import OutboxRepo
 from agentbox.store.pairing import PairingRepo
 from agentbox.store.retention import PruneReport, RetentionRepo
+from agentbox.store.schedules import ScheduleRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 
 __all__ = ["Job", "PruneReport", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
@@ -23,7 +24,8 @@ __all__ = ["Job", "PruneReport", "SessionInfo", "Store", "StoredTurn", "TurnReco
 
 class Store:
     """The database: one SQLite connection (WAL, owner-only file, migrated on `open`) and one
-    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention).
+    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention,
+    schedules).
 
     Every process (the gateway, each CLI command) opens its own Store on the same file; SQLite
     serializes the writes, and a write waits out another process's lock (for minutes) before it
@@ -41,6 +43,7 @@ class Store:
         self.jobs = JobRepo(conn)
         self.retention = RetentionRepo(conn)
         self.outbox = OutboxRepo(conn, self.media)
+        self.schedules = ScheduleRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

@@ -3,7 +3,8 @@
 Tools read session info, put produced media in the `outbox` (delivered to the chat
 after or during the turn), call the AI/ML API through `aimlapi`, report
 progress ("rendering video... 40 s") through `progress`, and hand long work to the
-services the host runs (`jobs`: the gateway's video job runner; None in the CLI).
+services the host runs (`jobs`: the gateway's video job runner, `schedules`: its scheduler;
+None in the CLI).
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ class JobService(Protocol):
         ...
 
 
+class ScheduleService(Protocol):
+    """The gateway's scheduler (`agentbox.schedules.service`): told when schedules change."""
+
+    def changed(self) -> None:
+        """Schedules were added, cancelled or changed: re-read them and re-arm the timer."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionContext:
     """The conversation a turn belongs to: its session key, agent, sender and where replies go."""
@@ -68,6 +77,7 @@ class SessionContext:
     agent_id: str = "main"
     sender_id: str | None = None
     address: Address | None = None  # where to deliver (None: the CLI)
+    sender_name: str = ""  # how the platform names the sender (a reminder in a group mentions them)
 
     @property
     def channel(self) -> str:
@@ -87,3 +97,4 @@ class TurnDeps:
     progress: Progress = _no_progress
     images: list[Attachment] = field(default_factory=list)  # images the user sent with this turn
     jobs: JobService | None = None  # background jobs (set by the gateway); None: nobody finishes them here
+    schedules: ScheduleService | None = None  # the gateway's scheduler; None: a CLI process (it wakes the gateway)

@@ -51,7 +51,7 @@ from agentbox.redaction import scrub_error
 from agentbox.store import Store, TurnRecord
 from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
 from agentbox.turn.compaction import prompt_history, shorten_text
-from agentbox.turn.deps import JobService, Outbox, Progress, SessionContext, TurnDeps, _no_progress
+from agentbox.turn.deps import JobService, Outbox, Progress, ScheduleService, SessionContext, TurnDeps, _no_progress
 from agentbox.turn.history import dump_messages, estimate_tokens
 from agentbox.turn.lanes import Lanes
 from agentbox.turn.pricing import turn_cost
@@ -75,6 +75,7 @@ class TurnRequest:
     agent_id: str = "main"
     sender_id: str | None = None
     address: Address | None = None  # the chat (channel, chat, thread) it came from; None: the terminal
+    sender_name: str = ""
 
     @property
     def channel(self) -> str:
@@ -232,6 +233,7 @@ class TurnRunner:
         self._agents_version = agents_version  # e.g. the skills on disk: a change rebuilds the agent
         self._agents: dict[str, tuple[object, Agent[TurnDeps, str]]] = {}
         self.jobs: JobService | None = None  # the gateway's job runner, given to tools as `deps.jobs`
+        self.schedules: ScheduleService | None = None  # the gateway's scheduler, `deps.schedules`
 
     def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
         """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
@@ -330,6 +332,7 @@ class TurnRunner:
                 agent_id=request.agent_id,
                 sender_id=request.sender_id,
                 address=request.address,
+                sender_name=request.sender_name,
             ),
             config=self.config,
             aimlapi=self.aimlapi,
@@ -338,6 +341,7 @@ class TurnRunner:
             progress=progress or _no_progress,
             images=list(request.images),
             jobs=self.jobs,
+            schedules=self.schedules,
         )
 
     async def _call_model(
