@@ -93,12 +93,12 @@ def confirmation(schedule: Schedule, *, now: float, tz_source: str) -> str:
     )
 
 
-def late_mark(due: float, tz_name: str, *, now: float, missed: int) -> str:
-    """`(late: due 09:00)`, with the count of earlier runs missed while the gateway was down."""
-    mark = f"(late: due {short_moment(due, tz_name, now=now)}"
+def late_mark(due: float, tz_name: str, *, now: float, late: bool, missed: int) -> str:
+    """`(late: due 09:00)` and/or how many earlier runs were missed while the gateway was down; "" if neither."""
+    parts = [f"late: due {short_moment(due, tz_name, now=now)}"] if late else []
     if missed:
-        mark += f"; {missed} earlier run{'s' if missed != 1 else ''} missed while I was offline"
-    return mark + ")"
+        parts.append(f"{missed} earlier run{'s' if missed != 1 else ''} missed while I was offline")
+    return f"({'; '.join(parts)})" if parts else ""
 
 
 def as_json(schedule: Schedule) -> dict[str, Any]:

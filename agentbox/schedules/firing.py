@@ -103,7 +103,7 @@ class Firing:
         now = self._clock()
         count = schedule.claim_missed + 1
         what = "your reminder" if schedule.kind == "reminder" else "the scheduled task"
-        more = f" (and {count - 1} later run{'s' if count > 2 else ''})" if count > 1 else ""
+        more = f" (and {count - 1} earlier run{'s' if count > 2 else ''})" if count > 1 else ""
         text = (
             f"While I was offline I missed {what} #{schedule.id}, due {moment(schedule.claim_due_at, schedule.timezone, now=now)}"
             f"{more}: “{schedule.message}”."
@@ -120,11 +120,14 @@ class Firing:
 
     # -- helpers ---------------------------------------------------------------------------
     def _late(self, schedule: Schedule) -> str:
+        """The late mark (and earlier runs missed) to put under the text; "" for a run on time."""
         assert schedule.claim_due_at is not None
-        now = self._clock()
-        if schedule.claim_kind == "manual" or now - schedule.claim_due_at <= LATE_AFTER:
+        if schedule.claim_kind == "manual":
             return ""
-        return "\n" + late_mark(schedule.claim_due_at, schedule.timezone, now=now, missed=schedule.claim_missed)
+        now = self._clock()
+        late = now - schedule.claim_due_at > LATE_AFTER
+        mark = late_mark(schedule.claim_due_at, schedule.timezone, now=now, late=late, missed=schedule.claim_missed)
+        return "\n" + mark if mark else ""
 
     async def _send(self, schedule: Schedule, text: str) -> str:
         address = schedule.address

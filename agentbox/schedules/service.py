@@ -27,6 +27,7 @@ from agentbox.messages import Address, Outbound
 from agentbox.schedules.describe import as_json, rule_of
 from agentbox.schedules.firing import Clock, Deliver, Firing, Outcome
 from agentbox.schedules.timing import MAX_WALK, ScheduleError, zone
+from agentbox.retry import Backoff
 from agentbox.store import Store
 from agentbox.store.schedules import Schedule
 from agentbox.tasks import TaskSet
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_SLEEP = 300.0  # the timer re-reads the table at least this often while something is scheduled
 STUCK_PAUSE = 1.0  # a due schedule that could not be claimed is looked at again after this
 _TIMER = "timer"
+FIRE_ATTEMPTS = 5  # tries to deliver one claimed run in this process (a failing store, a bug)
+FIRE_RETRY_INITIAL, FIRE_RETRY_MAX = 2.0, 60.0
 
 
 class Scheduler:
@@ -82,6 +85,8 @@ class Scheduler:
             log.warning(
                 "schedules: %d run(s) the last run claimed were not delivered; delivering them now", len(interrupted)
             )
+        for schedule in interrupted:  # one gateway per home (homelock): no other process is delivering them
+            self._spawn(schedule.id)
         self._tasks.spawn(self._timer(), name=_TIMER)
 
     async def stop(self) -> None:
@@ -127,8 +132,6 @@ class Scheduler:
         self.passes += 1
         now = self._clock()
         claimed = 0
-        for leftover in await self._store.schedules.claimed():
-            self._spawn(leftover.id)  # claimed, and not being delivered: the last process died, or a try failed
         for schedule in await self._store.schedules.due(now):
             try:
                 claimed += await self._claim(schedule, now)
@@ -162,7 +165,27 @@ class Scheduler:
         name = f"schedule {schedule_id}"
         if self._stopping or name in self._tasks:
             return  # stopping: it stays claimed for the next start
-        self._tasks.spawn(self._firing.fire(schedule_id), name=name)
+        self._tasks.spawn(self._fire(schedule_id), name=name)
+
+    async def _fire(self, schedule_id: int) -> None:
+        """Deliver a claimed run; a failure (the store, a bug) is retried with backoff, then left for the next start."""
+        backoff = Backoff(FIRE_RETRY_INITIAL, FIRE_RETRY_MAX)
+        for attempt in range(1, FIRE_ATTEMPTS + 1):
+            try:
+                await self._firing.fire(schedule_id)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                last = attempt == FIRE_ATTEMPTS
+                log.exception(
+                    "schedule #%d: delivering its run failed (attempt %d)%s",
+                    schedule_id,
+                    attempt,
+                    "; it stays claimed and is delivered on the next start" if last else "",
+                )
+                if not last:
+                    await asyncio.sleep(backoff.next())
 
     # -- actions ---------------------------------------------------------------------------
     async def run_now(self, schedule_id: int) -> Schedule:
