@@ -16,7 +16,7 @@ from agentbox.commands import menu_entries
 from agentbox.config import ConfigError
 from agentbox.connectors.telegram.connector import TelegramConnector, TelegramSendError, create
 from agentbox.connectors.telegram.settings import TelegramConfig
-from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound, StreamingConnector
+from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Mention, Outbound, StreamingConnector
 from tests.fakes.telegram import MAX_TEXT, FakeTelegram, png_bytes, utf16_len
 
 DM = 835750362
@@ -514,3 +514,16 @@ async def test_token_never_logged(
         await connector.stop()
     assert "HTTP Request" in caplog.text  # httpx did log the requests...
     assert fake_telegram.token not in caplog.text  # ...with the token redacted
+
+
+async def test_a_mention_leads_the_message_and_notifies_that_person(
+    started: tuple[TelegramConnector, Inbox], fake_telegram: FakeTelegram
+) -> None:
+    connector, _ = started
+    mention = Mention(str(DM), "Alice [admin] *")
+    await connector.send(Address("telegram", str(GROUP), "77"), Outbound("Time to **call** the bank", mention=mention))
+    [sent] = fake_telegram.sent(GROUP)
+    assert sent.raw == f'<a href="tg://user?id={DM}">Alice admin</a> Time to <b>call</b> the bank'
+    assert sent.text == "Alice admin Time to call the bank" and sent.thread_id == 77
+    await connector.send(Address("telegram", str(GROUP)), Outbound("no one", mention=Mention("not-a-number")))
+    assert fake_telegram.sent(GROUP)[-1].raw == "no one"  # only numeric user ids can be mentioned
