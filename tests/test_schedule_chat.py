@@ -17,6 +17,7 @@ from tests.skills_helpers import tool_outputs
 
 PARIS = "[agents.main]\ntimezone = 'Europe/Paris'\n"
 OPEN = "[channels.telegram]\ndm_policy = 'open'\ngroups = ['-100777']\n"
+ALICE = Target("telegram", "42", "telegram:dm:42", sender_id="42")
 
 
 def system_text(body: dict[str, Any]) -> str:
@@ -155,3 +156,44 @@ async def test_the_owner_can_force_the_kind_or_turn_schedules_off(fake_aimlapi: 
     tools = [tool["function"]["name"] for tool in fake_aimlapi.last_chat().get("tools", [])]
     assert "schedule" not in tools and "current_time" in tools
     assert tg.texts("42")[1] == "Reminders and scheduled tasks are turned off here."
+
+
+async def test_the_cli_wakes_the_gateway_and_runs_a_schedule_now(fake_aimlapi: FakeAimlapi, home: Path) -> None:
+    import asyncio
+
+    from agentbox.schedules.wake import run_on_gateway, wake_gateway
+
+    tg = FakeConnector()
+    async with running_gateway(fake_aimlapi, home, tg, config=OPEN, services=[gateway_service]) as gw:
+        soon = await book.create(
+            gw.store, gw.config, ALICE, Wanted("reminder", "written by another process", "1s"), created_by="cli"
+        )
+        assert await asyncio.to_thread(wake_gateway, gw.config)  # like `cron add` after writing the row
+        await wait_until(lambda: "written by another process" in tg.texts("42"), timeout=15)
+        later = await book.create(gw.store, gw.config, ALICE, Wanted("reminder", "now, please", "5h"), created_by="cli")
+        answer = await asyncio.to_thread(run_on_gateway, gw.config, later.id)
+        await wait_until(lambda: "now, please" in tg.texts("42"), timeout=15)
+        refused = await asyncio.to_thread(run_on_gateway, gw.config, soon.id)  # done: nothing left to run
+        after = await gw.store.schedules.get(later.id)
+    assert answer["ok"] and answer["schedule"]["id"] == later.id
+    assert refused == {"ok": False, "error": f"no active or paused schedule #{soon.id}"}
+    assert (after.status, after.next_run_at, after.runs) == ("active", later.next_run_at, 1)  # its own run is unchanged
+    assert tg.texts("42") == ["written by another process", "now, please"]
+
+
+async def test_from_the_terminal_a_schedule_goes_to_the_cli_session_and_says_no_gateway_runs(
+    fake_aimlapi: FakeAimlapi, home: Path
+) -> None:
+    from agentbox.turn.runner import TurnRequest
+    from tests.helpers import runtime_on
+
+    fake_aimlapi.script(
+        Reply(tool_calls=[ToolCall("schedule", {"when": "1h", "message": "Check the build", "kind": "task"})]),
+        Reply(text="ok"),
+    )
+    async with runtime_on(fake_aimlapi, home) as rt:
+        await rt.runner.run(TurnRequest("cli:default", "in an hour check the build"))
+        [made] = await rt.store.schedules.list()
+    [output] = tool_outputs(fake_aimlapi.last_chat())
+    assert output.endswith("no gateway is running right now; schedules fire only while `agentbox gateway run` runs.")
+    assert (made.to, made.session_key, made.kind, made.created_by) == ("cli:default", "cli:default", "task", "cli")

@@ -112,7 +112,8 @@ def schedule_toolset() -> FunctionToolset[TurnDeps]:
         now = time.time()
         try:
             wanted = Wanted(book.chat_kind(deps.config, kind), message, when, repeat, until)
-            created = await book.create(store, deps.config, target, wanted, created_by="chat", now=now)
+            made_by = "cli" if target.channel == "cli" else "chat"  # the terminal is the owner's
+            created = await book.create(store, deps.config, target, wanted, created_by=made_by, now=now)
         except ScheduleError as exc:
             return f"Not scheduled: {exc}. Tell the person, or call schedule again with corrected arguments."
         _, source = await book.timezone_for(store, deps.config, target)
