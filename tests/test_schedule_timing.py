@@ -126,3 +126,14 @@ def test_a_duration_reads_back_what_it_writes(days: int, seconds: int) -> None:
 def test_any_text_is_a_duration_or_none_never_a_crash(text: str) -> None:
     parsed = parse_duration(text)
     assert parsed is None or (parsed.days >= 0 and parsed.seconds >= 0)
+
+
+def test_schedules_config_takes_seconds_or_durations_and_names_a_bad_value() -> None:
+    from pathlib import Path
+
+    from agentbox.config import ConfigError, parse_config
+
+    config = parse_config('[schedules]\ncatch_up = "30m"\nmin_repeat_interval = 600\n', source=Path("config.toml"))
+    assert (config.schedules.catch_up, config.schedules.min_repeat_interval) == (1800.0, 600.0)
+    with pytest.raises(ConfigError, match=r"config.toml: schedules.catch_up: Value error, must be a number of seconds"):
+        parse_config('[schedules]\ncatch_up = "soon"\n', source=Path("config.toml"))
