@@ -24,12 +24,8 @@ from agentbox.turn.agent import ExtraToolsets
 from agentbox.turn.deps import TurnDeps
 
 GUIDE = (
-    "Reminders and scheduled tasks: when the person asks to be reminded of something, or to have something done "
-    "later or regularly, call `schedule`. kind='reminder' sends the message text as is at that time (no thinking "
-    "then); kind='task' runs you again at that time with the message as the instruction, and sends your answer "
-    "(use it for anything that needs fresh work: weather, a summary, a check). Give local times without an offset; "
-    "the tool converts them and answers with the exact time: confirm with that time. `list_schedules` shows theirs, "
-    "`cancel_schedule` cancels one. If they say where they live or which timezone they are in, call `set_timezone`."
+    "Schedules: `schedule` makes reminders (text sent as is) and tasks (you run again then; your answer is sent). "
+    "Pass local times; confirm with the time it returns."
 )
 
 
@@ -81,9 +77,9 @@ def schedule_toolset() -> FunctionToolset[TurnDeps]:
         deps = ctx.deps
         if deps.store is None:
             return GUIDE
-        name, source = await book.timezone_for(deps.store, deps.config, target_of(deps))
+        name, _ = await book.timezone_for(deps.store, deps.config, target_of(deps))
         now = local(time.time(), zone(name))
-        return f"{GUIDE} Their timezone: {name} ({source}); it is now {now:%A %Y-%m-%d %H:%M} there."
+        return f"{GUIDE} Their timezone: {name}, now {now:%a %Y-%m-%d %H:%M}."
 
     @toolset.tool
     async def schedule(
@@ -91,20 +87,16 @@ def schedule_toolset() -> FunctionToolset[TurnDeps]:
         when: str,
         message: str,
         kind: Literal["reminder", "task"] = "reminder",
-        repeat: str | None = None,
-        until: str | None = None,
+        repeat: str = "",
+        until: str = "",
     ) -> str:
-        """Schedule a reminder or a task in this chat, for the person asking.
+        """Schedule a reminder or task in this chat for the person.
 
         Args:
-            when: The first time: a local ISO 8601 time ("2026-12-01T09:00"), a clock time ("09:00": the next one),
-                a duration from now ("20m", "2h", "1d"), or a 5-field cron expression ("0 8 * * 1-5").
-            message: Reminder: the exact text to send then, written to the person ("Time to call the bank").
-                Task: the instruction to carry out then ("Send me today's weather in Paris").
-            kind: "reminder" (the text as is, no model call) or "task" (you run again then and send the answer).
-            repeat: Leave out for once. A duration ("30m", "1d", "1w"), "hourly", "daily", "weekly", "weekdays",
-                "monthly", or a cron expression.
-            until: For repeats: stop after this local ISO 8601 time or date, or duration from now.
+            when: Local ISO time, "09:00", duration ("20m", "1d") or cron ("0 8 * * 1-5").
+            message: Reminder: the text to send. Task: what to do then.
+            repeat: Omit for once. "30m", "1d", "daily", "weekdays", "monthly" or cron.
+            until: When repeats end.
         """
         deps = ctx.deps
         store = _store(deps)
@@ -121,7 +113,7 @@ def schedule_toolset() -> FunctionToolset[TurnDeps]:
 
     @toolset.tool
     async def list_schedules(ctx: RunContext[TurnDeps]) -> str:
-        """The person's active and paused reminders and scheduled tasks, with their ids and next runs."""
+        """The person's schedules, with ids."""
         found = await book.visible(_store(ctx.deps), target_of(ctx.deps))
         if not found:
             return "They have no reminders or scheduled tasks."
@@ -130,11 +122,7 @@ def schedule_toolset() -> FunctionToolset[TurnDeps]:
 
     @toolset.tool
     async def cancel_schedule(ctx: RunContext[TurnDeps], id: int) -> str:
-        """Cancel one of the person's reminders or scheduled tasks by its id (see list_schedules).
-
-        Args:
-            id: The schedule's number, as list_schedules shows it ("#12" is 12).
-        """
+        """Cancel one of the person's schedules by id."""
         store = _store(ctx.deps)
         try:
             found = await book.mine(store, target_of(ctx.deps), id)
@@ -145,11 +133,7 @@ def schedule_toolset() -> FunctionToolset[TurnDeps]:
 
     @toolset.tool
     async def set_timezone(ctx: RunContext[TurnDeps], timezone: str) -> str:
-        """Remember the person's timezone; their reminders' local times use it from now on.
-
-        Args:
-            timezone: An IANA timezone name such as "Europe/Paris", "America/New_York" or "Asia/Tokyo".
-        """
+        """Save the person's IANA timezone, e.g. Europe/Paris."""
         return await book.remember_timezone(_store(ctx.deps), target_of(ctx.deps), timezone)
 
     return toolset
