@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -51,7 +52,7 @@ def test_hours_are_elapsed_time_across_dst_and_days_are_calendar_days() -> None:
     start = at(2026, 3, 28, 20)
     hourly = Rule("every", "1h", anchor=start)
     times = [start, *(d.timestamp() for d in runs(hourly, start, 12))]
-    assert {b - a for a, b in zip(times, times[1:], strict=False)} == {3600.0}
+    assert {b - a for a, b in itertools.pairwise(times)} == {3600.0}
     daily = Rule("every", "1d", anchor=start)
     [first, second] = runs(daily, start, 2)
     assert (first.hour, second.hour) == (20, 20) and second.timestamp() - first.timestamp() == 24 * 3600

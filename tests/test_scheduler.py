@@ -22,6 +22,7 @@ from agentbox.schedules.service import MAX_SLEEP, Scheduler
 from agentbox.schedules.timing import ScheduleError
 from agentbox.store import Store
 from agentbox.store.outbox import NewEntry
+from tests.gatewaykit import wait_until
 from tests.helpers import runtime_on
 from tests.modelkit import FunctionModels, conversation, last_prompt, reply
 
@@ -91,8 +92,7 @@ async def add(rt: Any, target: Target, when: str, message: str, now: float, **kw
 
 async def settled(scheduler: Scheduler) -> None:
     """The started scheduler's first pass has run and what it started is delivered."""
-    while scheduler.passes == 0:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: scheduler.passes > 0)
     await scheduler.wait_idle()
 
 
@@ -177,16 +177,18 @@ async def test_a_reply_queued_in_the_outbox_before_a_crash_is_not_queued_again(r
     clock = Clock(paris(2026, 12, 1, 8))
     created = await add(rt, ALICE, "5m", "Stretch", clock.now)
 
+    queued = asyncio.Event()
+
     async def queue_then_die(address: Address, outbound: Outbound, session_key: str, tag: str) -> Outcome:
         await rt.store.outbox.add(NewEntry(address, outbound, session_key=session_key, message_id=tag))
+        queued.set()
         await asyncio.Event().wait()  # the process dies before the claim is cleared
         raise AssertionError("unreachable")
 
     first = Scheduler(rt.store, rt.config, rt.runner, queue_then_die, clock=clock, grace=0)
     clock.now = created.next_run_at
     await first.run_due()
-    while not await rt.store.outbox.backlog() or not (await rt.store.outbox.backlog()).count:
-        await asyncio.sleep(0.01)
+    await queued.wait()
     await first.stop()
     platform = Platform(clock)
     second = Scheduler(rt.store, rt.config, rt.runner, platform, clock=clock)
@@ -229,15 +231,13 @@ async def test_with_nothing_scheduled_the_timer_never_wakes(rt: Any) -> None:
     clock = Clock(paris(2026, 12, 1, 8))
     scheduler = Scheduler(rt.store, rt.config, rt.runner, Platform(clock), clock=clock)
     await scheduler.start()
-    while scheduler.passes == 0:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: scheduler.passes > 0)
     for _ in range(20):
         await asyncio.sleep(0)
     assert scheduler.passes == 1 and scheduler.next_wake is None  # asleep until something changes
     created = await add(rt, ALICE, "3h", "Later", clock.now)
     scheduler.changed()
-    while scheduler.passes == 1:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: scheduler.passes == 2)
     assert scheduler.next_wake == pytest.approx(clock.now + MAX_SLEEP)  # far off: re-checked every 5 min only
     assert created.next_run_at > scheduler.next_wake
     await scheduler.stop()

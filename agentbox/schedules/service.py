@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from agentbox.config import Config
 from agentbox.messages import Address, Outbound
+from agentbox.retry import Backoff
 from agentbox.schedules.describe import as_json, rule_of
 from agentbox.schedules.firing import Clock, Deliver, Firing, Outcome
 from agentbox.schedules.timing import MAX_WALK, ScheduleError, zone
-from agentbox.retry import Backoff
 from agentbox.store import Store
 from agentbox.store.schedules import Schedule
 from agentbox.tasks import TaskSet
