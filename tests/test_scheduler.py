@@ -380,3 +380,30 @@ async def test_a_database_of_the_previous_release_migrates_and_its_outbox_still_
         assert entry.outbound == Outbound("queued before")
         assert await store.schedules.list() == []
         assert await store.schedules.next_due_at() is None
+
+
+async def test_a_task_for_a_terminal_session_runs_into_its_history(rt: Any) -> None:
+    models = _task_model(["Build is green."])
+    rt.runner.models = models
+    clock = Clock(paris(2026, 12, 1, 8))
+    terminal = Target("cli", "default", "cli:default")
+    created = await add(rt, terminal, "10m", "Check the build", clock.now, kind="task", created_by="cli")
+    platform = Platform(clock)
+    scheduler = Scheduler(rt.store, rt.config, rt.runner, platform, clock=clock)
+    await fire_at(scheduler, clock, created.next_run_at)
+    assert platform.sent == []  # no chat: the answer lives in the session
+    [turn] = await rt.store.sessions.transcript("cli:default")
+    assert turn["reply"] == "Build is green." and "Check the build" in turn["user_text"]
+    done = await rt.store.schedules.get(created.id)
+    assert (done.status, done.last_result) == ("done", "task ok, recorded")
+
+
+async def test_a_mention_waits_in_the_outbox_with_its_reply(store: Store) -> None:
+    from agentbox.messages import Mention
+
+    address = Address("telegram", "-100777", "77")
+    await store.outbox.add(NewEntry(address, Outbound("Deploy now", mention=Mention("835750362", "Alice"))))
+    await store.outbox.add(NewEntry(address, Outbound("no one")))
+    first, second = await store.outbox.waiting()
+    assert first.outbound == Outbound("Deploy now", mention=Mention("835750362", "Alice"))
+    assert second.outbound.mention is None
