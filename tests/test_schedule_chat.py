@@ -159,14 +159,17 @@ async def test_the_owner_can_force_the_kind_or_turn_schedules_off(fake_aimlapi: 
 async def test_the_cli_wakes_the_gateway_and_runs_a_schedule_now(fake_aimlapi: FakeAimlapi, home: Path) -> None:
     import asyncio
 
-    from agentbox.schedules.wake import run_on_gateway, wake_gateway
+    from agentbox.cli.gateway_client import call_gateway, wake_schedules
+
+    def run_on_gateway(config: Any, schedule_id: int) -> Any:  # what `agentbox cron run ID` asks
+        return call_gateway(config, f"/schedules/{schedule_id}/run", post=True)
 
     tg = FakeConnector()
     async with running_gateway(fake_aimlapi, home, tg, config=OPEN, services=[gateway_service]) as gw:
         soon = await book.create(
             gw.store, gw.config, ALICE, Wanted("reminder", "written by another process", "1s"), created_by="cli"
         )
-        assert await asyncio.to_thread(wake_gateway, gw.config)  # like `cron add` after writing the row
+        assert await asyncio.to_thread(wake_schedules, gw.config)  # like `cron add` after writing the row
         await wait_until(lambda: "written by another process" in tg.texts("42"), timeout=15)
         later = await book.create(gw.store, gw.config, ALICE, Wanted("reminder", "now, please", "5h"), created_by="cli")
         answer = await asyncio.to_thread(run_on_gateway, gw.config, later.id)

@@ -236,7 +236,7 @@ async def test_with_nothing_scheduled_the_timer_never_wakes(rt: Any) -> None:
         await asyncio.sleep(0)
     assert scheduler.passes == 1 and scheduler.next_wake is None  # asleep until something changes
     created = await add(rt, ALICE, "3h", "Later", clock.now)
-    scheduler.changed()
+    assert await scheduler.changed()
     await wait_until(lambda: scheduler.passes == 2)
     assert scheduler.next_wake == pytest.approx(clock.now + MAX_SLEEP)  # far off: re-checked every 5 min only
     assert created.next_run_at > scheduler.next_wake

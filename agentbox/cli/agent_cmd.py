@@ -32,11 +32,13 @@ def agent(
 
 async def _agent(config, message, session, images, model, as_json) -> int:  # type: ignore[no-untyped-def]
     from agentbox.cli.failures import terminal_failure
+    from agentbox.cli.gateway_client import GatewaySchedules
     from agentbox.cli.termsafe import terminal_safe
     from agentbox.runtime import open_runtime
     from agentbox.turn.runner import TurnRequest
 
     async with open_runtime(config) as rt:
+        rt.runner.schedules = GatewaySchedules(config)  # the schedule tools tell a running gateway
         request = TurnRequest(session_key=session, text=message, images=images, model=model)
         if as_json:
             result = await rt.runner.run(request)

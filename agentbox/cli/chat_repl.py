@@ -120,6 +120,7 @@ class ChatSession:
 
 def run_chat(config: Config, session: str) -> int:
     """Run the chat until /exit, Ctrl-D or Ctrl-C at the prompt (exit 0); a second Ctrl-C mid-stop exits 130."""
+    from agentbox.cli.gateway_client import GatewaySchedules
     from agentbox.runtime import open_runtime
 
     interactive = sys.stdin.isatty()
@@ -134,6 +135,7 @@ def run_chat(config: Config, session: str) -> int:
             rt = runner.run(stack.enter_async_context(open_runtime(config)))
         except KeyboardInterrupt:
             return INTERRUPTED
+        rt.runner.schedules = GatewaySchedules(config)  # the schedule tools tell a running gateway
         try:
             return _loop(runner, ChatSession(rt, session, interactive=interactive))
         except KeyboardInterrupt:

@@ -44,9 +44,9 @@ def _with_store(work: Callable[[Store, Config], Awaitable[T]]) -> T:
 
 
 def _tell_gateway(config: Config, *, quiet: bool = False) -> None:
-    from agentbox.schedules.wake import wake_gateway
+    from agentbox.cli.gateway_client import wake_schedules
 
-    if not wake_gateway(config):
+    if not wake_schedules(config):
         typer.echo(NO_GATEWAY, err=quiet)
 
 
@@ -180,9 +180,10 @@ def resume(schedule_id: Annotated[int, typer.Argument(metavar="ID", help="The sc
 @app.command("run")
 def run(schedule_id: Annotated[int, typer.Argument(metavar="ID", help="The schedule's id (cron list).")]) -> None:
     """Fire a schedule now, once, on the running gateway (its regular runs are unchanged)."""
-    from agentbox.schedules.wake import run_on_gateway
+    from agentbox.cli.gateway_client import call_gateway
 
-    answer = run_on_gateway(config_or_exit(), schedule_id)  # no gateway: NoGateway, printed by the CLI
+    # No gateway: NoGateway, which the CLI prints. A refusal comes back as {"ok": false, "error": ...}.
+    answer = call_gateway(config_or_exit(), f"/schedules/{schedule_id}/run", post=True)
     if not answer.get("ok"):
         fail(str(answer.get("error") or "the gateway refused"), 1)
     typer.echo(f"Running #{schedule_id} now on the gateway.")

@@ -8,7 +8,9 @@
     service   the gateway's Scheduler: the timer, claims, catch-up, `POST /schedules/wake` and `/{id}/run`
     tools     the model's tools: schedule, list_schedules, cancel_schedule, set_timezone
     commands  /reminders, /cancel and /timezone in chats
-    wake      another process tells the running gateway that schedules changed
+
+Another process (the CLI) tells the running gateway about changes with
+`agentbox.cli.gateway_client.wake_schedules` (`POST /schedules/wake`).
 
 The table and its claim live in `agentbox.store.schedules` (`store.schedules.list()` for the web panel).
 """

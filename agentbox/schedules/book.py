@@ -1,7 +1,7 @@
 """Making, finding and changing schedules, with the limits: shared by the model tools, chat commands and the CLI.
 
 Everything here writes SQLite only; whoever calls it then tells the scheduler (in the gateway:
-`ScheduleService.changed()`; from another process: `agentbox.schedules.wake`).
+`ScheduleService.changed()`; from another process: `agentbox.cli.gateway_client.wake_schedules`).
 """
 
 from __future__ import annotations

@@ -94,9 +94,10 @@ class Scheduler:
         self._wake.set()
         await self._tasks.aclose(grace=self.grace)
 
-    def changed(self) -> None:
+    async def changed(self) -> bool:
         """Schedules changed (added, paused, resumed, cancelled): re-read them now."""
         self._wake.set()
+        return True
 
     async def wait_idle(self) -> None:
         """Wait until no run is being delivered (for tests)."""
@@ -214,8 +215,7 @@ class Scheduler:
     async def _wake_route(self, _: Any) -> Any:
         from aiohttp import web
 
-        self.changed()
-        return web.json_response({"ok": True})
+        return web.json_response({"ok": await self.changed()})
 
     async def _run_route(self, request: Any) -> Any:
         from aiohttp import web

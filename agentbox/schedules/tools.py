@@ -7,7 +7,6 @@ sees and cancels only their own schedules. Composed into every agent by `agentbo
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Literal
 
@@ -56,12 +55,7 @@ def _store(deps: TurnDeps) -> Store:
 
 async def tell_scheduler(deps: TurnDeps) -> str:
     """Re-arm the gateway's timer after a change; a note for the model when no gateway runs to fire it."""
-    if deps.schedules is not None:
-        deps.schedules.changed()
-        return ""
-    from agentbox.schedules.wake import wake_gateway
-
-    if await asyncio.to_thread(wake_gateway, deps.config):
+    if deps.schedules is not None and await deps.schedules.changed():
         return ""
     return (
         " Note for the person: no gateway is running right now; schedules fire only while `agentbox gateway run` runs."

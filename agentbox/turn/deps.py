@@ -62,10 +62,11 @@ class JobService(Protocol):
 
 
 class ScheduleService(Protocol):
-    """The gateway's scheduler (`agentbox.schedules.service`): told when schedules change."""
+    """Whoever fires schedules, told when they change: the gateway's scheduler, or from a CLI process the
+    running gateway (`agentbox.cli.gateway_client.GatewaySchedules`)."""
 
-    def changed(self) -> None:
-        """Schedules were added, cancelled or changed: re-read them and re-arm the timer."""
+    async def changed(self) -> bool:
+        """Schedules were added or changed: re-read them now. False when no gateway runs to fire them."""
         ...
 
 
@@ -97,4 +98,4 @@ class TurnDeps:
     progress: Progress = _no_progress
     images: list[Attachment] = field(default_factory=list)  # images the user sent with this turn
     jobs: JobService | None = None  # background jobs (set by the gateway); None: nobody finishes them here
-    schedules: ScheduleService | None = None  # the gateway's scheduler; None: a CLI process (it wakes the gateway)
+    schedules: ScheduleService | None = None  # who fires schedules (the gateway's scheduler, or a client of it)
