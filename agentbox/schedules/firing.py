@@ -70,7 +70,8 @@ class Firing:
     # -- the three kinds of run ------------------------------------------------------------
     async def _remind(self, schedule: Schedule) -> None:
         outcome = await self._send(schedule, schedule.message + self._late(schedule))
-        await self._remember(schedule, schedule.message)
+        if outcome != "rejected":
+            await self._remember(schedule, schedule.message)
         await self._finish(schedule, f"reminder {outcome}", ok=outcome != "rejected")
 
     async def _run_task(self, schedule: Schedule) -> None:
@@ -94,8 +95,6 @@ class Firing:
                 )
         outcome = await self._send(schedule, reply + self._late(schedule)) if schedule.address else "recorded"
         await self._finish(schedule, f"task {'ok' if ok else 'failed'}, {outcome}", ok=ok)
-        if pausing:
-            log.warning("schedule #%d paused after %d failed runs in a row", schedule.id, limit)
 
     async def _report_missed(self, schedule: Schedule) -> None:
         """Older than catch_up: one message saying what was missed, never a burst of late runs."""
@@ -204,10 +203,9 @@ class Firing:
 
     async def _finish(self, schedule: Schedule, result: str, *, ok: bool) -> None:
         assert schedule.claim_due_at is not None
-        await self._store.schedules.finish(
-            schedule.id,
-            schedule.claim_due_at,
-            result=result,
-            ok=ok,
-            pause_after=self._config.schedules.pause_after_failures,
+        limit = self._config.schedules.pause_after_failures
+        after = await self._store.schedules.finish(
+            schedule.id, schedule.claim_due_at, result=result, ok=ok, pause_after=limit
         )
+        if after is not None and after.status == "paused" and schedule.status == "active":
+            log.warning("schedule #%d paused after %d failed runs in a row (last: %s)", schedule.id, limit, result)
