@@ -58,6 +58,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("status", "model, session and usage"),
     CommandSpec("model", "show the model or use another here (/model default goes back)", argument="[ID]"),
     CommandSpec("help", "this list"),
+    CommandSpec("reminders", "your reminders and scheduled tasks, with their ids", where=CHAT),
+    CommandSpec("cancel", "cancel one of your reminders or scheduled tasks", where=CHAT, argument="ID"),
+    CommandSpec("timezone", "show or set your timezone for reminders", where=CHAT, argument="[NAME]"),
     CommandSpec("start", "Telegram's first message: answered with the help", where=CHAT, listed=False),
     CommandSpec("exit", "quit (Ctrl-D, or Ctrl-C at the prompt, works too)", where=TERMINAL, aliases=("quit",)),
 )

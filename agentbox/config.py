@@ -16,7 +16,7 @@ from pathlib import Path
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from agentbox import paths
 from agentbox.channels import settings_model
@@ -335,6 +335,32 @@ class StorageConfig(Section):
     retention_days: Annotated[int, Field(ge=1)] | None = None
 
 
+def _seconds(value: Any) -> Any:
+    """A duration key takes seconds (3600) or a duration string ("1h", "30m", "1d")."""
+    if isinstance(value, str):
+        from agentbox.schedules.timing import parse_duration
+
+        duration = parse_duration(value)
+        if duration is None:
+            raise ValueError("must be a number of seconds or a duration such as 30m, 1h, 1d")
+        return float(duration.approx_seconds)
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
+class SchedulesConfig(Section):
+    """`[schedules]`: reminders and scheduled tasks: catch-up after downtime, limits, and which kinds chats may make."""
+
+    enabled: bool = True  # the schedule tools, /reminders and /cancel; false: none of them
+    catch_up: Annotated[Seconds, Field(ge=0)] = 3600.0  # runs missed while down are still delivered this late
+    max_active_per_sender: Annotated[int, Field(ge=1)] = 20
+    min_repeat_interval: Annotated[Seconds, Field(ge=1)] = 300.0
+    kind: Literal["auto", "reminder", "task"] = "auto"  # auto: the model picks; else every chat schedule is this
+    pause_after_failures: Annotated[int, Field(ge=1)] = 3  # a task failing this often in a row is paused
+
+
 class Config(Section):
     """The whole `config.toml`, validated: one attribute per table, plus the paths derived from `AGENTBOX_HOME`."""
 
@@ -352,6 +378,7 @@ class Config(Section):
     mcp: McpConfig = McpConfig()
     api: ApiConfig = ApiConfig()
     hooks: list[HookConfig] = []
+    schedules: SchedulesConfig = SchedulesConfig()
 
     # Set by `load_config`, not by the file.
     source: Path | None = Field(default=None, exclude=True)

@@ -80,11 +80,24 @@ class Inbound:
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """A person a message @mentions, so the platform notifies them (a reminder in a group pings who asked)."""
+
+    user_id: str
+    name: str = ""  # shown where the platform needs a label (Telegram)
+
+
+@dataclass(frozen=True, slots=True)
 class Outbound:
-    """A reply: text (Markdown as the model wrote it) and media attachments."""
+    """A reply: text (Markdown as the model wrote it), media attachments, and optionally whom it @mentions.
+
+    A connector renders `mention` in its platform's own syntax before the text; model text itself
+    can never produce a mention.
+    """
 
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
+    mention: Mention | None = None
 
 
 @dataclass(frozen=True, slots=True)

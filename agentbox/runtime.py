@@ -14,6 +14,7 @@ from agentbox.config import Config, require_api_key
 from agentbox.logs import collect_secrets
 from agentbox.mcpkit import McpServers
 from agentbox.redaction import register_secrets
+from agentbox.schedules.tools import with_schedule_tools
 from agentbox.skillkit import SkillRegistry
 from agentbox.store import Store
 from agentbox.turn.caps import SpendingCaps
@@ -29,6 +30,7 @@ GATEWAY_SERVICES: list[str] = [
     "agentbox.gateway.telegram_webhook:gateway_service",  # POST /telegram/webhook (Telegram's webhook mode)
     "agentbox.hooks.service:gateway_service",  # POST /hooks/<name>: signed webhooks ([[hooks]])
     "agentbox.api.service:gateway_service",  # /v1/chat/completions, /v1/models, /media: the OpenAI-compatible API
+    "agentbox.schedules.service:gateway_service",  # reminders and scheduled tasks, fired on time
 ]
 
 
@@ -58,7 +60,9 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
         store,
         guards=[caps],
         extra_instructions=skills.instructions,
-        extra_toolsets=lambda agent_id: [*skills.toolsets(agent_id), *mcp.toolsets(agent_id), *voice_toolsets(config)],
+        extra_toolsets=with_schedule_tools(
+            config, lambda agent_id: [*skills.toolsets(agent_id), *mcp.toolsets(agent_id), *voice_toolsets(config)]
+        ),
         agents_version=skills.signature,
     )
     runner.mcp = mcp

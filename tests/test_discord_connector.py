@@ -14,7 +14,7 @@ from agentbox.commands import command_spec
 from agentbox.config import ConfigError
 from agentbox.connectors.discord.connector import DiscordConnector, create
 from agentbox.connectors.discord.settings import DiscordConfig
-from agentbox.messages import Address, Attachment, Connector, ConnectorError, Inbound, Outbound
+from agentbox.messages import Address, Attachment, Connector, ConnectorError, Inbound, Mention, Outbound
 from tests.fakes.discord import PNG_1X1, FakeDiscord
 
 
@@ -356,3 +356,16 @@ async def test_second_client_on_the_same_token_is_refused(fake_discord: FakeDisc
         await first.connector.stop()
     third = await start(fake_discord)  # stop() released the lock
     await third.connector.stop()
+
+
+async def test_a_mention_pings_that_person_only(fake_discord: FakeDiscord, bot: Running) -> None:
+    alice = "123456789012345678"
+    outbound = Outbound("Stand-up time <@999> @everyone", mention=Mention(alice, "Alice"))
+    await bot.connector.send(Address("discord", fake_discord.channel_id), outbound)
+    assert fake_discord.sent() == [f"<@{alice}> Stand-up time <@999> @everyone"]
+    [posted] = [r.json for r in fake_discord.requests_to("/messages") if r.method == "POST"]
+    allowed = posted["allowed_mentions"]
+    assert [str(user) for user in allowed["users"]] == [alice] and allowed["parse"] == []
+    await bot.connector.send(Address("discord", fake_discord.channel_id), Outbound("plain"))
+    plain = [r.json for r in fake_discord.requests_to("/messages") if r.method == "POST"][-1]
+    assert "users" not in plain.get("allowed_mentions", {}) or plain["allowed_mentions"]["users"] == []

@@ -21,7 +21,7 @@ import pytest
 from agentbox.config import ConfigError
 from agentbox.connectors.slack.connector import SlackConnector, check_auth, create
 from agentbox.connectors.slack.settings import SlackConfig
-from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound
+from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Mention, Outbound
 from tests.fakes.slack import FakeSlack
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -453,3 +453,11 @@ def test_manifest_asks_for_exactly_the_scopes_and_events_the_connector_uses() ->
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
     assert sorted(events) == ["app_mention", "message.channels", "message.groups", "message.im"]
     assert manifest["settings"]["socket_mode_enabled"] is True
+
+
+async def test_a_mention_leads_the_first_chunk_and_model_text_still_cannot_mention(slack: Harness) -> None:
+    address = Address("slack", "C0TEAM", "1710000012.000100")
+    await slack.connector.send(address, Outbound("Stand-up <@U0EVE> <!channel>", mention=Mention("U0ALICE", "Alice")))
+    assert slack.fake.posted("C0TEAM") == ["<@U0ALICE> Stand-up &lt;@U0EVE&gt; &lt;!channel&gt;"]
+    await slack.connector.send(address, Outbound("hi", mention=Mention("<!everyone>")))
+    assert slack.fake.posted("C0TEAM")[-1] == "hi"  # not a user id: no mention at all

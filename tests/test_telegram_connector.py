@@ -16,7 +16,7 @@ from agentbox.commands import menu_entries
 from agentbox.config import ConfigError
 from agentbox.connectors.telegram.connector import TelegramConnector, TelegramSendError, create
 from agentbox.connectors.telegram.settings import TelegramConfig
-from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Outbound, StreamingConnector
+from agentbox.messages import Address, Attachment, ConnectorError, Inbound, Mention, Outbound, StreamingConnector
 from tests.fakes.telegram import MAX_TEXT, FakeTelegram, png_bytes, utf16_len
 
 DM = 835750362
@@ -91,7 +91,16 @@ async def test_start_checks_token_drops_webhook_and_registers_commands(
     assert str(connector.status) == "ready"
     assert connector.bot_username == fake_telegram.bot_username
     assert fake_telegram.calls_to("deleteWebhook")
-    assert [c["command"] for c in fake_telegram.commands] == ["new", "reset", "status", "model", "help"]
+    assert [c["command"] for c in fake_telegram.commands] == [
+        "new",
+        "reset",
+        "status",
+        "model",
+        "help",
+        "reminders",
+        "cancel",
+        "timezone",
+    ]
     assert [(c["command"], c["description"]) for c in fake_telegram.commands] == list(menu_entries("chat"))
     assert fake_telegram.token not in repr(connector)
 
@@ -516,3 +525,16 @@ async def test_token_never_logged(
         await connector.stop()
     assert "HTTP Request" in caplog.text  # httpx did log the requests...
     assert fake_telegram.token not in caplog.text  # ...with the token redacted
+
+
+async def test_a_mention_leads_the_message_and_notifies_that_person(
+    started: tuple[TelegramConnector, Inbox], fake_telegram: FakeTelegram
+) -> None:
+    connector, _ = started
+    mention = Mention(str(DM), "Alice [admin] *")
+    await connector.send(Address("telegram", str(GROUP), "77"), Outbound("Time to **call** the bank", mention=mention))
+    [sent] = fake_telegram.sent(GROUP)
+    assert sent.raw == f'<a href="tg://user?id={DM}">Alice admin</a> Time to <b>call</b> the bank'
+    assert sent.text == "Alice admin Time to call the bank" and sent.thread_id == 77
+    await connector.send(Address("telegram", str(GROUP)), Outbound("no one", mention=Mention("not-a-number")))
+    assert fake_telegram.sent(GROUP)[-1].raw == "no one"  # only numeric user ids can be mentioned

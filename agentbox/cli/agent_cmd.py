@@ -56,11 +56,13 @@ def agent(
 
 async def _agent(config, message, session, images, model, as_json, agent_name, heard=None, spoken=None) -> int:  # type: ignore[no-untyped-def]
     from agentbox.cli.failures import terminal_failure
+    from agentbox.cli.gateway_client import GatewaySchedules
     from agentbox.cli.termsafe import terminal_safe
     from agentbox.runtime import open_runtime
     from agentbox.turn.runner import TurnRequest
 
     async with open_runtime(config) as rt:
+        rt.runner.schedules = GatewaySchedules(config)  # the schedule tools tell a running gateway
         transcript, audio = await _hear(rt, heard, session)
         text = "\n\n".join(part for part in (message, transcript) if part and part.strip())
         request = TurnRequest(

@@ -126,6 +126,7 @@ class ChatSession:
 
 def run_chat(config: Config, session: str, agent_id: str = "main") -> int:
     """Run the chat until /exit, Ctrl-D or Ctrl-C at the prompt (exit 0); a second Ctrl-C mid-stop exits 130."""
+    from agentbox.cli.gateway_client import GatewaySchedules
     from agentbox.runtime import open_runtime
 
     interactive = sys.stdin.isatty()
@@ -140,6 +141,7 @@ def run_chat(config: Config, session: str, agent_id: str = "main") -> int:
             rt = runner.run(stack.enter_async_context(open_runtime(config)))
         except KeyboardInterrupt:
             return INTERRUPTED
+        rt.runner.schedules = GatewaySchedules(config)  # the schedule tools tell a running gateway
         try:
             return _loop(runner, ChatSession(rt, session, interactive=interactive, agent_id=agent_id))
         except KeyboardInterrupt:

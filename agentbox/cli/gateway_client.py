@@ -1,4 +1,5 @@
-"""The CLI's side of the gateway's control endpoint: find the running gateway, call it with its token.
+"""The CLI's side of the gateway's control endpoint: find the running gateway, call it with its token
+(status, pairing notices, schedules changed or run now).
 
 Standard library only (urllib), so `agentbox status` and `agentbox pairing approve` stay instant.
 """
@@ -14,6 +15,29 @@ from agentbox.errors import AgentboxError
 
 if TYPE_CHECKING:
     from agentbox.config import Config
+
+
+class GatewaySchedules:
+    """The running gateway's scheduler seen from a CLI process (`agentbox chat`, `agentbox agent`):
+    the schedule tools there write SQLite, then tell the gateway with `POST /schedules/wake`."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+
+    async def changed(self) -> bool:
+        """Tell the gateway; False when none runs (the schedule fires once one starts)."""
+        import asyncio
+
+        return await asyncio.to_thread(wake_schedules, self._config)
+
+
+def wake_schedules(config: Config) -> bool:
+    """Ask the running gateway to re-read its schedules now; False when no gateway is running."""
+    try:
+        call_gateway(config, "/schedules/wake", post=True)
+    except NoGateway:
+        return False
+    return True
 
 
 class NoGateway(AgentboxError):

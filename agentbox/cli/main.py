@@ -12,6 +12,7 @@ from typer.core import TyperGroup, TyperOption
 from agentbox import __version__
 from agentbox.cli import (
     agent_cmd,
+    cron_cmd,
     daemon_cmd,
     doctor_cmd,
     gateway_cmd,
@@ -123,6 +124,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(hooks_app, name="hooks")
+app.add_typer(cron_cmd.app, name="cron")
 
 
 def run() -> None:

@@ -1,4 +1,5 @@
-"""The gateway's side of the chat commands (`agentbox.commands` is the table): /new, /status, /model, /help.
+"""The gateway's side of the chat commands (`agentbox.commands` is the table): /new, /status, /model, /help,
+and a person's schedules (/reminders, /cancel, /timezone: `agentbox.schedules.commands`).
 
 Handled by the gateway without a model call, in the session's order: a `/new` sent after a
 question takes effect after that question is answered. Unknown `/words` go to the model.
@@ -17,6 +18,8 @@ from agentbox.commands import FRESH_START, Invocation, command_router, help_text
 from agentbox.config import Config, bare_model_id
 from agentbox.messages import Inbound
 from agentbox.plural import plural
+from agentbox.schedules import commands as schedule_commands
+from agentbox.schedules.book import Target
 from agentbox.store import SessionInfo, Store
 
 
@@ -33,6 +36,7 @@ class _Call:
     session_key: str
     agent_id: str
     info: SessionInfo
+    inbound: Inbound
 
 
 class ChatCommands:
@@ -43,14 +47,15 @@ class ChatCommands:
         self._store = store
         self._handlers: dict[str, Callable[[_Call], Awaitable[str]]] = command_router(
             "chat",
-            {"new": self._new, "status": self._status, "model": self._model, "help": self._help, "start": self._help},
+            {"new": self._new, "status": self._status, "model": self._model, "help": self._help, "start": self._help}
+            | {"reminders": self._reminders, "cancel": self._cancel, "timezone": self._timezone},
         )
 
     async def run(self, command: Invocation, inbound: Inbound, *, session_key: str, agent_id: str) -> str:
         info = await self._store.sessions.ensure(
             session_key, channel=inbound.channel, chat_id=inbound.chat_id, thread_id=inbound.thread_id, agent=agent_id
         )
-        return await self._handlers[command.name](_Call(command.argument, session_key, agent_id, info))
+        return await self._handlers[command.name](_Call(command.argument, session_key, agent_id, info, inbound))
 
     async def _new(self, call: _Call) -> str:
         await self._store.sessions.reset(call.session_key)
@@ -80,6 +85,15 @@ class ChatCommands:
             )
         await self._store.sessions.set_model(call.session_key, model_id)
         return f"This chat now uses {model_id}."
+
+    async def _reminders(self, call: _Call) -> str:
+        return await schedule_commands.reminders(self._store, self._config, _person(call))
+
+    async def _cancel(self, call: _Call) -> str:
+        return await schedule_commands.cancel(self._store, self._config, _person(call), call.argument)
+
+    async def _timezone(self, call: _Call) -> str:
+        return await schedule_commands.timezone(self._store, self._config, _person(call), call.argument)
 
     async def _status(self, call: _Call) -> str:
         info = call.info
@@ -111,6 +125,21 @@ async def fallback_line(store: Store, session_key: str) -> str:
     if last is None or last[1] is None:
         return ""
     return f"Last answer: {last[0]} (a fallback; {last[1]} could not answer)\n"
+
+
+def _person(call: _Call) -> Target:
+    """Who sent the command, and the chat a schedule of theirs is delivered to."""
+    inbound = call.inbound
+    return Target(
+        inbound.channel,
+        inbound.chat_id,
+        call.session_key,
+        agent=call.agent_id,
+        thread_id=inbound.thread_id,
+        sender_id=inbound.sender_id,
+        sender_name=inbound.sender_name,
+        in_group=not inbound.is_direct,
+    )
 
 
 def allowed_model(requested: str, choices: list[str]) -> str | None:

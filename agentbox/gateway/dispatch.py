@@ -329,6 +329,7 @@ class Dispatcher:
             sender_id=inbound.sender_id,
             address=inbound.address,
             audio=tuple(digest for item in batch for digest in item.heard.audio),
+            sender_name=inbound.sender_name,
         )
         streamer = ReplyStreamer(connector, inbound.address) if self._streams(connector, inbound.channel) else None
         echo = self._echo(batch)

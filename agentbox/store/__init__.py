@@ -17,6 +17,7 @@ from agentbox.store.jobs import Job, JobRepo
 from agentbox.store.outbox import OutboxRepo
 from agentbox.store.pairing import PairingRepo
 from agentbox.store.retention import PruneReport, RetentionRepo
+from agentbox.store.schedules import ScheduleRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 from agentbox.store.spend import SpendRecord, SpendRepo
 
@@ -25,8 +26,8 @@ __all__ = ["Job", "PruneReport", "SessionInfo", "SpendRecord", "Store", "StoredT
 
 class Store:
     """The database: one SQLite connection (WAL, owner-only file, migrated on `open`) and one
-    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention, spend).
-    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention, api keys).
+    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention, spend,
+    api keys, schedules).
 
     Every process (the gateway, each CLI command) opens its own Store on the same file; SQLite
     serializes the writes, and a write waits out another process's lock (for minutes) before it
@@ -46,6 +47,7 @@ class Store:
         self.outbox = OutboxRepo(conn, self.media)
         self.spend = SpendRepo(conn)
         self.api_keys = ApiKeyRepo(conn)
+        self.schedules = ScheduleRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiosqlite
 
-from agentbox.messages import Address, Outbound
+from agentbox.messages import Address, Mention, Outbound
 from agentbox.store.attachments import attachment_from_ref, attachment_ref
 from agentbox.store.db import now, run
 from agentbox.store.jobs import address_from_json, address_to_json
@@ -84,7 +84,7 @@ class OutboxRepo:
         cursor = await run(
             self._conn,
             "INSERT INTO outbox(channel, chat_id, address, text, attachments, inbox_ids, settle, note, session_key,"
-            " message_id, next_try_at, created_at, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " message_id, next_try_at, created_at, error, mention) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 entry.address.channel,
                 entry.address.chat_id,
@@ -99,6 +99,7 @@ class OutboxRepo:
                 ts if next_try_at is None else next_try_at,
                 ts,
                 error,
+                _mention_json(entry.outbound.mention),
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -121,6 +122,11 @@ class OutboxRepo:
         async with self._conn.execute("SELECT * FROM outbox WHERE id = ?", (entry_id,)) as cursor:
             row = await cursor.fetchone()
         return await self._entry(row) if row else None
+
+    async def has_message(self, message_id: str) -> bool:
+        """Was a reply for `message_id` queued (whatever became of it)? Lets a crashed sender not queue it twice."""
+        async with self._conn.execute("SELECT 1 FROM outbox WHERE message_id = ? LIMIT 1", (message_id,)) as cursor:
+            return await cursor.fetchone() is not None
 
     async def claim(self, entry_id: int) -> bool:
         """Take a pending reply for one attempt; False when it is no longer pending."""
@@ -192,7 +198,7 @@ class OutboxRepo:
         return OutboxEntry(
             id=row["id"],
             address=address,
-            outbound=Outbound(row["text"], attachments),
+            outbound=Outbound(row["text"], attachments, _mention(row["mention"])),
             inbox_ids=[int(i) for i in json.loads(row["inbox_ids"] or "[]")],
             settle=row["settle"],
             note=row["note"],
@@ -204,3 +210,12 @@ class OutboxRepo:
             created_at=row["created_at"],
             error=row["error"],
         )
+
+
+def _mention_json(mention: Mention | None) -> str | None:
+    return None if mention is None else json.dumps({"user_id": mention.user_id, "name": mention.name})
+
+
+def _mention(text: str | None) -> Mention | None:
+    data = json.loads(text) if text else None
+    return Mention(str(data["user_id"]), str(data.get("name") or "")) if isinstance(data, dict) else None

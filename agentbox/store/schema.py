@@ -212,6 +212,53 @@ MIGRATIONS: list[str] = [
         last_used_at REAL
     );
     """,
+    # 8 (schedules): reminders and scheduled tasks. A due run is claimed by one UPDATE that moves
+    # `next_run_at` on and records the run in `claim_*`; it is cleared once delivered, so a run a
+    # crash interrupted is found and delivered on the next start. `person_timezones` keeps the
+    # timezone each person stated. An outbox reply may @mention someone (a reminder in a group).
+    """
+    CREATE TABLE schedules (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          TEXT NOT NULL,              -- reminder | task
+        message       TEXT NOT NULL,
+        rule_kind     TEXT NOT NULL,              -- at | every | cron
+        rule          TEXT NOT NULL DEFAULT '',   -- every: the interval ("1d"), cron: the expression
+        anchor_at     REAL,                       -- at: the instant, every: the first run
+        timezone      TEXT NOT NULL,
+        until_at      REAL,
+        channel       TEXT NOT NULL,              -- where it is delivered (cli: a terminal session)
+        chat_id       TEXT NOT NULL,
+        thread_id     TEXT,
+        session_key   TEXT NOT NULL,
+        agent         TEXT NOT NULL DEFAULT 'main',
+        sender_id     TEXT NOT NULL DEFAULT '',   -- who asked ('' from the CLI)
+        sender_name   TEXT NOT NULL DEFAULT '',
+        in_group      INTEGER NOT NULL DEFAULT 0, -- mention the sender when it is delivered
+        created_by    TEXT NOT NULL DEFAULT 'chat', -- chat | cli
+        status        TEXT NOT NULL DEFAULT 'active', -- active | paused | done | cancelled
+        next_run_at   REAL,
+        failures      INTEGER NOT NULL DEFAULT 0, -- task runs failed in a row
+        runs          INTEGER NOT NULL DEFAULT 0,
+        last_run_at   REAL,
+        last_result   TEXT,
+        claim_due_at  REAL,                       -- a claimed run not delivered yet: its due time
+        claim_kind    TEXT,                       -- due | missed | manual
+        claim_missed  INTEGER NOT NULL DEFAULT 0, -- earlier runs missed while the gateway was down
+        claim_turn_id INTEGER,                    -- the task turn that answered the claim
+        created_at    REAL NOT NULL,
+        updated_at    REAL NOT NULL
+    );
+    CREATE INDEX schedules_due ON schedules(status, next_run_at);
+    CREATE INDEX schedules_owner ON schedules(channel, sender_id, status);
+    CREATE TABLE person_timezones (
+        channel      TEXT NOT NULL,
+        sender_id    TEXT NOT NULL,
+        timezone     TEXT NOT NULL,
+        updated_at   REAL NOT NULL,
+        PRIMARY KEY (channel, sender_id)
+    );
+    ALTER TABLE outbox ADD COLUMN mention TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

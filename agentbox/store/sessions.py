@@ -102,6 +102,13 @@ class SessionRepo:
     async def all(self) -> list[SessionInfo]:
         return await self._list("", ())
 
+    async def for_chat(self, channel: str, chat_id: str, thread_id: str | None) -> SessionInfo | None:
+        """The session of a chat (and thread) the gateway has seen, if any (newest first)."""
+        found = await self._list(
+            "WHERE s.channel = ? AND s.chat_id = ? AND s.thread_id IS ?", (channel, chat_id, thread_id)
+        )
+        return found[0] if found else None
+
     async def _list(self, where: str, args: tuple[Any, ...]) -> list[SessionInfo]:
         sql = (
             "SELECT s.*, COUNT(t.id) AS turns, COALESCE(SUM(t.input_tokens),0) AS input_tokens,"

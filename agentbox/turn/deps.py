@@ -3,7 +3,8 @@
 Tools read session info, put produced media in the `outbox` (delivered to the chat
 after or during the turn), call the AI/ML API through `aimlapi`, report
 progress ("rendering video... 40 s") through `progress`, and hand long work to the
-services the host runs (`jobs`: the gateway's video job runner; None in the CLI).
+services the host runs (`jobs`: the gateway's video job runner, `schedules`: its scheduler;
+None in the CLI).
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ class JobService(Protocol):
         ...
 
 
+class ScheduleService(Protocol):
+    """Whoever fires schedules, told when they change: the gateway's scheduler, or from a CLI process the
+    running gateway (`agentbox.cli.gateway_client.GatewaySchedules`)."""
+
+    async def changed(self) -> bool:
+        """Schedules were added or changed: re-read them now. False when no gateway runs to fire them."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionContext:
     """The conversation a turn belongs to: its session key, agent, sender and where replies go."""
@@ -69,6 +79,7 @@ class SessionContext:
     agent_id: str = "main"
     sender_id: str | None = None
     address: Address | None = None  # where to deliver (None: the CLI)
+    sender_name: str = ""  # how the platform names the sender (a reminder in a group mentions them)
 
     @property
     def channel(self) -> str:
@@ -88,3 +99,4 @@ class TurnDeps:
     progress: Progress = _no_progress
     images: list[Attachment] = field(default_factory=list)  # images the user sent with this turn
     jobs: JobService | None = None  # background jobs (set by the gateway); None: nobody finishes them here
+    schedules: ScheduleService | None = None  # who fires schedules (the gateway's scheduler, or a client of it)

@@ -51,7 +51,15 @@ from agentbox.redaction import scrub_error
 from agentbox.store import Store, TurnRecord
 from agentbox.turn.agent import ExtraInstructions, ExtraToolsets, build_agent
 from agentbox.turn.compaction import PromptHistory, prompt_history, shorten_text
-from agentbox.turn.deps import JobService, Outbox, Progress, SessionContext, TurnDeps, _no_progress
+from agentbox.turn.deps import (
+    JobService,
+    Outbox,
+    Progress,
+    ScheduleService,
+    SessionContext,
+    TurnDeps,
+    _no_progress,
+)
 from agentbox.turn.fallback import ModelChain, failure_text, first_failure
 from agentbox.turn.heard import attach_audio
 from agentbox.turn.history import dump_messages, estimate_tokens
@@ -85,6 +93,7 @@ class TurnRequest:
     # Set: the conversation so far as the caller holds it (a stateless API request), used instead of the
     # session's stored history.
     history: tuple[ModelMessage, ...] | None = None
+    sender_name: str = ""
 
     @property
     def channel(self) -> str:
@@ -247,6 +256,7 @@ class TurnRunner:
         self._agents: dict[str, tuple[object, Agent[TurnDeps, str]]] = {}
         self.jobs: JobService | None = None  # the gateway's job runner, given to tools as `deps.jobs`
         self.mcp: McpServers | None = None  # the MCP servers behind `extra_toolsets`, for status (`/mcp`)
+        self.schedules: ScheduleService | None = None  # the gateway's scheduler, `deps.schedules`
 
     def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
         """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
@@ -349,6 +359,7 @@ class TurnRunner:
                 agent_id=request.agent_id,
                 sender_id=request.sender_id,
                 address=request.address,
+                sender_name=request.sender_name,
             ),
             config=self.config,
             aimlapi=self.aimlapi,
@@ -357,6 +368,7 @@ class TurnRunner:
             progress=progress or _no_progress,
             images=list(request.images),
             jobs=self.jobs,
+            schedules=self.schedules,
         )
 
     async def _call_model(

@@ -39,7 +39,7 @@ from agentbox.messages import (
 from agentbox.tasks import TaskSet
 from agentbox.tokenlock import acquire_token_lock
 
-from .format import MAX_TEXT, UPLOAD_LIMIT, prepare_files, text_chunks
+from .format import MAX_TEXT, UPLOAD_LIMIT, prepare_files, text_chunks, with_mention
 from .inbound import DiscordInbound
 from .settings import DiscordConfig
 
@@ -304,10 +304,11 @@ class DiscordConnector:
         channel = client.get_partial_messageable(channel_id)
         files, notes = prepare_files(outbound.attachments, self._upload_limit(client, channel_id))
         reference = self._reference(address, channel_id)
+        text, pings = with_mention(outbound.text, outbound.mention)
         ids: list[str] = []
         try:
-            for chunk in text_chunks(outbound.text, notes):
-                sent = await channel.send(chunk, **_replying(reference, first=not ids))
+            for chunk in text_chunks(text, notes):
+                sent = await channel.send(chunk, **_replying(reference, first=not ids), **(pings if not ids else {}))
                 ids.append(str(sent.id))
             for batch, caption in files:
                 as_files = [discord.File(source, filename=name) for source, name in batch]

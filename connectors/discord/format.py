@@ -12,7 +12,7 @@ import mimetypes
 import os
 from typing import Any
 
-from agentbox.messages import Attachment
+from agentbox.messages import Attachment, Mention
 from agentbox.textsplit import split_markdown
 
 MAX_TEXT = 2000  # Discord rejects longer message content
@@ -20,6 +20,19 @@ UPLOAD_LIMIT = 10 * 1024 * 1024  # per file, DMs and unboosted guilds; boosted g
 MAX_FILES_PER_MESSAGE = 10
 
 FileBatch = tuple[list[tuple[Any, str]], str | None]  # ([(bytes stream or path, filename)], caption)
+
+
+def with_mention(text: str, mention: Mention | None) -> tuple[str, dict[str, Any]]:
+    """`text` led by `<@ID>`, and the `allowed_mentions` that let that one user be notified.
+
+    The client allows no user pings by default, so model text that writes `<@...>` pings nobody.
+    """
+    if mention is None or not mention.user_id.isdigit():
+        return text, {}
+    import discord
+
+    pings = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(int(mention.user_id))])
+    return f"<@{mention.user_id}> {text}".rstrip(), {"allowed_mentions": pings}
 
 
 def text_chunks(text: str, notes: list[str]) -> list[str]:

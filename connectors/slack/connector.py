@@ -37,7 +37,7 @@ from agentbox.tasks import TaskSet
 from agentbox.textsplit import split_markdown, split_text
 
 from .bounded import Bounded
-from .format import markdown_to_mrkdwn
+from .format import markdown_to_mrkdwn, with_mention
 from .inbound import SlackInbound
 from .settings import SlackConfig
 
@@ -449,7 +449,7 @@ class SlackConnector:
         """
         ids: list[str] = []
         try:
-            for index, chunk in enumerate(self.render(outbound.text)):
+            for index, chunk in enumerate(with_mention(self.render(outbound.text), outbound.mention)):
                 ids.append(await self._post_chunk(address, index, chunk))
             for attachment in outbound.attachments:
                 ids.append(await self._upload(address, attachment))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["escape", "markdown_to_mrkdwn", "mrkdwn_to_text"]
+from agentbox.messages import Mention
+
+__all__ = ["escape", "markdown_to_mrkdwn", "mrkdwn_to_text", "with_mention"]
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -38,6 +40,20 @@ _ITALIC_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 # Private-use characters stand in for Slack's `*` while single-star italics are rewritten.
 _BOLD_MARK = "\ue000"
+
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def with_mention(chunks: list[str], mention: Mention | None) -> list[str]:
+    """mrkdwn `chunks`, the first led by `<@USER>` so Slack notifies that user.
+
+    Added after conversion, which escapes every `<`: only this code, never model text, mentions.
+    """
+    if mention is None or not _USER_ID.match(mention.user_id):
+        return chunks
+    tag = f"<@{mention.user_id}>"
+    return [f"{tag} {chunks[0]}", *chunks[1:]] if chunks else [tag]
 
 
 def escape(text: str) -> str:

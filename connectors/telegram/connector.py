@@ -67,6 +67,7 @@ from .format import (
     markdown_to_html,
     render_chunks,
     utf16_len,
+    with_mention,
 )
 from .inbound import TelegramInbound
 from .settings import WEBHOOK_SECRET, TelegramConfig
@@ -467,7 +468,7 @@ class TelegramConnector:
         """Text as HTML chunks (plain-text fallback), then attachments; the first message replies to `reply_to`."""
         sent: list[str] = []
         try:
-            for chunk in render_chunks(outbound.text):
+            for chunk in render_chunks(with_mention(outbound.text, outbound.mention)):
                 message = await self._send_chunk(address, chunk, first=not sent)
                 sent.append(str(message.message_id))
             for attachment in outbound.attachments:

@@ -17,6 +17,7 @@ import html
 import re
 from dataclasses import dataclass
 
+from agentbox.messages import Mention
 from agentbox.textsplit import split_markdown, split_text
 
 TELEGRAM_MAX_TEXT = 4096
@@ -33,6 +34,17 @@ _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
 _ESCAPABLE = set("\\`*_{}[]()#+-.!~|>")
 _LANGUAGE = re.compile(r"[^\w+#.-]")
 _TAGS = re.compile(r"<[^>]*>")
+
+
+def with_mention(markdown: str, mention: Mention | None) -> str:
+    """`markdown` led by a link Telegram renders as a mention of that user (it notifies them).
+
+    Only numeric user ids can be mentioned this way; any other mention is left out.
+    """
+    if mention is None or not mention.user_id.isdigit():
+        return markdown
+    label = re.sub(r"[\[\]()<>*_`~\\\n]", "", mention.name).strip() or "you"
+    return f"[{label}](tg://user?id={mention.user_id}) {markdown}".rstrip()
 
 
 def utf16_len(text: str) -> int:

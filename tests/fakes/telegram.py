@@ -196,6 +196,8 @@ class FakeTelegram(FakeServer):
         self._wakeup: asyncio.Event | None = None
         self._active_poll: _Poll | None = None
         self.closing = False
+        self._held: set[str] = set()
+        self._release: asyncio.Event | None = None
 
     # -- routes ----------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
@@ -210,6 +212,8 @@ class FakeTelegram(FakeServer):
     async def _shutdown(self) -> None:
         self.closing = True
         self._notify()
+        if self._release is not None:
+            self._release.set()
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -241,6 +245,8 @@ class FakeTelegram(FakeServer):
         handler = getattr(self, f"_m_{method.lower()}", None)
         if handler is None:
             return _error(404, "Not Found")
+        if method.lower() in self._held and not await self._held_call(request):
+            return _error(500, "the client went away while the call was held")  # never reaches anyone
         try:
             result = await handler(params, uploads)
         except _ApiError as exc:
@@ -758,6 +764,29 @@ class FakeTelegram(FakeServer):
         """
         with self.lock:
             self._failures.setdefault(method.lower(), []).extend([(status, retry_after, description)] * times)
+
+    def hold(self, method: str) -> None:
+        """Calls of `method` wait, unanswered, until `release()`: a send in flight, for as long as a test needs.
+
+        A held call whose client is gone by then (killed) is dropped: it never reached Telegram.
+        """
+        with self.lock:
+            self._held.add(method.lower())
+
+    def release(self) -> None:
+        """Let held calls go on (and stop holding new ones)."""
+        with self.lock:
+            self._held.clear()
+        if self._loop is not None and self._release is not None:
+            self._loop.call_soon_threadsafe(self._release.set)
+
+    async def _held_call(self, request: web.Request) -> bool:
+        """Wait for `release()`; False when the client disconnected meanwhile."""
+        if self._release is None or self._release.is_set():
+            self._release = asyncio.Event()
+        await self._release.wait()
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
 
     def clear_failures(self) -> None:
         """Telegram is back: drop every scripted failure still pending."""
