@@ -27,7 +27,6 @@ from hypothesis import strategies as st
 
 from agentbox.api.keys import key_hash, key_hint, new_key
 from agentbox.api.service import gateway_service
-from agentbox.turn.agent import DEFAULT_INSTRUCTIONS
 from tests.fakes.aimlapi import TINY_PNG, FakeAimlapi, Reply, ToolCall, message_text
 from tests.gatewaykit import running_gateway
 
@@ -93,10 +92,14 @@ async def api_on(fake_aimlapi: FakeAimlapi, home: Path, config: str = "") -> Asy
                 await client.close()
 
 
-def sent_to_model(fake: FakeAimlapi) -> list[tuple[str, str]]:
-    """(role, text) of the messages of the last model request, the agent's own instructions left out."""
+def sent_to_model(fake: FakeAimlapi, *, caller_system: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(role, text) of the messages of the last model request, the agent's own instructions left out.
+
+    The agent's instructions (persona, skills, schedules, memory...) are system messages; the caller's
+    own system messages are kept when named in `caller_system`.
+    """
     messages = [(m["role"], message_text(m.get("content"))) for m in fake.last_chat()["messages"]]
-    return [(role, text) for role, text in messages if not text.startswith(DEFAULT_INSTRUCTIONS)]
+    return [(role, text) for role, text in messages if role != "system" or text in caller_system]
 
 
 async def ask(client: openai.AsyncOpenAI, text: str, **options: Any) -> str:
@@ -181,7 +184,7 @@ async def test_a_stateless_request_is_its_own_whole_conversation(fake_aimlapi: F
     async with api_on(fake_aimlapi, home) as api:
         client = api.client()
         await client.chat.completions.create(model="agentbox/main", messages=conversation)
-        assert sent_to_model(fake_aimlapi) == [
+        assert sent_to_model(fake_aimlapi, caller_system=("Answer in one word.",)) == [
             ("system", "Answer in one word."),
             ("user", "My name is Ada Lovelace."),
             ("assistant", "Noted."),
