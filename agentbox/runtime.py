@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from agentbox.config import Config, require_api_key
 from agentbox.logs import collect_secrets
+from agentbox.memory.service import MemoryService
+from agentbox.memory.tools import memory_toolset
 from agentbox.redaction import register_secrets
 from agentbox.skillkit import SkillRegistry
 from agentbox.store import Store
@@ -45,14 +47,19 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     store = await Store.open(config.database_path)
     caps = SpendingCaps(config.limits, store)
     skills = SkillRegistry(config)
+    memory = MemoryService(config, store)
     runner = TurnRunner(
         config,
         store,
         guards=[caps],
         extra_instructions=skills.instructions,
-        extra_toolsets=skills.toolsets,
+        extra_toolsets=lambda agent_id: [
+            *skills.toolsets(agent_id),
+            *([memory_toolset()] if memory.settings(agent_id).enabled else []),
+        ],
         agents_version=skills.signature,
     )
+    runner.memory = memory
     try:
         yield Runtime(config, store, runner, skills, caps=caps)
     finally:

@@ -1,4 +1,5 @@
-"""The gateway's side of the chat commands (`agentbox.commands` is the table): /new, /status, /model, /help.
+"""The gateway's side of the chat commands (`agentbox.commands` is the table): /new, /status, /model,
+/memory, /forget, /help.
 
 Handled by the gateway without a model call, in the session's order: a `/new` sent after a
 question takes effect after that question is answered. Unknown `/words` go to the model.
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from agentbox import commands
 from agentbox.commands import FRESH_START, Invocation, command_router, help_text
 from agentbox.config import Config, bare_model_id
+from agentbox.memory.commands import forget_reply, memory_reply
+from agentbox.memory.scopes import Speaker
+from agentbox.memory.service import MemoryService
 from agentbox.messages import Inbound
 from agentbox.plural import plural
 from agentbox.store import SessionInfo, Store
@@ -33,6 +37,12 @@ class _Call:
     session_key: str
     agent_id: str
     info: SessionInfo
+    inbound: Inbound
+
+    @property
+    def speaker(self) -> Speaker:
+        inbound = self.inbound
+        return Speaker(self.agent_id, inbound.channel, self.session_key, inbound.sender_id, inbound.chat_id)
 
 
 class ChatCommands:
@@ -41,16 +51,25 @@ class ChatCommands:
     def __init__(self, config: Config, store: Store) -> None:
         self._config = config
         self._store = store
+        self._memory = MemoryService(config, store)
         self._handlers: dict[str, Callable[[_Call], Awaitable[str]]] = command_router(
             "chat",
-            {"new": self._new, "status": self._status, "model": self._model, "help": self._help, "start": self._help},
+            {
+                "new": self._new,
+                "status": self._status,
+                "model": self._model,
+                "memory": self._memory_list,
+                "forget": self._forget,
+                "help": self._help,
+                "start": self._help,
+            },
         )
 
     async def run(self, command: Invocation, inbound: Inbound, *, session_key: str, agent_id: str) -> str:
         info = await self._store.sessions.ensure(
             session_key, channel=inbound.channel, chat_id=inbound.chat_id, thread_id=inbound.thread_id, agent=agent_id
         )
-        return await self._handlers[command.name](_Call(command.argument, session_key, agent_id, info))
+        return await self._handlers[command.name](_Call(command.argument, session_key, agent_id, info, inbound))
 
     async def _new(self, call: _Call) -> str:
         await self._store.sessions.reset(call.session_key)
@@ -58,6 +77,12 @@ class ChatCommands:
 
     async def _help(self, call: _Call) -> str:
         return help_text("chat")
+
+    async def _memory_list(self, call: _Call) -> str:
+        return await memory_reply(self._memory, call.speaker)
+
+    async def _forget(self, call: _Call) -> str:
+        return await forget_reply(self._memory, call.speaker, call.argument)
 
     async def _model(self, call: _Call) -> str:
         agent = self._config.agent(call.agent_id)

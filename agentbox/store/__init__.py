@@ -13,17 +13,20 @@ from agentbox.store.db import connect
 from agentbox.store.groups import GroupRepo
 from agentbox.store.inbox import InboxRepo
 from agentbox.store.jobs import Job, JobRepo
+from agentbox.store.memory import Memory, MemoryRepo
 from agentbox.store.outbox import OutboxRepo
 from agentbox.store.pairing import PairingRepo
 from agentbox.store.retention import PruneReport, RetentionRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
+from agentbox.store.transcripts import TranscriptRepo
 
-__all__ = ["Job", "PruneReport", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
+__all__ = ["Job", "Memory", "PruneReport", "SessionInfo", "Store", "StoredTurn", "TurnRecord"]
 
 
 class Store:
     """The database: one SQLite connection (WAL, owner-only file, migrated on `open`) and one
-    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention).
+    repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention, memory,
+    transcript search).
 
     Every process (the gateway, each CLI command) opens its own Store on the same file; SQLite
     serializes the writes, and a write waits out another process's lock (for minutes) before it
@@ -41,6 +44,8 @@ class Store:
         self.jobs = JobRepo(conn)
         self.retention = RetentionRepo(conn)
         self.outbox = OutboxRepo(conn, self.media)
+        self.memory = MemoryRepo(conn)
+        self.transcripts = TranscriptRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
