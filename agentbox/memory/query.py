@@ -29,13 +29,18 @@ STOP_WORDS = frozenset(
 
 
 def content_words(text: str, *, limit: int | None = MAX_TERMS) -> list[str]:
-    """The distinct words of `text` that carry meaning (case-folded, in order; stop words dropped)."""
+    """The distinct words of `text` that carry meaning, in order (stop words dropped).
+
+    Words keep their letter case: SQLite folds query and index alike, and Python's full case folding
+    would not match its index ("Straße" would become "strasse").
+    """
     words: list[str] = []
     seen: set[str] = set()
-    for word in _WORD.findall(text.casefold()):
-        if word in seen or word in STOP_WORDS or not any(ch.isalnum() for ch in word):
+    for word in _WORD.findall(text):
+        folded = word.casefold()
+        if folded in seen or folded in STOP_WORDS or not any(ch.isalnum() for ch in word):
             continue
-        seen.add(word)
+        seen.add(folded)
         words.append(word)
         if limit is not None and len(words) >= limit:
             break
@@ -49,13 +54,14 @@ def match_any(words: list[str]) -> str:
 
 def search_expression(query: str) -> str:
     """For a search someone typed: its content words, or all its words when every one is a stop word."""
-    words = content_words(query) or [w for w in _WORD.findall(query.casefold()) if any(c.isalnum() for c in w)]
+    words = content_words(query) or [w for w in _WORD.findall(query) if any(c.isalnum() for c in w)]
     return match_any(words[:MAX_TERMS])
 
 
 def overlap(a: str, b: str) -> float:
     """How alike two texts' content words are (Jaccard, 0..1): near-duplicate memories score high."""
-    first, second = set(content_words(a, limit=None)), set(content_words(b, limit=None))
+    first = {word.casefold() for word in content_words(a, limit=None)}
+    second = {word.casefold() for word in content_words(b, limit=None)}
     if not first or not second:
         return 0.0
     return len(first & second) / len(first | second)

@@ -128,6 +128,8 @@ class MemoryRepo:
 
     async def search(self, match: str, scopes: Sequence[str] | None, *, limit: int) -> list[Memory]:
         """Memories matching the FTS5 expression `match`, best first (bm25); in `scopes`, or all."""
+        if not match:
+            return []  # FTS5 calls an empty expression a syntax error
         where = f" AND m.scope IN ({_marks(scopes)})" if scopes is not None else ""
         return await self._select(
             f"SELECT {_COLUMNS} FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid"

@@ -58,6 +58,8 @@ class TranscriptRepo:
 
     async def search(self, match: str, where: TranscriptFilter | None, *, limit: int) -> list[TranscriptHit]:
         """Turns matching the FTS5 expression `match`, best first (bm25); in `where`'s sessions, or all."""
+        if not match:
+            return []  # FTS5 calls an empty expression a syntax error
         condition, args = where.sql() if where is not None else ("1", [])
         snippet = f"snippet(turns_fts, {{}}, '{MARK_START}', '{MARK_END}', '…', {SNIPPET_TOKENS})"
         sql = (
