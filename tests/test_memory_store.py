@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from agentbox.config import Config
 from agentbox.memory.model import MemoryInputError, Scope
-from agentbox.memory.query import content_words, match_any, search_expression
+from agentbox.memory.query import COMMON, content_words, match_any, search_words, selective_match
+from agentbox.memory.scopes import Speaker
 from agentbox.memory.search import search_transcripts
 from agentbox.memory.service import MemoryService
 from agentbox.store import Store, TurnRecord
@@ -139,7 +140,7 @@ async def test_an_empty_or_overlong_memory_is_refused_with_the_reason(store: Sto
 def test_a_message_becomes_its_content_words_or_ed() -> None:
     assert content_words("What is my dog called?") == ["dog", "called"]
     assert match_any(content_words("What is my dog called?")) == '"dog" OR "called"'
-    assert search_expression("the who") == '"the" OR "who"'  # all stop words: a typed search still searches
+    assert search_words("the who") == ["the", "who"]  # all stop words: a typed search still searches
     assert match_any(['say "hi"']) == '"say ""hi"""'
 
 
@@ -189,3 +190,17 @@ async def test_a_message_sharing_any_content_word_with_a_memory_finds_it(
     assume(content_words(message))  # "I" is a stop word
     found = await store.memory.search(match_any(content_words(message)), [scope.key], limit=1000)
     assert done.memory_id in {m.id for m in found}
+
+
+async def test_words_too_common_to_rank_anything_are_left_out_unless_they_are_all_there_is(store: Store) -> None:
+    service = MemoryService(Config(), store)
+    for index in range(COMMON + 5):
+        await service.remember(ALICE, f"Invoice {index} was called in by the accountant.", cap=1000)
+    await service.remember(ALICE, "The user's dog is called Biscuit.", cap=1000)
+    assert await selective_match(["dog", "called", "zeppelin"], store.memory.term_counts) == '"dog"'
+    assert await selective_match(["called", "invoice"], store.memory.term_counts) == '"called"'  # the rarer one
+    assert await selective_match(["zeppelin"], store.memory.term_counts) == ""
+    turn = await service.for_turn(Speaker("main", "telegram", "telegram:dm:42", "42", "42"))
+    assert turn is not None
+    block = await turn.recall_block("what is my dog called?")
+    assert "Biscuit" in block.split("<memory-notes>")[1].split("\n")[1]  # the dog first, not an invoice

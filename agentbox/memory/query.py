@@ -8,7 +8,12 @@ text can be read as FTS5 syntax (a stray `"`, `NEAR`, `*` or `-` in a message is
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
+TermCounter = Callable[[list[str], int], Awaitable[list[int]]]
+"""(FTS5 phrases, cap) → how many rows each matches, counted no further than cap + 1."""
+
+COMMON = 300  # rows a word may match and still be searched for, unless it is the rarest word
 MAX_TERMS = 32  # a long paste queries with its first distinct content words only
 _WORD = re.compile(r"\w+")
 
@@ -47,15 +52,31 @@ def content_words(text: str, *, limit: int | None = MAX_TERMS) -> list[str]:
     return words
 
 
+def quote(word: str) -> str:
+    """`word` as an FTS5 phrase: whatever it contains is text, never query syntax."""
+    return '"' + word.replace('"', '""') + '"'
+
+
 def match_any(words: list[str]) -> str:
     """An FTS5 expression matching any of `words` ("" for none: nothing to search for)."""
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+    return " OR ".join(map(quote, words))
 
 
-def search_expression(query: str) -> str:
+def search_words(query: str) -> list[str]:
     """For a search someone typed: its content words, or all its words when every one is a stop word."""
     words = content_words(query) or [w for w in _WORD.findall(query) if any(c.isalnum() for c in w)]
-    return match_any(words[:MAX_TERMS])
+    return words[:MAX_TERMS]
+
+
+async def selective_match(words: list[str], count: TermCounter, *, common: int = COMMON) -> str:
+    """`words` OR-ed, less the ones no row has and the ones so common they rank nothing and cost much
+    (bm25 scores every row a word matches); the rarest word stays when every one is that common."""
+    if not words:
+        return ""
+    counts = await count([quote(word) for word in words], common)
+    present = [(found, word) for word, found in zip(words, counts, strict=True) if found]
+    kept = [word for found, word in present if found <= common]
+    return match_any(kept or [min(present)[1]] if present else [])
 
 
 def overlap(a: str, b: str) -> float:

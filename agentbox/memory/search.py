@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentbox.memory.model import Scope
-from agentbox.memory.query import search_expression
+from agentbox.memory.query import search_words, selective_match
 from agentbox.memory.scopes import person_of, person_transcripts
 from agentbox.memory.transfer import iso
 from agentbox.store import Store
@@ -41,7 +41,7 @@ async def search_transcripts(
     conversations, or one session, or (neither given) across every transcript."""
     if scope is not None and session_key is not None:
         raise ValueError("search one scope's conversations or one session, not both")
-    match = search_expression(query)
+    match = await selective_match(search_words(query), store.transcripts.term_counts)
     if not match:
         return []
     where: TranscriptFilter | None = None

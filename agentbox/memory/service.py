@@ -10,7 +10,7 @@ from typing import Literal
 
 from agentbox.config import Config, MemoryConfig
 from agentbox.memory.model import MemoryInputError, Scope, ScopeKind, clean_text, fold, parse_identity
-from agentbox.memory.query import content_words, match_any, overlap, search_expression
+from agentbox.memory.query import content_words, overlap, search_words, selective_match
 from agentbox.memory.recall import recall_block
 from agentbox.memory.scopes import Speaker, TurnScopes, person_of, turn_scopes
 from agentbox.store import Store
@@ -89,14 +89,14 @@ class MemoryService:
         return Remembered(memory_id, "added", evicted)
 
     async def _near_duplicate(self, scope: Scope, text: str) -> Memory | None:
-        words = content_words(text)
-        if not words:
+        match = await selective_match(content_words(text), self.repo.term_counts)
+        if not match:
             return None
-        candidates = await self.repo.search(match_any(words), [scope.key], limit=5)
+        candidates = await self.repo.search(match, [scope.key], limit=5)
         return next((c for c in candidates if overlap(c.text, text) >= NEAR_DUPLICATE), None)
 
     async def search(self, query: str, scopes: Sequence[Scope] | None, *, limit: int) -> list[Memory]:
-        match = search_expression(query)
+        match = await selective_match(search_words(query), self.repo.term_counts)
         if not match:
             return []
         return await self.repo.search(match, [s.key for s in scopes] if scopes is not None else None, limit=limit)
@@ -181,8 +181,9 @@ class TurnMemory:
     async def search(self, query: str, *, limit: int = 8) -> tuple[list[Memory], list[TranscriptHit]]:
         """Memories this turn may read, and turns of its own conversations, matching `query`."""
         memories = await self.service.search(query, self.scopes.readable, limit=limit)
-        match = search_expression(query)
-        hits = await self.service.store.transcripts.search(match, self.scopes.transcripts, limit=limit) if match else []
+        transcripts = self.service.store.transcripts
+        match = await selective_match(search_words(query), transcripts.term_counts)
+        hits = await transcripts.search(match, self.scopes.transcripts, limit=limit) if match else []
         return memories, hits
 
     async def recall_block(self, message: str) -> str:
@@ -193,6 +194,6 @@ class TurnMemory:
         scopes = [scope.key for scope in self.scopes.readable]
         repo = self.service.repo
         recalled = await repo.pinned(scopes, limit=PINNED)
-        if words := content_words(message):
-            recalled += await repo.search(match_any(words), scopes, limit=RECALLED)
+        if match := await selective_match(content_words(message), repo.term_counts):
+            recalled += await repo.search(match, scopes, limit=RECALLED)
         return recall_block(recalled, budget)

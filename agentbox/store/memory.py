@@ -65,6 +65,16 @@ def _marks(items: Sequence[object]) -> str:
     return ",".join("?" * len(items))
 
 
+async def match_counts(conn: aiosqlite.Connection, table: str, phrases: Sequence[str], *, cap: int) -> list[int]:
+    """How many rows of the FTS5 `table` each phrase matches, counting no further than `cap` + 1 (one statement)."""
+    if not phrases:
+        return []
+    one = f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT {int(cap) + 1}))"
+    async with conn.execute("SELECT " + ", ".join([one] * len(phrases)), tuple(phrases)) as cursor:
+        row = await cursor.fetchone()
+    return [int(value) for value in row] if row else [0] * len(phrases)
+
+
 class MemoryRepo:
     """The `memories` table with its full-text index (`memories_fts`) and the `memory_links` table."""
 
@@ -125,6 +135,10 @@ class MemoryRepo:
     async def set_pinned(self, memory_id: int, pinned: bool) -> bool:
         result = await run(self._conn, "UPDATE memories SET pinned = ? WHERE id = ?", (int(pinned), memory_id))
         return result.rowcount > 0
+
+    async def term_counts(self, phrases: list[str], cap: int) -> list[int]:
+        """How many memories each FTS5 phrase matches, up to `cap` + 1."""
+        return await match_counts(self._conn, "memories_fts", phrases, cap=cap)
 
     async def search(self, match: str, scopes: Sequence[str] | None, *, limit: int) -> list[Memory]:
         """Memories matching the FTS5 expression `match`, best first (bm25); in `scopes`, or all."""

@@ -7,6 +7,8 @@ from typing import Any
 
 import aiosqlite
 
+from agentbox.store.memory import match_counts
+
 MARK_START, MARK_END = "\ue000", "\ue001"  # around matched words in snippets (private-use: never typed)
 SNIPPET_TOKENS = 16
 
@@ -55,6 +57,10 @@ class TranscriptRepo:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+
+    async def term_counts(self, phrases: list[str], cap: int) -> list[int]:
+        """How many turns each FTS5 phrase matches, up to `cap` + 1."""
+        return await match_counts(self._conn, "turns_fts", phrases, cap=cap)
 
     async def search(self, match: str, where: TranscriptFilter | None, *, limit: int) -> list[TranscriptHit]:
         """Turns matching the FTS5 expression `match`, best first (bm25); in `where`'s sessions, or all."""
