@@ -142,7 +142,9 @@ def test_chat_repl_commands_and_streaming(fake_aimlapi, home: Path) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("args", [["--help"], ["sessions", "list"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["sessions", "list"], ["sessions", "search", "dog"], ["memory", "list"], ["memory", "export"]]
+)
 def test_quick_commands_do_not_import_heavy_libraries(home: Path, args: list[str]) -> None:
     import subprocess
     import sys
