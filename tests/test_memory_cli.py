@@ -147,12 +147,14 @@ def test_a_bad_import_file_says_where_and_stores_nothing(home: Path, tmp_path: P
     assert memories(home) == []
 
 
-def test_list_and_search_print_chat_text_safely(home: Path) -> None:
-    invoke(home, "memory", "add", f"The user's wifi is called Hedgehog{ESC}.", "--agent", "main")
-    shown = invoke(home, "memory", "list")
-    assert "Hedgehog" in shown.stdout and "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+def test_list_search_and_export_print_chat_text_safely(home: Path) -> None:
+    hostile = f"The user's wifi is called Hedgehog{ESC}\x9b31m\u202e."  # ESC, a C1 CSI, a bidi override
+    invoke(home, "memory", "add", "--agent", "main", "--", hostile)
+    for args in (["list"], ["search", "wifi"], ["export", "--format", "json"]):
+        shown = invoke(home, "memory", *args).stdout
+        assert "Hedgehog" in shown and not {"\x1b", "\x07", "\x9b", "\u202e"} & set(shown), args
     exported = invoke(home, "memory", "export", "--format", "json")
-    assert json.loads(exported.stdout)[0]["text"].endswith(f"Hedgehog{ESC}.")  # JSON keeps it, escaped
+    assert json.loads(exported.stdout)[0]["text"] == hostile  # JSON keeps it, escaped
 
 
 def test_sessions_search_finds_old_turns_across_sessions(home: Path) -> None:

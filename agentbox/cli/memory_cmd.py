@@ -6,6 +6,7 @@ their links), --channel and --chat (a group), --agent (facts for everyone) or --
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
-from agentbox.cli.common import config_or_exit, fail, print_json, run_async
+from agentbox.cli.common import config_or_exit, fail, json_text, print_json, run_async
 
 if TYPE_CHECKING:
     from agentbox.memory.model import Scope
@@ -234,8 +235,7 @@ def export(
     scope: ScopeKey = None,
 ) -> None:
     """Every memory (or one scope's) as Markdown or JSON; `import` reads either back."""
-    import json
-
+    from agentbox.cli.termsafe import terminal_safe
     from agentbox.memory.transfer import export_markdown, memory_json
 
     async def load(service: MemoryService) -> list[Memory]:
@@ -244,12 +244,12 @@ def export(
 
     memories = _with_memory(load)
     if fmt == "json":
-        text = json.dumps([memory_json(m) for m in sorted(memories, key=lambda m: m.id)], ensure_ascii=False, indent=2)
-        text += "\n"
+        text = json_text([memory_json(m) for m in sorted(memories, key=lambda m: m.id)], indent=2) + "\n"
     else:
         text = export_markdown(memories, now=time.time())
     if output is None:
-        typer.echo(text, nl=False)
+        # Chat text on a terminal: control characters shown harmlessly. Piped to a file: exact.
+        typer.echo(terminal_safe(text) if sys.stdout.isatty() else text, nl=False)
         return
     output.write_text(text, encoding="utf-8")
     typer.echo(f"Wrote {len(memories):,} memories to {output}.")
