@@ -27,6 +27,7 @@ async def measure() -> dict[str, Any]:
 
     from agentbox.aimlapi import AimlapiClient
     from agentbox.config import Config
+    from agentbox.memory.tools import memory_toolset
     from agentbox.skillkit import SkillRegistry
     from agentbox.turn.agent import build_agent
     from agentbox.turn.deps import SessionContext, TurnDeps
@@ -48,7 +49,10 @@ async def measure() -> dict[str, Any]:
         ]
         return ModelResponse(parts=[TextPart("Hello!")])
 
-    agent = build_agent(config, "main", extra_instructions=registry.instructions, extra_toolsets=registry.toolsets)
+    def toolsets(agent_id: str) -> list[Any]:
+        return [*registry.toolsets(agent_id), memory_toolset()]  # as the runtime composes them (memory on)
+
+    agent = build_agent(config, "main", extra_instructions=registry.instructions, extra_toolsets=toolsets)
     deps = TurnDeps(session=SessionContext("bench"), config=config, aimlapi=AimlapiClient(config))
     await agent.run("hello", model=FunctionModel(model), deps=deps)
     system = seen["instructions"]

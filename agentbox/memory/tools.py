@@ -27,10 +27,8 @@ def memory_toolset() -> FunctionToolset[TurnDeps]:
     async def remember(
         ctx: RunContext[TurnDeps], text: str, scope: Literal["sender", "chat", "agent"] | None = None
     ) -> str:
-        """Save one durable fact for later conversations: a name, preference, commitment, date or ongoing
-        project, as one short sentence about the user in the third person ("The user's dog is called
-        Biscuit."). A fact already saved is not saved twice. Leave `scope` unset: it defaults to this
-        conversation's memory (the person's in a direct chat, the group's in a group)."""
+        """Save a durable fact (name, preference, commitment, date, ongoing project) for later conversations,
+        as one short sentence about the user: "The user's dog is called Biscuit." Leave `scope` unset."""
         memory = _memory(ctx)
         if memory is None:
             return OFF
@@ -42,8 +40,7 @@ def memory_toolset() -> FunctionToolset[TurnDeps]:
 
     @toolset.tool
     async def recall(ctx: RunContext[TurnDeps], query: str) -> str:
-        """Search saved memories and past conversations (with this person, or in this group) for the words
-        of `query`. Returns matching memories with their ids and dated snippets of past messages."""
+        """Search saved memories and past conversations (with this person, or in this group) for `query`'s words."""
         memory = _memory(ctx)
         if memory is None:
             return OFF
@@ -51,7 +48,7 @@ def memory_toolset() -> FunctionToolset[TurnDeps]:
 
     @toolset.tool
     async def forget(ctx: RunContext[TurnDeps], memory_id: int) -> str:
-        """Delete saved memory #memory_id: when the user asks you to forget it, or it is wrong or outdated."""
+        """Delete saved memory #memory_id (the user asked, or it is wrong or outdated)."""
         memory = _memory(ctx)
         if memory is None:
             return OFF
