@@ -91,7 +91,15 @@ async def test_start_checks_token_drops_webhook_and_registers_commands(
     assert str(connector.status) == "ready"
     assert connector.bot_username == fake_telegram.bot_username
     assert fake_telegram.calls_to("deleteWebhook")
-    assert [c["command"] for c in fake_telegram.commands] == ["new", "reset", "status", "model", "memory", "forget", "help"]
+    assert [c["command"] for c in fake_telegram.commands] == [
+        "new",
+        "reset",
+        "status",
+        "model",
+        "memory",
+        "forget",
+        "help",
+    ]
     assert [(c["command"], c["description"]) for c in fake_telegram.commands] == list(menu_entries("chat"))
     assert fake_telegram.token not in repr(connector)
 
