@@ -9,7 +9,8 @@ command are registered from the same table.
 
 A command means the same everywhere: `/new` (or `/reset`) starts a fresh conversation in the
 same session (the transcript is kept); `/model` switches this conversation's model (chats only
-among the models the owner allowed).
+among the models the owner allowed); `/memory` and `/forget` show and delete the speaker's own
+long-term memories (a group's in a group).
 
 Import-light (connectors import it while starting): no config, no store.
 """
@@ -57,6 +58,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("new", "start a fresh conversation (the transcript is kept)", aliases=("reset",)),
     CommandSpec("status", "model, session and usage"),
     CommandSpec("model", "show the model or use another here (/model default goes back)", argument="[ID]"),
+    CommandSpec("memory", "what I remember about you (in a group: about the group), with ids"),
+    CommandSpec("forget", "forget one memory by its id, or all of them", argument="ID|all"),
     CommandSpec("help", "this list"),
     CommandSpec("reminders", "your reminders and scheduled tasks, with their ids", where=CHAT),
     CommandSpec("cancel", "cancel one of your reminders or scheduled tasks", where=CHAT, argument="ID"),

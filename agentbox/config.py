@@ -56,11 +56,16 @@ class AimlapiConfig(Section):
 
 
 class MemoryConfig(Section):
-    """`[agents.<name>.memory]`: how much history a turn carries before older messages are summarized."""
+    """`[agents.<name>.memory]`: how much history a turn carries before older messages are summarized,
+    and the long-term memory that outlasts sessions (scopes, recall budget, size cap; docs/memory.md)."""
 
     token_budget: Annotated[int, Field(ge=500)] = 12_000
     keep_recent_messages: Annotated[int, Field(ge=2)] = 8
     summary_model: str | None = None  # default: the agent's model
+    enabled: bool = True  # long-term memory: remember/recall/forget tools, recall per turn, facts kept at compaction
+    scope: Literal["sender", "chat", "agent"] = "sender"  # whose memory a turn reads and writes by default
+    recall_budget: Annotated[int, Field(ge=0, le=100_000)] = 1500  # bytes of recalled memory per turn; 0: none
+    max_items_per_scope: Annotated[int, Field(ge=1)] = 1000  # then the oldest unpinned memories are evicted
 
 
 class AgentConfig(Section):

@@ -25,6 +25,7 @@ class AgentboxError(Exception):
         │   └── TelegramSendError connectors.telegram.stream: a Telegram send failed
         ├── MediaTooLarge         messages: an inbound file is over the size limit
         ├── MediaUnavailable      messages: an inbound file could not be downloaded
+        ├── MemoryInputError      memory.model (also ValueError): a memory text, scope or import file is unusable (exit 2)
         ├── PairingError          gateway.access: an approval or revocation was refused
         ├── AlreadyRunning        gateway.homelock: another gateway runs on this AGENTBOX_HOME
         ├── ControlError          gateway.control: the local endpoint cannot be served as configured

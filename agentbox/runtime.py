@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from agentbox.config import Config, require_api_key
 from agentbox.logs import collect_secrets
 from agentbox.mcpkit import McpServers
+from agentbox.memory.service import MemoryService
+from agentbox.memory.tools import memory_toolset
 from agentbox.redaction import register_secrets
 from agentbox.schedules.tools import with_schedule_tools
 from agentbox.skillkit import SkillRegistry
@@ -55,17 +57,25 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     caps = SpendingCaps(config.limits, store)
     skills = SkillRegistry(config)
     mcp = McpServers(config)
+    memory = MemoryService(config, store)
     runner = TurnRunner(
         config,
         store,
         guards=[caps],
         extra_instructions=skills.instructions,
         extra_toolsets=with_schedule_tools(
-            config, lambda agent_id: [*skills.toolsets(agent_id), *mcp.toolsets(agent_id), *voice_toolsets(config)]
+            config,
+            lambda agent_id: [
+                *skills.toolsets(agent_id),
+                *mcp.toolsets(agent_id),
+                *voice_toolsets(config),
+                *([memory_toolset()] if memory.settings(agent_id).enabled else []),
+            ],
         ),
         agents_version=skills.signature,
     )
     runner.mcp = mcp
+    runner.memory = memory
     try:
         yield Runtime(config, store, runner, skills, caps=caps, mcp=mcp)
     finally:

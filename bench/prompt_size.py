@@ -27,6 +27,7 @@ async def measure() -> dict[str, Any]:
 
     from agentbox.aimlapi import AimlapiClient
     from agentbox.config import Config
+    from agentbox.memory.tools import memory_toolset
     from agentbox.schedules.tools import with_schedule_tools
     from agentbox.skillkit import SkillRegistry
     from agentbox.turn.agent import build_agent
@@ -49,7 +50,10 @@ async def measure() -> dict[str, Any]:
         ]
         return ModelResponse(parts=[TextPart("Hello!")])
 
-    toolsets = with_schedule_tools(config, registry.toolsets)  # on by default, as in agentbox.runtime
+    def base(agent_id: str) -> list[Any]:
+        return [*registry.toolsets(agent_id), memory_toolset()]  # as the runtime composes them (memory on)
+
+    toolsets = with_schedule_tools(config, base)  # on by default, as in agentbox.runtime
     agent = build_agent(config, "main", extra_instructions=registry.instructions, extra_toolsets=toolsets)
     deps = TurnDeps(session=SessionContext("bench"), config=config, aimlapi=AimlapiClient(config))
     await agent.run("hello", model=FunctionModel(model), deps=deps)

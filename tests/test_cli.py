@@ -147,6 +147,9 @@ def test_chat_repl_commands_and_streaming(fake_aimlapi, home: Path) -> None:
     [
         ["--help"],
         ["sessions", "list"],
+        ["sessions", "search", "dog"],
+        ["memory", "list"],
+        ["memory", "export"],
         ["cron", "list"],
         ["cron", "add", "--in", "1h", "--to", "telegram:1", "-m", "x"],
     ],

@@ -96,6 +96,8 @@ async def test_start_checks_token_drops_webhook_and_registers_commands(
         "reset",
         "status",
         "model",
+        "memory",
+        "forget",
         "help",
         "reminders",
         "cancel",

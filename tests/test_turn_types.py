@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args, get_type_hints
 
 from agentbox.aimlapi import AimlapiClient
 from agentbox.config import Config
+from agentbox.memory.service import TurnMemory
 from agentbox.messages import Address
 from agentbox.store import Store
 from agentbox.turn.deps import JobService, SessionContext, TurnDeps
@@ -52,9 +53,17 @@ def test_a_turn_status_is_one_of_three() -> None:
 
 def test_tools_get_typed_services_not_a_bag() -> None:
     hints = get_type_hints(
-        TurnDeps, localns={"Config": Config, "AimlapiClient": AimlapiClient, "Store": Store, "JobService": JobService}
+        TurnDeps,
+        localns={
+            "Config": Config,
+            "AimlapiClient": AimlapiClient,
+            "Store": Store,
+            "JobService": JobService,
+            "TurnMemory": TurnMemory,
+        },
     )
     for name, hint in hints.items():
         assert hint is not Any and Any not in get_args(hint), name
         assert not any(get_args(arg) and Any in get_args(arg) for arg in get_args(hint)), name
     assert hints["jobs"] == JobService | None
+    assert hints["memory"] == TurnMemory | None

@@ -22,6 +22,7 @@ from agentbox.config import Config
 from agentbox.plural import plural
 
 if TYPE_CHECKING:
+    from agentbox.memory.scopes import Speaker
     from agentbox.runtime import Runtime
 
 INTERRUPTED = 130  # a second Ctrl-C while an answer was being stopped
@@ -38,7 +39,15 @@ class ChatSession:
         self.done = False  # /exit was typed
         self._handlers: dict[str, Callable[[str], Awaitable[None]]] = command_router(
             "terminal",
-            {"new": self._new, "status": self._status, "model": self._model, "help": self._help, "exit": self._exit},
+            {
+                "new": self._new,
+                "status": self._status,
+                "model": self._model,
+                "memory": self._memory,
+                "forget": self._forget,
+                "help": self._help,
+                "exit": self._exit,
+            },
         )
 
     async def banner(self) -> None:
@@ -75,6 +84,23 @@ class ChatSession:
             await sessions.ensure(self.session, channel="cli", agent=self.agent_id)
             await sessions.set_model(self.session, None if arg.lower() in ("default", "reset") else arg)
         print(f"Model: {await self._current_model()}")
+
+    async def _memory(self, _: str) -> None:
+        from agentbox.memory.commands import OFF, memory_reply
+
+        memory = self.rt.runner.memory
+        print(terminal_safe(await memory_reply(memory, self._speaker()) if memory else OFF))
+
+    async def _forget(self, arg: str) -> None:
+        from agentbox.memory.commands import OFF, forget_reply
+
+        memory = self.rt.runner.memory
+        print(terminal_safe(await forget_reply(memory, self._speaker(), arg) if memory else OFF))
+
+    def _speaker(self) -> Speaker:
+        from agentbox.memory.scopes import Speaker
+
+        return Speaker("main", "cli", self.session)
 
     async def _status(self, _: str) -> None:
         from agentbox.gateway.commands import fallback_line

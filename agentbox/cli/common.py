@@ -66,8 +66,13 @@ def database_errors() -> Iterator[None]:
 
 
 def print_json(data: Any) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=None)
-    sys.stdout.write(_RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
+
+
+def json_text(data: Any, *, indent: int | None = None) -> str:
+    """JSON that means the same as `data` and cannot drive a terminal it is printed on."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def ago(seconds: float) -> str:

@@ -17,6 +17,7 @@ from agentbox.cli import (
     doctor_cmd,
     gateway_cmd,
     logs_cmd,
+    memory_cmd,
     onboard_cmd,
     pairing_cmd,
     sessions_cmd,
@@ -110,6 +111,7 @@ def _start(verbose: int) -> None:
 app.command("agent")(agent_cmd.agent)
 app.command("chat")(agent_cmd.chat)
 app.add_typer(sessions_cmd.app, name="sessions")
+app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(gateway_cmd.app, name="gateway")
 app.command("status")(gateway_cmd.status)
 app.add_typer(pairing_cmd.app, name="pairing")

@@ -1,4 +1,4 @@
-"""`agentbox sessions list|show|reset|prune`: quick, no pydantic-ai import."""
+"""`agentbox sessions list|show|search|reset|prune`: quick, no pydantic-ai import."""
 
 from __future__ import annotations
 
@@ -90,6 +90,32 @@ def show(key: str, as_json: Annotated[bool, typer.Option("--json", help="Print J
         typer.echo(f"\n[{stamp}] user: {safe(turn['user_text'])}")
         tools = f" (tools: {', '.join(turn['tool_calls'])})" if turn["tool_calls"] else ""
         typer.echo(safe(f"[{turn['status']}] {turn['model']}{tools}: ", single_line=True) + safe(turn["reply"]))
+
+
+@app.command("search")
+def search(
+    query: str,
+    session: Annotated[str | None, typer.Option("--session", help="Only this session.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many turns.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Turns of every transcript (or one session's) sharing words with QUERY, best match first."""
+    from agentbox.memory.search import hit_json, search_transcripts
+
+    hits = run_async(_with_store(lambda store: search_transcripts(store, query, session_key=session, limit=limit)))
+    if as_json:
+        print_json([hit_json(hit) for hit in hits])
+        return
+    if not hits:
+        typer.echo("No turn matches.")
+        return
+    from agentbox.cli.termsafe import terminal_safe as safe
+
+    for item in map(hit_json, hits):
+        typer.echo(safe(f"{item['started_at']}  {item['session']}  (turn {item['turn_id']})", single_line=True))
+        for side in ("user", "reply"):
+            if "«" in item[side]:
+                typer.echo("  " + safe(f"{side}: {item[side]}", single_line=True))
 
 
 @app.command("reset")

@@ -1,5 +1,6 @@
-"""The gateway's side of the chat commands (`agentbox.commands` is the table): /new, /status, /model, /help,
-and a person's schedules (/reminders, /cancel, /timezone: `agentbox.schedules.commands`).
+"""The gateway's side of the chat commands (`agentbox.commands` is the table): /new, /status, /model,
+/memory, /forget, /help, and a person's schedules (/reminders, /cancel, /timezone:
+`agentbox.schedules.commands`).
 
 Handled by the gateway without a model call, in the session's order: a `/new` sent after a
 question takes effect after that question is answered. Unknown `/words` go to the model.
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 from agentbox import commands
 from agentbox.commands import FRESH_START, Invocation, command_router, help_text
 from agentbox.config import Config, bare_model_id
+from agentbox.memory.commands import forget_reply, memory_reply
+from agentbox.memory.scopes import Speaker
+from agentbox.memory.service import MemoryService
 from agentbox.messages import Inbound
 from agentbox.plural import plural
 from agentbox.schedules import commands as schedule_commands
@@ -38,6 +42,11 @@ class _Call:
     info: SessionInfo
     inbound: Inbound
 
+    @property
+    def speaker(self) -> Speaker:
+        inbound = self.inbound
+        return Speaker(self.agent_id, inbound.channel, self.session_key, inbound.sender_id, inbound.chat_id)
+
 
 class ChatCommands:
     """Answers the chat commands of `agentbox.commands` for the gateway."""
@@ -45,9 +54,18 @@ class ChatCommands:
     def __init__(self, config: Config, store: Store) -> None:
         self._config = config
         self._store = store
+        self._memory = MemoryService(config, store)
         self._handlers: dict[str, Callable[[_Call], Awaitable[str]]] = command_router(
             "chat",
-            {"new": self._new, "status": self._status, "model": self._model, "help": self._help, "start": self._help}
+            {
+                "new": self._new,
+                "status": self._status,
+                "model": self._model,
+                "memory": self._memory_list,
+                "forget": self._forget,
+                "help": self._help,
+                "start": self._help,
+            }
             | {"reminders": self._reminders, "cancel": self._cancel, "timezone": self._timezone},
         )
 
@@ -63,6 +81,12 @@ class ChatCommands:
 
     async def _help(self, call: _Call) -> str:
         return help_text("chat")
+
+    async def _memory_list(self, call: _Call) -> str:
+        return await memory_reply(self._memory, call.speaker)
+
+    async def _forget(self, call: _Call) -> str:
+        return await forget_reply(self._memory, call.speaker, call.argument)
 
     async def _model(self, call: _Call) -> str:
         agent = self._config.agent(call.agent_id)

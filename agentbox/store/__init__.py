@@ -14,20 +14,22 @@ from agentbox.store.db import connect
 from agentbox.store.groups import GroupRepo
 from agentbox.store.inbox import InboxRepo
 from agentbox.store.jobs import Job, JobRepo
+from agentbox.store.memory import Memory, MemoryRepo
 from agentbox.store.outbox import OutboxRepo
 from agentbox.store.pairing import PairingRepo
 from agentbox.store.retention import PruneReport, RetentionRepo
 from agentbox.store.schedules import ScheduleRepo
 from agentbox.store.sessions import MediaRepo, SessionInfo, SessionRepo, StoredTurn, TurnRecord
 from agentbox.store.spend import SpendRecord, SpendRepo
+from agentbox.store.transcripts import TranscriptRepo
 
-__all__ = ["Job", "PruneReport", "SessionInfo", "SpendRecord", "Store", "StoredTurn", "TurnRecord"]
+__all__ = ["Job", "Memory", "PruneReport", "SessionInfo", "SpendRecord", "Store", "StoredTurn", "TurnRecord"]
 
 
 class Store:
     """The database: one SQLite connection (WAL, owner-only file, migrated on `open`) and one
     repository per concern (sessions, media, pairing, groups, inbox, outbox, jobs, retention, spend,
-    api keys, schedules).
+    api keys, schedules, memory, transcript search).
 
     Every process (the gateway, each CLI command) opens its own Store on the same file; SQLite
     serializes the writes, and a write waits out another process's lock (for minutes) before it
@@ -48,6 +50,8 @@ class Store:
         self.spend = SpendRepo(conn)
         self.api_keys = ApiKeyRepo(conn)
         self.schedules = ScheduleRepo(conn)
+        self.memory = MemoryRepo(conn)
+        self.transcripts = TranscriptRepo(conn)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

@@ -80,9 +80,23 @@ async def migrate(conn: aiosqlite.Connection, path: Path) -> None:
 
 async def _run_script(conn: aiosqlite.Connection, script: str) -> None:
     # executescript() would COMMIT our transaction; run statements one by one instead.
-    for statement in script.split(";"):
-        if statement.strip():
-            await run(conn, statement)
+    for statement in statements(script):
+        await run(conn, statement)
+
+
+def statements(script: str) -> list[str]:
+    """The statements of `script`, split at semicolons that end one (not those inside a trigger's body)."""
+    found: list[str] = []
+    current = ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \t\n;"):
+                found.append(current)
+            current = ""
+    if current.strip(" \t\n;"):
+        found.append(current)  # an unfinished statement: SQLite says what is wrong with it
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,6 +259,59 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE outbox ADD COLUMN mention TEXT;
     """,
+    # 9 (memory): long-term memories per scope (`sender:<channel>:<id>`, `chat:<channel>:<id>`,
+    # `agent:<name>`) with a full-text index, the links that make several sender ids one person, and
+    # a full-text index over every turn's user text and reply (backfilled here for existing turns).
+    # Triggers keep both indexes in step with their tables, whoever writes or deletes rows.
+    """
+    CREATE TABLE memories (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope        TEXT NOT NULL,
+        text         TEXT NOT NULL,
+        norm         TEXT NOT NULL,              -- the text folded for de-duplication
+        pinned       INTEGER NOT NULL DEFAULT 0, -- always recalled, never evicted
+        source       TEXT NOT NULL DEFAULT 'tool', -- tool | compaction | owner | import
+        origin       TEXT NOT NULL DEFAULT '',   -- the sender it came from (channel:id); unlink moves it back
+        session_key  TEXT,
+        created_at   REAL NOT NULL,
+        updated_at   REAL NOT NULL,
+        UNIQUE (scope, norm)
+    );
+    CREATE INDEX memories_by_age ON memories(scope, pinned, updated_at);
+    CREATE VIRTUAL TABLE memories_fts USING fts5(
+        text, content='memories', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+        INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER memories_fts_update AFTER UPDATE OF text ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TABLE memory_links (
+        identity     TEXT PRIMARY KEY,           -- channel:sender id
+        person       TEXT NOT NULL,              -- the identity whose scope the person's memories use
+        linked_at    REAL NOT NULL
+    );
+    CREATE INDEX memory_links_person ON memory_links(person);
+    CREATE VIRTUAL TABLE turns_fts USING fts5(
+        user_text, reply, content='turns', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER turns_fts_insert AFTER INSERT ON turns BEGIN
+        INSERT INTO turns_fts(rowid, user_text, reply) VALUES (new.id, new.user_text, new.reply);
+    END;
+    CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN
+        INSERT INTO turns_fts(turns_fts, rowid, user_text, reply) VALUES ('delete', old.id, old.user_text, old.reply);
+    END;
+    CREATE TRIGGER turns_fts_update AFTER UPDATE OF user_text, reply ON turns BEGIN
+        INSERT INTO turns_fts(turns_fts, rowid, user_text, reply) VALUES ('delete', old.id, old.user_text, old.reply);
+        INSERT INTO turns_fts(rowid, user_text, reply) VALUES (new.id, new.user_text, new.reply);
+    END;
+    INSERT INTO turns_fts(turns_fts) VALUES ('rebuild');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,9 +2,9 @@
 
 Tools read session info, put produced media in the `outbox` (delivered to the chat
 after or during the turn), call the AI/ML API through `aimlapi`, report
-progress ("rendering video... 40 s") through `progress`, and hand long work to the
-services the host runs (`jobs`: the gateway's video job runner, `schedules`: its scheduler;
-None in the CLI).
+progress ("rendering video... 40 s") through `progress`, hand long work to the services the
+host runs (`jobs`: the gateway's video job runner, `schedules`: its scheduler; None in the CLI),
+and read and write long-term memory through `memory` (the turn's scopes only).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from agentbox.messages import Address, Attachment, AttachmentKind
 if TYPE_CHECKING:
     from agentbox.aimlapi import AimlapiClient
     from agentbox.config import Config
+    from agentbox.memory.service import TurnMemory
     from agentbox.store import Store
 
 Progress = Callable[[str], Awaitable[None]]
@@ -100,3 +101,4 @@ class TurnDeps:
     images: list[Attachment] = field(default_factory=list)  # images the user sent with this turn
     jobs: JobService | None = None  # background jobs (set by the gateway); None: nobody finishes them here
     schedules: ScheduleService | None = None  # who fires schedules (the gateway's scheduler, or a client of it)
+    memory: TurnMemory | None = None  # long-term memory of this turn's person or chat; None: memory is off

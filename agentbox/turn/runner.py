@@ -33,6 +33,7 @@ from pydantic_ai.messages import (
     FunctionToolCallEvent,
     ImageUrl,
     ModelMessage,
+    ModelRequest,
     PartDeltaEvent,
     PartStartEvent,
     TextPart,
@@ -46,6 +47,10 @@ from pydantic_ai.usage import UsageLimits
 from agentbox.aimlapi import AimlapiClient, ModelFactory, UsageMeter, current_meter, normalize_model_id
 from agentbox.config import Config
 from agentbox.keysource import api_key_source
+from agentbox.memory.extraction import FACTS_INSTRUCTIONS, split_summary
+from agentbox.memory.recall import without_recall
+from agentbox.memory.scopes import Speaker
+from agentbox.memory.service import MemoryService, TurnMemory
 from agentbox.messages import Address, Attachment
 from agentbox.redaction import scrub_error
 from agentbox.store import Store, TurnRecord
@@ -257,6 +262,7 @@ class TurnRunner:
         self.jobs: JobService | None = None  # the gateway's job runner, given to tools as `deps.jobs`
         self.mcp: McpServers | None = None  # the MCP servers behind `extra_toolsets`, for status (`/mcp`)
         self.schedules: ScheduleService | None = None  # the gateway's scheduler, `deps.schedules`
+        self.memory: MemoryService | None = None  # long-term memory (set by the runtime): `deps.memory`
 
     def agent(self, agent_id: str) -> Agent[TurnDeps, str]:
         """The agent for `agent_id`, rebuilt when its version changes (a skill added or edited)."""
@@ -326,6 +332,7 @@ class TurnRunner:
                 await self._record(request, model_id, started, status="capped", reply=refusal, error="refused")
                 return TurnResult(request.session_key, refusal, model_id, ok=False, error="refused", status="refused")
         deps = self._build_deps(request, progress)
+        deps.memory = await self._turn_memory(request)
         meter = UsageMeter()
         tool_calls: list[str] = []
         chain = ModelChain.build(self.config.agent(request.agent_id).model_chain(model_id), self.models.model)
@@ -369,6 +376,20 @@ class TurnRunner:
             images=list(request.images),
             jobs=self.jobs,
             schedules=self.schedules,
+        )
+
+    async def _turn_memory(self, request: TurnRequest) -> TurnMemory | None:
+        if self.memory is None:
+            return None
+        address = request.address
+        return await self.memory.for_turn(
+            Speaker(
+                agent_id=request.agent_id,
+                channel=request.channel,
+                session_key=request.session_key,
+                sender_id=request.sender_id,
+                chat_id=address.chat_id if address is not None else "",
+            )
         )
 
     async def _call_model(
@@ -470,7 +491,7 @@ class TurnRunner:
                 credits=meter.credits,
                 tool_calls=tool_calls,
                 attachments=[item.describe() for item in attachments],
-                messages=await dump_messages(self.store, new_messages),
+                messages=await dump_messages(self.store, _without_recall(new_messages)),
                 started_at=started,
                 finished_at=time.time(),
                 fallback_from=fallback_from,
@@ -507,13 +528,15 @@ class TurnRunner:
         memory = self.config.agent(request.agent_id).memory
         budget, text = memory.token_budget, request.text
         window: int | None = None  # the model's context window, once an overflow error told us
+        recalled = await _recall(deps.memory, request)
         for attempt in (1, 2):
-            history = await self._history(request, chain, budget)
+            history = await self._history(request, chain, budget, deps.memory)
             agent = await self.agent_for_turn(request.agent_id)
             try:
                 return await agent.run(
                     user_content(text, request.images),
                     message_history=history.messages,
+                    instructions=recalled or None,
                     deps=deps,
                     model=chain.first,
                     capabilities=chain.capabilities(),
@@ -549,7 +572,9 @@ class TurnRunner:
             )
         raise AssertionError("unreachable")
 
-    async def _history(self, request: TurnRequest, chain: ModelChain, budget: int) -> PromptHistory:
+    async def _history(
+        self, request: TurnRequest, chain: ModelChain, budget: int, long_term: TurnMemory | None
+    ) -> PromptHistory:
         """The history the model is sent: the caller's own (a stateless API request), else the session's."""
         if request.history is not None:
             return PromptHistory(list(request.history), 0, compacted=False)
@@ -557,7 +582,7 @@ class TurnRunner:
             self.store,
             request.session_key,
             budget=budget,
-            summarize=lambda transcript: self._summarize(request.agent_id, chain, transcript),
+            summarize=lambda transcript: self._summarize(request.agent_id, chain, transcript, long_term),
         )
 
     def _settings(self, agent_id: str) -> ModelSettings:
@@ -567,21 +592,30 @@ class TurnRunner:
             settings["temperature"] = agent.temperature
         return settings
 
-    async def _summarize(self, agent_id: str, chain: ModelChain, text: str) -> str:
+    async def _summarize(self, agent_id: str, chain: ModelChain, text: str, long_term: TurnMemory | None = None) -> str:
+        """A summary of older turns; with long-term memory on, the same call also lists durable facts to keep."""
         memory = self.config.agent(agent_id).memory
-        summarizer: Agent[None, str] = Agent(
-            output_type=str,
-            instructions=(
-                "Summarize this conversation for your own later reference. Keep facts about the user, names, "
-                "numbers, decisions and open tasks; drop pleasantries. At most 250 words."
-            ),
+        instructions = (
+            "Summarize this conversation for your own later reference. Keep facts about the user, names, "
+            "numbers, decisions and open tasks; drop pleasantries. At most 250 words."
         )
+        if long_term is not None:
+            instructions += "\n\n" + FACTS_INSTRUCTIONS
+        summarizer: Agent[None, str] = Agent(output_type=str, instructions=instructions)
         if memory.summary_model:  # its own model first, then the turn's chain (what failed there stays failed)
             chain = ModelChain.build([memory.summary_model, *chain.ids], self.models.model, failed=chain.failed)
         result = await summarizer.run(
-            text, model=chain.first, capabilities=chain.capabilities(), model_settings={"max_tokens": 800}
+            text,
+            model=chain.first,
+            capabilities=chain.capabilities(),
+            model_settings={"max_tokens": 800 if long_term is None else 1200},
         )
-        return result.output
+        if long_term is None:
+            return result.output
+        summary, facts = split_summary(result.output)
+        kept = await long_term.keep_facts(facts)
+        log.info("compaction kept %d of %d facts in memory %s", kept, len(facts), long_term.scopes.home)
+        return summary
 
     async def record_cancelled(self, request: TurnRequest, *, started: float, partial_reply: str = "") -> int:
         """Keep a question whose answer the user stopped (Ctrl-C in `agentbox chat`) in the transcript.
@@ -613,6 +647,27 @@ class TurnRunner:
     async def aclose(self) -> None:
         await self.models.aclose()
         await self.aimlapi.aclose()
+
+
+async def _recall(memory: TurnMemory | None, request: TurnRequest) -> str:
+    """The turn's memory block for the instructions; a failure costs the block, never the answer."""
+    if memory is None:
+        return ""
+    try:
+        return await memory.recall_block(request.text)
+    except Exception as exc:
+        log.warning("session %s: recalling memories failed: %s", request.session_key, exc, exc_info=True)
+        return ""
+
+
+def _without_recall(messages: list[ModelMessage]) -> list[ModelMessage]:
+    """The turn's messages as stored: the recalled memories are not kept with them (/forget really forgets)."""
+    return [
+        replace(message, instructions=without_recall(message.instructions))
+        if isinstance(message, ModelRequest) and message.instructions
+        else message
+        for message in messages
+    ]
 
 
 def _tool_names(messages: list[ModelMessage]) -> list[str]:

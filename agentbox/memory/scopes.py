@@ -1,0 +1,103 @@
+"""Which memories one turn may read and write, and whose past conversations `recall` may search.
+
+In a direct conversation the person's own scope (`sender:<identity>`, where linked identities share
+one canonical identity); in a group, the group's (`chat:<channel>:<chat id>`). A person's memories
+never reach a group and a group's never reach a DM. Every turn also reads the agent's scope
+(`agent:<name>`: facts the owner set for everyone), which only the owner may write. The terminal
+user is the owner, identity `cli:owner`, in every `cli` session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentbox.config import MemoryConfig
+from agentbox.memory.model import OWNER, Scope, ScopeKind
+from agentbox.store.memory import MemoryRepo
+from agentbox.store.transcripts import TranscriptFilter
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    """Who is talking, where: what deciding a turn's scopes needs (from a `TurnRequest` or an `Inbound`)."""
+
+    agent_id: str
+    channel: str  # `cli` for the terminal
+    session_key: str
+    sender_id: str | None = None
+    chat_id: str = ""
+
+    @property
+    def is_owner(self) -> bool:
+        return self.channel == "cli"
+
+    @property
+    def identity(self) -> str | None:
+        """`telegram:123`; the terminal's user is `cli:owner`."""
+        if self.is_owner:
+            return OWNER
+        return f"{self.channel}:{self.sender_id}" if self.sender_id else None
+
+    @property
+    def is_direct(self) -> bool:
+        # The gateway's DM session key (agentbox.gateway.routing): one per sender, never a group's.
+        return self.is_owner or (
+            self.sender_id is not None and self.session_key == f"{self.channel}:dm:{self.sender_id}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TurnScopes:
+    """One turn's memory: `home` (read, and written by default), `shared` (the agent's, read by all),
+    what it may write, and the sessions whose transcripts it may search."""
+
+    home: Scope
+    shared: Scope
+    writable: tuple[Scope, ...]
+    transcripts: TranscriptFilter
+    origin: str  # the sender identity memories written in this turn come from
+
+    @property
+    def readable(self) -> tuple[Scope, ...]:
+        return tuple(dict.fromkeys((self.home, self.shared)))
+
+    def writable_as(self, kind: ScopeKind | None) -> Scope | None:
+        """The scope `remember(scope=kind)` writes to; None if this turn may not write there."""
+        if kind is None:
+            return self.home
+        return next((scope for scope in self.writable if scope.kind == kind), None)
+
+
+async def person_of(repo: MemoryRepo, identity: str) -> tuple[str, list[str]]:
+    """The canonical identity of whoever `identity` is, and every identity linked to them."""
+    person = await repo.person_of(identity) or identity
+    return person, await repo.members(person) or [identity]
+
+
+def person_transcripts(identities: list[str]) -> TranscriptFilter:
+    """A person's own conversations: their DM session on each linked channel (the owner: every `cli` session)."""
+    keys = tuple(f"{channel}:dm:{sender}" for channel, _, sender in (i.partition(":") for i in identities))
+    return TranscriptFilter(session_keys=keys, channels=("cli",) if OWNER in identities else ())
+
+
+async def turn_scopes(repo: MemoryRepo, speaker: Speaker, settings: MemoryConfig) -> TurnScopes:
+    identity = speaker.identity
+    shared = Scope("agent", speaker.agent_id)
+    if speaker.is_direct and identity is not None:
+        person, identities = await person_of(repo, identity)
+        conversation = Scope("sender", person)
+        transcripts = person_transcripts(identities)
+    else:
+        chat_id = speaker.chat_id or speaker.session_key
+        conversation = Scope("chat", f"{speaker.channel}:{chat_id}")
+        group = f"{speaker.channel}:group:{chat_id}"
+        transcripts = TranscriptFilter(
+            session_keys=tuple(dict.fromkeys((speaker.session_key, group))), key_prefixes=(f"{group}:thread:",)
+        )
+    home = conversation
+    if settings.scope == "agent":
+        home = shared
+    elif settings.scope == "chat" and not speaker.is_owner and speaker.chat_id:
+        home = Scope("chat", f"{speaker.channel}:{speaker.chat_id}")
+    writable = (home, shared) if speaker.is_owner and home != shared else (home,)
+    return TurnScopes(home, shared, writable, transcripts, origin=identity or "")
