@@ -23,6 +23,7 @@ from agentbox.turn.runner import TurnRunner
 GATEWAY_SERVICES: list[str] = [
     "agentbox.gateway.jobs:gateway_service",  # polls and delivers video jobs
     "agentbox.gateway.retention:gateway_service",  # storage.retention_days, and media nothing refers to
+    "agentbox.web.panel:gateway_service",  # the web control panel ([web]; `agentbox dashboard`)
 ]
 
 

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 class NoGateway(AgentboxError):
     """No gateway answers for this AGENTBOX_HOME; the message says why, for the user."""
 
+    status: int | None = None  # the HTTP status when a gateway answered with an error
 
-def call_gateway(config: Config, path: str, *, post: bool = False, timeout: float = 5.0) -> dict[str, Any]:
-    """GET (or POST) `path` on the running gateway; raises NoGateway with a user-facing reason."""
-    from agentbox.gateway.control import ADDRESS_FILE, read_token
+
+def gateway_address(config: Config) -> tuple[str, int]:
+    """(host, port) of the running gateway as a local client reaches it."""
+    from agentbox.gateway.control import ADDRESS_FILE
 
     host, port = config.gateway.host, config.gateway.port
     try:  # the address the running gateway actually bound (port 0 picks a free one)
@@ -30,14 +32,26 @@ def call_gateway(config: Config, path: str, *, post: bool = False, timeout: floa
         host, port = bound["host"], int(bound["port"])
     except (OSError, ValueError, KeyError):
         pass
+    return ("127.0.0.1" if host in ("0.0.0.0", "::", "") else host), port
+
+
+def gateway_url(config: Config) -> str:
+    host, port = gateway_address(config)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def call_gateway(config: Config, path: str, *, post: bool = False, timeout: float = 5.0) -> dict[str, Any]:
+    """GET (or POST) `path` on the running gateway; raises NoGateway with a user-facing reason."""
+    from agentbox.gateway.control import read_token
+
+    host, port = gateway_address(config)
     token = read_token(config.home)
     if token is None:
         raise NoGateway(
             f"no gateway running (no token at {config.home / 'gateway.token'}; start one with `agentbox gateway run`)"
         )
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     request = urllib.request.Request(
-        f"http://{host}:{port}{path}",
+        gateway_url(config) + path,
         headers={"Authorization": f"Bearer {token}"},
         method="POST" if post else "GET",
     )
@@ -46,7 +60,9 @@ def call_gateway(config: Config, path: str, *, post: bool = False, timeout: floa
             data: dict[str, Any] = json.loads(response.read())
             return data
     except urllib.error.HTTPError as exc:
-        raise NoGateway(f"the gateway on {host}:{port} answered {exc.code}: {exc.reason}") from None
+        error = NoGateway(f"the gateway on {host}:{port} answered {exc.code}: {exc.reason}")
+        error.status = exc.code
+        raise error from None
     except (OSError, ValueError):
         raise NoGateway(
             f"no gateway running (nothing answers on {host}:{port}); start one with `agentbox gateway run`"

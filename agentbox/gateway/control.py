@@ -13,6 +13,9 @@ API, signed webhooks, Telegram's webhook, the web panel) mounts `Route`s with `a
   signature, Telegram's secret-token header, a one-time login link). Such a route must check
   before it does or stores anything.
 
+A `token` route may name an `unauthorized` handler: what a caller nobody vouches for gets
+instead of the JSON 401 (a browser: a page saying how to log in).
+
 The token is generated into `AGENTBOX_HOME/gateway.token` (mode 0600) on first start and
 reused afterwards; `agentbox status` reads it from there. The address actually bound (port 0
 picks a free one) is written to `AGENTBOX_HOME/gateway.json` so the CLI finds the gateway.
@@ -79,6 +82,7 @@ class Route:
     path: str
     handler: Handler
     auth: AuthMode = "token"
+    unauthorized: Handler | None = None  # answers a caller no authenticator accepts, instead of the JSON 401
 
 
 TOKEN_FILE = "gateway.token"
@@ -148,6 +152,17 @@ def _post_handler(action: Action) -> Callable[[Any], Awaitable[Any]]:
     return handle
 
 
+async def _unauthorized(request: Any, fallback: Handler | None) -> Any:
+    """The route's own answer to a caller nobody vouches for, or the JSON 401."""
+    from aiohttp import web
+
+    if fallback is not None:
+        return await fallback(request)
+    return web.json_response(
+        {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"}, status=401
+    )
+
+
 def bearer_matches(header: str, token: str) -> bool:
     """Constant-time check of an `Authorization` header; any bytes a client sends just fail it."""
     # aiohttp hands over bytes that are not UTF-8 as surrogates; "surrogatepass" encodes any str.
@@ -208,6 +223,7 @@ class ControlServer:
         from aiohttp import web  # only the gateway needs aiohttp's server side
 
         public = {id(route.handler) for route in self._routes if route.auth == "public"}
+        fallbacks = {id(route.handler): route.unauthorized for route in self._routes if route.unauthorized}
 
         @web.middleware
         async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -215,10 +231,8 @@ class ControlServer:
             if id(route_handler) not in public:
                 principal = await self._principal(request)
                 if principal is None:
-                    return web.json_response(
-                        {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"},
-                        status=401,
-                    )
+                    refused: web.StreamResponse = await _unauthorized(request, fallbacks.get(id(route_handler)))
+                    return refused
                 request[_principal_key()] = principal
             response: web.StreamResponse = await handler(request)
             return response
