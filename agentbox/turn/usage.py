@@ -147,18 +147,19 @@ class DailyUsage:
 async def usage_by_day(conn: aiosqlite.Connection, by: DayKey, *, since: float) -> list[DailyUsage]:
     """Usage per UTC day and per model or sender since `since`, ordered by day then key."""
     sql = (
-        f"SELECT date(t.started_at, 'unixepoch') AS day, {_DAY_KEY_SQL[by]} AS key, COUNT(*) AS turns,"
+        # `grp`, not `key`: GROUP BY would take the sessions table's own `key` column.
+        f"SELECT date(t.started_at, 'unixepoch') AS day, {_DAY_KEY_SQL[by]} AS grp, COUNT(*) AS turns,"
         " SUM(t.input_tokens) AS input_tokens, SUM(t.output_tokens) AS output_tokens,"
         " SUM(COALESCE(t.usd, 0)) AS usd"
         " FROM turns t LEFT JOIN sessions s ON s.key = t.session_key WHERE t.started_at >= ?"
-        " GROUP BY day, key ORDER BY day, key"
+        " GROUP BY day, grp ORDER BY day, grp"
     )
     async with conn.execute(sql, (since,)) as cursor:
         rows = await cursor.fetchall()
     return [
         DailyUsage(
             day=str(r["day"]),
-            key=str(r["key"]),
+            key=str(r["grp"]),
             turns=int(r["turns"]),
             input_tokens=int(r["input_tokens"] or 0),
             output_tokens=int(r["output_tokens"] or 0),

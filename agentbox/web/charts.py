@@ -67,7 +67,7 @@ def stacked_bars(days: Sequence[str], series: Sequence[Series], *, label: str, f
     bar = max(slot * 0.72, 1.0)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}"'
-        f' xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>'
+        f'><title>{escape(label)}</title>'
     ]
     for tick in range(5):
         value = top * tick / 4
@@ -113,7 +113,7 @@ def meter(value: float, limit: float | None, *, label: str) -> Markup:
     share = min(value / limit, 1.0) if limit else 0.0
     state = "over" if limit and value >= limit else "warn" if share >= 0.8 else "ok"
     return Markup(
-        f'<svg class="meter {state}" viewBox="0 0 200 10" role="img" aria-label="{escape(label)}">'
+        f'<svg class="meter {state}" viewBox="0 0 200 10" preserveAspectRatio="none" role="img" aria-label="{escape(label)}">'
         f'<rect class="track" width="200" height="10" rx="3"/>'
         f'<rect class="fill" width="{200 * share:.1f}" height="10" rx="3"/></svg>'
     )

@@ -194,6 +194,14 @@ class Chat:
         )
         try:
             result = await self.state.gateway.runner.run(request, on_delta=on_delta, progress=progress)
+            log.info(
+                "web chat answered with %s: %s in / %s out tokens%s",
+                result.model,
+                f"{result.usage.input_tokens:,}",
+                f"{result.usage.output_tokens:,}",
+                "" if result.ok else f" (the turn {result.status}: {result.error})",
+                extra={"session": info.key},
+            )
             extras = await turn_extras_of(self.state.store, result.turn_id)
             events.put_nowait(
                 (

@@ -4,7 +4,7 @@
   loopback names when it binds loopback, or `web.allowed_hosts`): a page on another site whose
   DNS name was rebound to 127.0.0.1 sends its own name and is refused.
 - `SECURITY_HEADERS`: a Content-Security-Policy without inline script or style, no framing, no
-  sniffing, no referrer (a login link must not leak through one).
+  sniffing, no referrer to other sites (a login link must not leak through one).
 - `owner_only(handler, guard)`: the Host check, then only the owner (gateway token) or a panel
   session may go on; an API key a feature issued is not a key to the panel.
 """
@@ -30,7 +30,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" makes browsers send `Origin: null` on form posts
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
