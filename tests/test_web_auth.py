@@ -21,14 +21,14 @@ ACTIONS = ["/ui/access/approve", "/ui/access/deny", "/ui/access/revoke", "/ui/se
 
 async def test_nothing_is_served_without_a_login(fake_aimlapi: Any, home: Path) -> None:
     async with running_panel(fake_aimlapi, home) as panel, aiohttp.ClientSession() as http:
-        for path in PAGES + ["/ui/ops/log", "/ui/fragments/attention", "/ui/media/abc.png"]:
+        for path in [*PAGES, "/ui/ops/log", "/ui/fragments/attention", "/ui/media/abc.png"]:
             async with http.get(panel.base + path, headers=HTML) as answer:
                 page = await answer.text()
                 assert answer.status == 401, path
                 assert "agentbox dashboard" in page and "csrf-token" not in page, path  # the login help, nothing else
             async with http.get(panel.base + path) as answer:  # a script: JSON
                 assert answer.status == 401 and "Bearer" in (await answer.json())["error"]
-        for path in ACTIONS + ["/ui/login-link"]:
+        for path in [*ACTIONS, "/ui/login-link"]:
             async with http.post(panel.base + path, data={"channel": "telegram", "code": "X"}) as answer:
                 assert answer.status == 401, path
         async with http.get(
@@ -155,7 +155,7 @@ async def test_the_gateway_token_works_for_scripts_and_other_principals_are_refu
 async def test_pages_carry_strict_headers_and_no_inline_script_or_style(fake_aimlapi: Any, home: Path) -> None:
     async with running_panel(fake_aimlapi, home) as panel, browser_session() as http:
         await logged_in(panel, http)
-        for path in PAGES[:-2] + ["/ui/usage", "/ui/ops", "/login"]:
+        for path in [*PAGES, "/login"]:
             async with http.get(panel.base + path, headers=HTML) as answer:
                 page = await answer.text()
                 csp = answer.headers["Content-Security-Policy"]

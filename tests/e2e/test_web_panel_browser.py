@@ -224,13 +224,13 @@ def test_the_owner_runs_the_gateway_from_a_browser(
 
     # A state-changing request without the CSRF token is refused, even with the session cookie.
     refused = page.evaluate(
-        """async () => {
+        """async (sender) => {
             const r = await fetch('/ui/access/revoke', {method: 'POST',
                 headers: {'Content-Type': 'application/x-www-form-urlencoded'},
-                body: 'channel=telegram&sender_id=' + %d});
+                body: 'channel=telegram&sender_id=' + sender});
             return [r.status, await r.text()];
-        }"""
-        % STRANGER
+        }""",
+        STRANGER,
     )
     assert refused[0] == 403 and "CSRF token is missing" in refused[1]
     page.goto(base + "/ui/access")
