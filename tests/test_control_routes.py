@@ -103,3 +103,27 @@ async def test_a_gateway_service_mounts_its_routes_and_authenticators(fake_aimla
                 assert r.status == 200 and (await r.json())["name"] == "ci-bot"
             async with http.get(f"{base}/echo/whoami") as r:
                 assert r.status == 401
+
+
+async def _login_page(_: web.Request) -> web.Response:
+    return web.Response(text="<h1>log in first</h1>", content_type="text/html", status=401)
+
+
+async def test_a_token_route_may_answer_strangers_itself(home: Path) -> None:
+    """A browser page gets its own "log in" page instead of the JSON 401; authenticated callers are unaffected."""
+    server = ControlServer(home=home, host="127.0.0.1", port=0, allow_non_loopback=False, status=_status)
+    server.add_route(Route("GET", "/page", _whoami, unauthorized=_login_page))
+    server.add_route(Route("GET", "/api", _whoami))
+    await server.start()
+    token = (home / "gateway.token").read_text().strip()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/page") as r:
+                assert r.status == 401 and await r.text() == "<h1>log in first</h1>"
+            async with http.get(f"{base}/api") as r:
+                assert r.status == 401 and "Bearer" in (await r.json())["error"]
+            async with http.get(f"{base}/page", headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 200 and (await r.json())["kind"] == "owner"
+    finally:
+        await server.stop()
