@@ -222,16 +222,16 @@ class ControlServer:
     async def start(self) -> None:
         from aiohttp import web  # only the gateway needs aiohttp's server side
 
-        public = {id(route.handler) for route in self._routes if route.auth == "public"}
-        fallbacks = {id(route.handler): route.unauthorized for route in self._routes if route.unauthorized}
+        # aiohttp's route object -> the feature's Route: keyed by route, as one handler may serve two paths.
+        mounted: dict[int, Route] = {}
 
         @web.middleware
         async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-            route_handler = getattr(request.match_info, "handler", None)
-            if id(route_handler) not in public:
+            route = mounted.get(id(getattr(request.match_info, "route", None)))
+            if route is None or route.auth != "public":
                 principal = await self._principal(request)
                 if principal is None:
-                    refused: web.StreamResponse = await _unauthorized(request, fallbacks.get(id(route_handler)))
+                    refused: web.StreamResponse = await _unauthorized(request, route.unauthorized if route else None)
                     return refused
                 request[_principal_key()] = principal
             response: web.StreamResponse = await handler(request)
@@ -249,7 +249,7 @@ class ControlServer:
         for path, action in self._actions.items():
             app.router.add_post(path, _post_handler(action))
         for route in self._routes:
-            app.router.add_route(route.method, route.path, route.handler)
+            mounted[id(app.router.add_route(route.method, route.path, route.handler))] = route
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
