@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 8, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 72, 8, 12, 32
 PATTERNS = 6  # series beyond this share the last pattern (callers fold the rest into "other")
 
 
@@ -67,7 +67,7 @@ def stacked_bars(days: Sequence[str], series: Sequence[Series], *, label: str, f
     bar = max(slot * 0.72, 1.0)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}"'
-        f'><title>{escape(label)}</title>'
+        f"><title>{escape(label)}</title>"
     ]
     for tick in range(5):
         value = top * tick / 4
@@ -89,8 +89,10 @@ def stacked_bars(days: Sequence[str], series: Sequence[Series], *, label: str, f
                 f' fill="url(#p{min(index, PATTERNS - 1)})"><title>{escape(title)}</title></rect>'
             )
         if i % 5 == 0 or i == len(days) - 1:
+            last = i == len(days) - 1  # the last label ends at its bar: centred, it would run off the chart
             parts.append(
-                f'<text class="axis" x="{x + bar / 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(day[5:])}</text>'
+                f'<text class="axis" x="{x + (bar if last else bar / 2):.1f}" y="{HEIGHT - 8}"'
+                f' text-anchor="{"end" if last else "middle"}">{escape(day[5:])}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))

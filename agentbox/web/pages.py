@@ -29,6 +29,7 @@ from agentbox.web.state import PanelState
 log = logging.getLogger(__name__)
 
 USAGE_DAYS = 30
+SESSIONS_PER_PAGE = 100
 CHART_SERIES = 5  # the biggest models or senders; the rest are summed as "other"
 
 
@@ -158,6 +159,9 @@ class Pages:
     async def sessions(self, request: web.Request) -> web.Response:
         query = request.query.get("q", "").strip()[:200]
         hits = await search_transcripts(self.state.store, query) if query else []
+        number = int(request.query["page"]) if request.query.get("page", "").isdigit() else 1
+        number = max(number, 1)
+        every = [] if query else await self.state.store.sessions.all()
         return await self.state.page(
             request,
             "sessions.html",
@@ -165,7 +169,9 @@ class Pages:
             title="Sessions",
             query=query,
             hits=hits,
-            sessions=[] if query else (await self.state.store.sessions.all())[:300],
+            sessions=every[(number - 1) * SESSIONS_PER_PAGE : number * SESSIONS_PER_PAGE],
+            page_number=number,
+            more=len(every) > number * SESSIONS_PER_PAGE,
         )
 
     async def transcript(self, request: web.Request) -> web.Response:

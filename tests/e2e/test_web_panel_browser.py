@@ -167,6 +167,7 @@ def test_the_owner_runs_the_gateway_from_a_browser(
     page.goto(base + "/ui/chat")
     page.get_by_role("button", name="New chat").click()
     assert re.fullmatch(re.escape(base) + r"/ui/chat/[0-9a-f]{12}", page.url)
+    chat_url = page.url
     picture = tmp_path / "photo.png"
     picture.write_bytes(png_bytes(40, 30))
     page.set_input_files("#composer input[type=file]", str(picture))
@@ -221,6 +222,12 @@ def test_the_owner_runs_the_gateway_from_a_browser(
     page.goto(base + "/ui/ops")
     assert "image-generation" in page.content()
     shot(page, screens, "8-operations")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen
+    for path, name in [("/", "9-phone-home"), ("/ui/usage", "9-phone-usage"), (chat_url, "9-phone-chat")]:
+        page.goto(base + path if path.startswith("/") else path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        shot(page, screens, name)
+    page.set_viewport_size({"width": 1100, "height": 800})
 
     # A state-changing request without the CSRF token is refused, even with the session cookie.
     refused = page.evaluate(
