@@ -41,7 +41,14 @@ def seed(database: Path, sessions: int, turns: int, rng: random.Random) -> None:
         for i in range(sessions):
             db.execute(
                 "INSERT OR IGNORE INTO sessions(key, channel, chat_id, agent, created_at, updated_at) VALUES (?,?,?,?,?,?)",
-                (f"telegram:dm:{1000 + i}", "telegram", str(1000 + i), "main", now - 30 * 86400, now - rng.random() * 86400),
+                (
+                    f"telegram:dm:{1000 + i}",
+                    "telegram",
+                    str(1000 + i),
+                    "main",
+                    now - 30 * 86400,
+                    now - rng.random() * 86400,
+                ),
             )
         rows = []
         for _ in range(turns):
