@@ -28,6 +28,7 @@ class AgentboxError(Exception):
         ├── ControlError          gateway.control: the local endpoint cannot be served as configured
         ├── NoConnectorCanWork    gateway.lifecycle: every enabled connector failed for good
         ├── NoGateway             cli.gateway_client: no gateway answers for this AGENTBOX_HOME
+        ├── BadRequest            web.actions: a web panel request lacks a field or names an unknown channel
         ├── SchemaTooNew          store.db (also sqlite3.DatabaseError): a newer agentbox wrote the database (exit 3)
         ├── SkillError            skillkit.api: a skill helper was used against the rules
         │   ├── UndeclaredSecret  skillkit.api (also KeyError): a secret the skill did not declare

@@ -216,7 +216,8 @@ async def test_usage_page_shows_totals_and_caps(fake_aimlapi: Any, home: Path) -
             page = await answer.text()
         assert '<p class="big" id="total-usd">$1.75</p>' in page
         assert "75.0% of the daily cap" in page
-        assert page.count('<rect class="bar"') == 2 and "gpt-4o: $1.50</title>" in page
+        assert page.count('<rect class="bar"') == 4  # two days, in the chart by model and in the one by sender
+        assert "gpt-4o: $1.50</title>" in page and "telegram:1: $0.25</title>" in page
 
 
 async def test_media_routes_serve_only_media(fake_aimlapi: Any, home: Path) -> None:

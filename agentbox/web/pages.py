@@ -202,6 +202,7 @@ class Pages:
         by_model = await usage_by_day(conn, "model", since=since)
         by_sender = await usage_by_day(conn, "sender", since=since)
         spend_series = fold_series(by_model, days, "usd")
+        sender_series = fold_series(by_sender, days, "usd")
         token_series = [
             charts.Series("input tokens", _per_day(by_model, days, lambda r: r.input_tokens)),
             charts.Series("output tokens", _per_day(by_model, days, lambda r: r.output_tokens)),
@@ -218,6 +219,8 @@ class Pages:
             patterns=charts.pattern_defs(),
             spend_chart=charts.stacked_bars(days, spend_series, label="Spend per day by model (USD)", fmt=money),
             spend_legend=charts.legend(spend_series, money),
+            sender_chart=charts.stacked_bars(days, sender_series, label="Spend per day by sender (USD)", fmt=money),
+            sender_legend=charts.legend(sender_series, money),
             token_chart=charts.stacked_bars(days, token_series, label="Tokens per day", fmt=tokens),
             token_legend=charts.legend(token_series, tokens),
             daily=[(day, _day_total(by_model, day)) for day in reversed(days)],
