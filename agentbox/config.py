@@ -210,6 +210,16 @@ class HookConfig(Section):
         return value
 
 
+class WebConfig(Section):
+    """`[web]`: the control panel the gateway serves on its port (`agentbox dashboard` prints a login link)."""
+
+    enabled: bool = True
+    # Host names (with or without :port) a browser may use besides the gateway's own address,
+    # e.g. a reverse proxy's; any other Host header is refused (DNS rebinding).
+    allowed_hosts: list[str] = []
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0  # a panel login lasts this long unused
+
+
 class SkillsConfig(Section):
     """`[skills]`: where skills are found, how their scripts run, the models the bundled skills use, and
     per-skill settings."""
@@ -376,6 +386,7 @@ class Config(Section):
     channels: ChannelsConfig = ChannelsConfig()
     bindings: list[Binding] = []
     gateway: GatewayConfig = GatewayConfig()
+    web: WebConfig = WebConfig()
     skills: SkillsConfig = SkillsConfig()
     limits: LimitsConfig = LimitsConfig()
     logging: LoggingConfig = LoggingConfig()

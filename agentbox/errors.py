@@ -34,6 +34,7 @@ class AgentboxError(Exception):
         ├── NoConnectorCanWork    gateway.lifecycle: every enabled connector failed for good
         ├── NoGateway             cli.gateway_client: no gateway answers for this AGENTBOX_HOME
         ├── ScheduleError         schedules.timing (also ValueError): a schedule cannot be made or changed as asked (exit 2)
+        ├── BadRequest            web.actions: a web panel request lacks a field or names an unknown channel
         ├── SchemaTooNew          store.db (also sqlite3.DatabaseError): a newer agentbox wrote the database (exit 3)
         ├── SkillError            skillkit.api: a skill helper was used against the rules
         │   ├── UndeclaredSecret  skillkit.api (also KeyError): a secret the skill did not declare

@@ -33,6 +33,7 @@ GATEWAY_SERVICES: list[str] = [
     "agentbox.hooks.service:gateway_service",  # POST /hooks/<name>: signed webhooks ([[hooks]])
     "agentbox.api.service:gateway_service",  # /v1/chat/completions, /v1/models, /media: the OpenAI-compatible API
     "agentbox.schedules.service:gateway_service",  # reminders and scheduled tasks, fired on time
+    "agentbox.web.panel:gateway_service",  # the web control panel ([web]; `agentbox dashboard`)
 ]
 
 

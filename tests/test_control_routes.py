@@ -111,6 +111,10 @@ async def _openai_shaped_401(request: web.Request) -> web.Response:
     )
 
 
+async def _login_page(_: web.Request) -> web.Response:
+    return web.Response(text="<h1>log in first</h1>", content_type="text/html", status=401)
+
+
 async def test_a_route_may_answer_its_own_401(home: Path) -> None:
     # An OpenAI client reads `error.code`; agentbox's own 401 body is a string. Each route says which it needs.
     server = ControlServer(home=home, host="127.0.0.1", port=0, allow_non_loopback=False, status=_status)
@@ -127,5 +131,32 @@ async def test_a_route_may_answer_its_own_401(home: Path) -> None:
                 assert r.status == 401 and (await r.json())["error"].startswith("unauthorized")
             async with http.get(f"{base}/v1/whoami", headers={"Authorization": f"Bearer {token}"}) as r:
                 assert r.status == 200  # its own 401 changes nothing about who gets in
+    finally:
+        await server.stop()
+
+
+async def test_a_token_route_may_answer_strangers_itself(home: Path) -> None:
+    """A browser page gets its own "log in" page instead of the JSON 401; authenticated callers are unaffected;
+    each route is authenticated as it declares even when it shares its handler with another."""
+    server = ControlServer(home=home, host="127.0.0.1", port=0, allow_non_loopback=False, status=_status)
+    server.add_route(Route("GET", "/page", _whoami, unauthorized=_login_page))
+    server.add_route(Route("GET", "/api", _whoami))
+    server.add_route(Route("POST", "/hooks/{name}", _hook, auth="public"))
+    server.add_route(Route("POST", "/private-hook", _hook))  # the same handler, but behind the token
+    await server.start()
+    token = (home / "gateway.token").read_text().strip()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/page") as r:
+                assert r.status == 401 and await r.text() == "<h1>log in first</h1>"
+            async with http.get(f"{base}/api") as r:
+                assert r.status == 401 and "Bearer" in (await r.json())["error"]
+            async with http.get(f"{base}/page", headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 200 and (await r.json())["kind"] == "owner"
+            async with http.post(f"{base}/hooks/ci", headers={"X-Proof": "yes"}) as r:
+                assert r.status == 202
+            async with http.post(f"{base}/private-hook", headers={"X-Proof": "yes"}) as r:
+                assert r.status == 401  # each route keeps its own auth, whatever handler it shares
     finally:
         await server.stop()

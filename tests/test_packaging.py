@@ -35,3 +35,14 @@ def test_typing_marker_and_bundled_skills_are_package_data() -> None:
     assert "py.typed" in data["agentbox"] and (ROOT / "agentbox" / "py.typed").is_file()
     assert data["agentbox.bundled_skills"] == ["**/*"]
     assert sorted(p.parent.name for p in (ROOT / "skills").glob("*/SKILL.md"))
+
+
+def test_the_web_panel_ships_its_templates_and_static_files() -> None:
+    """The panel fetches nothing at run time: every template and static file must be in the wheel."""
+    from fnmatch import fnmatch
+
+    patterns = _setuptools()["package-data"]["agentbox.web"]
+    web = ROOT / "agentbox" / "web"
+    files = [p.relative_to(web).as_posix() for folder in ("templates", "static") for p in (web / folder).iterdir()]
+    assert "templates/base.html" in files and "static/panel.css" in files and "static/panel.js" in files
+    assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []

@@ -159,6 +159,23 @@ async def test_approve_is_case_insensitive_and_revoke_works(service: PairingServ
         await service.revoke("telegram", "835750362")
 
 
+async def test_deny_ends_the_code_and_the_sender_cools_down(service: PairingService, clock: Clock) -> None:
+    outcome = await service.request("telegram", "666", sender_name="mallory")
+    other = await service.request("telegram", "42")
+    denied = await service.deny("telegram", (outcome.code or "").lower())
+    assert denied.sender_id == "666"
+    assert [r.code for r in await service.pending()] == [other.code]  # only that sender's code ended
+    with pytest.raises(PairingError, match="has expired"):
+        await service.approve("telegram", outcome.code or "")
+    clock.now += REMIND_EVERY + 1
+    again = await service.request("telegram", "666")
+    assert again.code is None and again.retry_in is not None  # no new code while cooling down
+    with pytest.raises(PairingError, match="no pending pairing request"):
+        await service.deny("telegram", outcome.code or "")  # denied once is enough
+    clock.now += EXPIRED_COOLDOWN
+    assert (await service.request("telegram", "666")).code not in (None, outcome.code)
+
+
 # -- CLI ---------------------------------------------------------------------------
 
 
@@ -202,6 +219,16 @@ async def test_cli_list_approve_allowed_revoke(home: Path) -> None:
     assert invoke_cli("pairing", "list", "nosuch", env=env).returncode == 1
 
 
+async def test_cli_deny(home: Path) -> None:
+    code = await _pending_code(home, sender="666")
+    env = cli_env(home)
+    denied = invoke_cli("pairing", "deny", "telegram", code, env=env)
+    assert denied.returncode == 0 and denied.stdout == "Denied telegram sender 666.\n", denied.stderr
+    assert json.loads(invoke_cli("pairing", "list", "--json", env=env).stdout) == []
+    again = invoke_cli("pairing", "deny", "telegram", code, env=env)
+    assert again.returncode == 1 and "no pending pairing request" in again.stderr
+
+
 @pytest.mark.e2e
 def test_pairing_and_status_commands_stay_import_light(home: Path) -> None:
     """No pydantic-ai, no connector SDK, no aiohttp server: `agentbox pairing approve` must feel instant."""
@@ -209,12 +236,12 @@ def test_pairing_and_status_commands_stay_import_light(home: Path) -> None:
         "import sys\n"
         "from agentbox.cli.main import app\n"
         "for args in (['pairing', 'list'], ['pairing', 'allowed'], ['pairing', 'approve', 'telegram', 'X'],"
-        " ['status']):\n"
+        " ['status'], ['dashboard']):\n"
         "    try:\n"
         "        app(args)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = ('pydantic_ai', 'openai', 'telegram', 'slack_sdk', 'slack_bolt', 'discord', 'aiohttp')\n"
+        "heavy = ('pydantic_ai', 'openai', 'telegram', 'slack_sdk', 'slack_bolt', 'discord', 'aiohttp', 'jinja2')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     result = subprocess.run(

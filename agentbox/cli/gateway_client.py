@@ -43,6 +43,8 @@ def wake_schedules(config: Config) -> bool:
 class NoGateway(AgentboxError):
     """No gateway answers for this AGENTBOX_HOME; the message says why, for the user."""
 
+    status: int | None = None  # the HTTP status when a gateway answered with an error
+
 
 def gateway_address(config: Config) -> tuple[str, int]:
     """Where the running gateway listens: the address it bound (port 0 picks a free one), else the config's."""
@@ -57,6 +59,11 @@ def gateway_address(config: Config) -> tuple[str, int]:
     return ("127.0.0.1" if host in ("0.0.0.0", "::", "") else host), port
 
 
+def gateway_url(config: Config) -> str:
+    host, port = gateway_address(config)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def call_gateway(config: Config, path: str, *, post: bool = False, timeout: float = 5.0) -> dict[str, Any]:
     """GET (or POST) `path` on the running gateway; raises NoGateway with a user-facing reason."""
     from agentbox.gateway.control import read_token
@@ -68,7 +75,7 @@ def call_gateway(config: Config, path: str, *, post: bool = False, timeout: floa
             f"no gateway running (no token at {config.home / 'gateway.token'}; start one with `agentbox gateway run`)"
         )
     request = urllib.request.Request(
-        f"http://{host}:{port}{path}",
+        gateway_url(config) + path,
         headers={"Authorization": f"Bearer {token}"},
         method="POST" if post else "GET",
     )
@@ -77,7 +84,9 @@ def call_gateway(config: Config, path: str, *, post: bool = False, timeout: floa
             data: dict[str, Any] = json.loads(response.read())
             return data
     except urllib.error.HTTPError as exc:
-        raise NoGateway(f"the gateway on {host}:{port} answered {exc.code}: {exc.reason}") from None
+        error = NoGateway(f"the gateway on {host}:{port} answered {exc.code}: {exc.reason}")
+        error.status = exc.code
+        raise error from None
     except (OSError, ValueError):
         raise NoGateway(
             f"no gateway running (nothing answers on {host}:{port}); start one with `agentbox gateway run`"

@@ -14,6 +14,7 @@ from agentbox.cli import (
     agent_cmd,
     cron_cmd,
     daemon_cmd,
+    dashboard_cmd,
     doctor_cmd,
     gateway_cmd,
     logs_cmd,
@@ -120,6 +121,7 @@ app.command("doctor")(doctor_cmd.doctor_command)
 app.add_typer(daemon_cmd.app, name="daemon")
 app.command("logs")(logs_cmd.logs_command)
 app.command("usage")(usage_cmd.usage_command)
+app.command("dashboard")(dashboard_cmd.dashboard_command)
 
 app.add_typer(skills_app, name="skills")
 app.add_typer(jobs_app, name="jobs")

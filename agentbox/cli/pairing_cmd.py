@@ -1,4 +1,4 @@
-"""`agentbox pairing list|approve|revoke|allowed|approve-group|revoke-group`: quick (no pydantic-ai, no SDK).
+"""`agentbox pairing list|approve|deny|revoke|allowed|approve-group|revoke-group`: quick (no pydantic-ai, no SDK).
 
 They work while the gateway runs: same SQLite file, and the gateway reads approvals per message.
 Names and ids come from chat platforms, so everything printed passes through `terminal_safe`.
@@ -169,6 +169,17 @@ def _tell_gateway(channel: str) -> str:
     if answer.get("sent"):
         return "They were told they can talk now."
     return f"They are told they can talk as soon as the {channel} connector is ready."
+
+
+@app.command("deny")
+def deny(
+    channel: Annotated[str, typer.Argument(help=CHANNEL_HELP)],
+    code: Annotated[str, typer.Argument(help="The pairing code the bot sent (case-insensitive).")],
+) -> None:
+    """Refuse the sender who got CODE: the code stops working and they get no new one for 6 hours."""
+    name = _channel(channel)
+    request = _run_or_fail(lambda store: _pairing(store).deny(name, code))
+    typer.echo(f"Denied {name} sender {terminal_safe(request.sender_id, single_line=True)}.")
 
 
 @app.command("revoke", context_settings=NEGATIVE_IDS)

@@ -196,6 +196,16 @@ class PairingService:
         await self._repo.delete_request(channel, request.sender_id)
         return request
 
+    async def deny(self, channel: str, code: str) -> PairingRequest:
+        """Refuse the sender who got `code`: the code stops working and they get no new one for EXPIRED_COOLDOWN."""
+        normalized = normalize_code(code)
+        request = await self._repo.by_code(channel, normalized)
+        if request is None or not await self._repo.expire_request(channel, request.sender_id, self._clock()):
+            raise PairingError(
+                f"no pending pairing request with code {normalized} on {channel} (see `agentbox pairing list`)"
+            )
+        return request
+
     async def revoke(self, channel: str, sender_id: str) -> None:
         if not await self._repo.revoke(channel, sender_id):
             raise PairingError(f"{channel} sender {sender_id} is not approved (see `agentbox pairing allowed`)")

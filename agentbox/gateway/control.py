@@ -13,8 +13,9 @@ API, signed webhooks, Telegram's webhook, the web panel) mounts `Route`s with `a
   signature, Telegram's secret-token header, a one-time login link). Such a route must check
   before it does or stores anything.
 
-A `token` route may give its own `unauthorized` handler: the 401 in its clients' format (the
-OpenAI-compatible API answers in OpenAI's error shape).
+A `token` route may name an `unauthorized` handler: what a caller nobody vouches for gets
+instead of the JSON 401 (the OpenAI-compatible API: OpenAI's error shape; a browser: a page saying
+how to log in).
 
 The token is generated into `AGENTBOX_HOME/gateway.token` (mode 0600) on first start and
 reused afterwards; `agentbox status` reads it from there. The address actually bound (port 0
@@ -82,7 +83,7 @@ class Route:
     path: str
     handler: Handler
     auth: AuthMode = "token"
-    unauthorized: Handler | None = None  # the route's own 401 answer; default: agentbox's JSON error
+    unauthorized: Handler | None = None  # answers a caller no authenticator accepts, instead of the JSON 401
 
 
 TOKEN_FILE = "gateway.token"
@@ -152,12 +153,12 @@ def _post_handler(action: Action) -> Callable[[Any], Awaitable[Any]]:
     return handle
 
 
-async def _unauthorized(request: Any, refusal: Handler | None) -> Any:
-    """The 401 of a `token` route: the route's own `unauthorized` answer, else agentbox's JSON error."""
+async def _unauthorized(request: Any, fallback: Handler | None) -> Any:
+    """The route's own answer to a caller nobody vouches for, or the JSON 401."""
     from aiohttp import web
 
-    if refusal is not None:
-        return await refusal(request)
+    if fallback is not None:
+        return await fallback(request)
     return web.json_response(
         {"error": "unauthorized: send 'Authorization: Bearer <AGENTBOX_HOME/gateway.token>'"}, status=401
     )
@@ -222,15 +223,17 @@ class ControlServer:
     async def start(self) -> None:
         from aiohttp import web  # only the gateway needs aiohttp's server side
 
-        mounted: dict[int, Route] = {}  # aiohttp's route → ours (a handler may serve two routes)
+        # aiohttp's route object -> the feature's Route: keyed by route, as one handler may serve two paths.
+        mounted: dict[int, Route] = {}
 
         @web.middleware
         async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-            route = mounted.get(id(request.match_info.route))
+            route = mounted.get(id(getattr(request.match_info, "route", None)))
             if route is None or route.auth != "public":
                 principal = await self._principal(request)
                 if principal is None:
-                    return await _unauthorized(request, route.unauthorized if route else None)
+                    refused: web.StreamResponse = await _unauthorized(request, route.unauthorized if route else None)
+                    return refused
                 request[_principal_key()] = principal
             response: web.StreamResponse = await handler(request)
             return response

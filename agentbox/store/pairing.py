@@ -101,6 +101,15 @@ class PairingRepo:
             self._conn, "pairing_requests", asdict(request), key="channel, sender_id", cap=max_pending
         )
 
+    async def expire_request(self, channel: str, sender_id: str, at: float) -> bool:
+        """End a pending code now; the row stays as the sender's cooldown (a denial)."""
+        cursor = await run(
+            self._conn,
+            "UPDATE pairing_requests SET expires_at = ? WHERE channel = ? AND sender_id = ? AND expires_at > ?",
+            (at, channel, sender_id, at),
+        )
+        return cursor.rowcount > 0
+
     async def delete_request(self, channel: str, sender_id: str) -> None:
         await run(self._conn, "DELETE FROM pairing_requests WHERE channel = ? AND sender_id = ?", (channel, sender_id))
 

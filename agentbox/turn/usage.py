@@ -187,3 +187,47 @@ async def record_turn_parts(
             for kind, usd in kinds.items()
         ]
     )
+
+
+DayKey = Literal["model", "sender"]
+_DAY_KEY_SQL: dict[str, str] = {
+    "model": "t.model",
+    "sender": "COALESCE(s.channel, '') || ':' || COALESCE(t.sender_id, '-')",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    """One day's usage for one model or sender (`channel:sender_id`), for the web panel's charts."""
+
+    day: str  # YYYY-MM-DD (UTC)
+    key: str
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    usd: float
+
+
+async def usage_by_day(conn: aiosqlite.Connection, by: DayKey, *, since: float) -> list[DailyUsage]:
+    """Usage per UTC day and per model or sender since `since`, ordered by day then key."""
+    sql = (
+        # `grp`, not `key`: GROUP BY would take the sessions table's own `key` column.
+        f"SELECT date(t.started_at, 'unixepoch') AS day, {_DAY_KEY_SQL[by]} AS grp, COUNT(*) AS turns,"
+        " SUM(t.input_tokens) AS input_tokens, SUM(t.output_tokens) AS output_tokens,"
+        " SUM(COALESCE(t.usd, 0)) AS usd"
+        " FROM turns t LEFT JOIN sessions s ON s.key = t.session_key WHERE t.started_at >= ?"
+        " GROUP BY day, grp ORDER BY day, grp"
+    )
+    async with conn.execute(sql, (since,)) as cursor:
+        rows = await cursor.fetchall()
+    return [
+        DailyUsage(
+            day=str(r["day"]),
+            key=str(r["grp"]),
+            turns=int(r["turns"]),
+            input_tokens=int(r["input_tokens"] or 0),
+            output_tokens=int(r["output_tokens"] or 0),
+            usd=float(r["usd"] or 0.0),
+        )
+        for r in rows
+    ]

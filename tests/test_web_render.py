@@ -1,0 +1,104 @@
+"""What the panel renders: Markdown from a model never becomes markup it did not ask for; charts
+carry their numbers in words and patterns, not only in colour."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentbox.web.charts import Series, legend, meter, stacked_bars
+from agentbox.web.render import markdown_html
+
+# What Markdown itself produces; anything else in the output came from the text.
+MARKDOWN_TAGS = {
+    "p", "br", "strong", "em", "code", "pre", "a", "img", "ul", "ol", "li", "blockquote", "hr",
+    "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "s",
+}  # fmt: skip
+SAFE_SCHEMES = ("http:", "https:", "mailto:", "#", "/")
+
+
+class Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, dict(attrs)))
+
+
+def tags_of(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = Tags()
+    parser.feed(html)
+    return parser.found
+
+
+HOSTILE = st.sampled_from(
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">x</a>',
+        "[click](javascript:alert(1))",
+        "[click](JAVASCRIPT:alert(1))",
+        "[c](vbscript:x)",
+        "![i](data:text/html;base64,PHNjcmlwdD4=)",
+        "<iframe src=//evil>",
+        "<svg onload=alert(1)>",
+        '"><b onmouseover=x>',
+        "<style>*{}</style>",
+        "`<code>`",
+        "| a | <b>b</b> |\n|---|---|\n| 1 | 2 |",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(HOSTILE, st.text()), max_size=6).map("\n".join))
+def test_model_markdown_never_becomes_raw_html(text: str) -> None:
+    for tag, attrs in tags_of(str(markdown_html(text))):
+        assert tag in MARKDOWN_TAGS, (tag, text)
+        assert not any(name.startswith("on") or name == "style" for name in attrs), (attrs, text)
+        for name in ("href", "src"):
+            value = (attrs.get(name) or "").strip().lower()
+            if value:
+                assert value.startswith(SAFE_SCHEMES) or not re.match(r"^[a-z][a-z0-9+.-]*:", value), (value, text)
+
+
+def test_markdown_renders_what_chat_answers_use() -> None:
+    html = str(
+        markdown_html(
+            "**bold** and `code`\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n[docs](https://example.org)"
+        )
+    )
+    assert "<strong>bold</strong>" in html and "<code>code</code>" in html and "<li>one</li>" in html
+    assert "<td>1</td>" in html
+    assert '<a href="https://example.org" rel="noopener noreferrer nofollow" target="_blank">docs</a>' in html
+
+
+def test_a_stacked_bar_chart_says_every_value_in_words() -> None:
+    days = ["2026-11-28", "2026-11-29", "2026-11-30"]
+    series = [Series("gpt-4o", [1.0, 0.0, 2.6]), Series("claude", [0.5, 0.25, 0.0])]
+    svg = str(stacked_bars(days, series, label="Spend", fmt=lambda v: f"${v:.2f}"))
+    titles = re.findall(r"<title>([^<]*)</title>", svg)
+    assert titles == ["Spend", "2026-11-28 · gpt-4o: $1.00", "2026-11-28 · claude: $0.50",
+                      "2026-11-29 · claude: $0.25", "2026-11-30 · gpt-4o: $2.60"]  # fmt: skip
+    fills = re.findall(r'fill="url\(#(p\d)\)"', svg)
+    assert fills == ["p0", "p1", "p1", "p0"]  # each series its own pattern, not only its own colour
+    assert ">$5.00</text>" in svg  # the axis reaches a round number above the tallest bar ($2.60)
+    keys = str(legend(series, lambda v: f"${v:.2f}"))
+    assert "gpt-4o <b>$3.60</b>" in keys and "claude <b>$0.75</b>" in keys
+
+
+def test_an_empty_chart_and_the_cap_meter() -> None:
+    svg = str(stacked_bars(["2026-11-30"], [], label="Spend", fmt=str))
+    assert "<rect" not in svg and "<svg" in svg
+    assert 'class="meter over"' in str(meter(3.0, 2.0, label="cap"))
+    assert 'class="meter warn"' in str(meter(1.7, 2.0, label="cap"))
+    assert 'width="0.0"' in str(meter(1.0, None, label="no cap"))
+
+
+def test_names_in_charts_are_escaped() -> None:
+    svg = str(stacked_bars(["2026-11-30"], [Series("<script>x</script>", [1.0])], label="<b>", fmt=str))
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "<b>" not in svg
