@@ -259,3 +259,34 @@ async def test_the_log_streams_new_lines_masked_and_stops_with_the_gateway(fake_
             panel.gateway.stop_event.set()
             # An open stream must not hold the gateway up (aiohttp would wait 60 s for the handler).
             await asyncio.wait_for(panel.gateway.task, 30)
+
+
+async def test_search_finds_words_by_meaning_first_and_text_as_typed_otherwise(fake_aimlapi: Any, home: Path) -> None:
+    """The panel's search is the memory issue's full-text search (stems, best first); a fragment of a
+    word still finds what contains it."""
+    connector = FakeConnector()
+    config = "[channels.telegram]\ndm_policy = 'open'\n"
+    async with running_panel(fake_aimlapi, home, connector, config=config) as panel:
+        for sender, text in [("42", "the gardens need watering"), ("43", "my invoice INV-20931 is late")]:
+            await connector.push(inbound(text, sender=sender))
+            await wait_until(lambda text=text: f"echo: {text}" in connector.texts())
+        store = panel.gateway.store
+        [garden] = await search_transcripts(store, "garden")  # a stem: "gardens" in the message
+        assert garden.session_key == "telegram:dm:42" and "«gardens»" in garden.snippet
+        [invoice] = await search_transcripts(store, "0931")  # part of a word: only the substring scan finds it
+        assert invoice.session_key == "telegram:dm:43"
+
+
+async def test_operations_lists_the_schedules(fake_aimlapi: Any, home: Path) -> None:
+    from agentbox.store.schedules import NewSchedule
+
+    async with running_panel(fake_aimlapi, home) as panel, browser_session() as http:
+        await logged_in(panel, http)
+        due = time.time() + 3600
+        await panel.gateway.store.schedules.add(
+            NewSchedule("reminder", "Call the bank", "at", "", due, "UTC", due, "telegram", "42", "telegram:dm:42")
+        )
+        async with http.get(panel.base + "/ui/ops", headers=HTML) as answer:
+            page = await answer.text()
+        assert "Call the bank" in page and "telegram:42" in page and "next 20" in page
+        assert "not part of this gateway" not in page

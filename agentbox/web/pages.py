@@ -249,8 +249,17 @@ class Pages:
         )
 
     async def schedules(self) -> list[dict[str, Any]] | None:
-        """Scheduled jobs, once the schedules issue adds them to the store; None: the gateway has none yet."""
-        return None
+        """Active and paused reminders and tasks, next run first (the shape `agentbox cron list` shows)."""
+        from agentbox.schedules.describe import as_json
+
+        rows = [as_json(schedule) for schedule in await self.state.store.schedules.list(limit=50)]
+        return [
+            {
+                "name": f"#{row['id']} {row['kind']} to {row['to']}: {row['message'][:80]} ({row['schedule']})",
+                "next": f"paused, next {row['next_run']}" if row["status"] == "paused" else f"next {row['next_run']}",
+            }
+            for row in rows
+        ]
 
 
 def _per_day(rows: list[DailyUsage], days: list[str], value: Any) -> list[float]:

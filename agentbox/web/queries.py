@@ -1,8 +1,8 @@
 """What the panel's pages read from the store, beyond the repositories' own methods.
 
-`search_transcripts` is the one place transcript search happens: a plain LIKE scan for now.
-When the memory issue's FTS5 search lands, swap its query in here; the Sessions page and its
-tests only see `SearchHit`s.
+`search_transcripts` is the one place the panel searches transcripts: the full-text search of
+`agentbox.memory.search` (FTS5, best matches first), and a plain substring scan when the words
+match nothing (a part of a word, an id, a code). The Sessions page only sees `SearchHit`s.
 """
 
 from __future__ import annotations
@@ -42,10 +42,29 @@ def _snippet(text: str, query: str) -> str:
 
 
 async def search_transcripts(store: Store, query: str, *, limit: int = 50) -> list[SearchHit]:
-    """Turns whose user text or reply contains `query` (case-insensitive for ASCII), newest first."""
+    """Turns sharing words with `query`, best first; else those containing it as typed, newest first."""
     query = query.strip()
     if not query:
         return []
+    from agentbox.memory.search import search_transcripts as full_text
+
+    found = await full_text(store, query, limit=limit)
+    if found:
+        return [SearchHit(hit.session_key, hit.turn_id, hit.started_at, _matched_side(hit)) for hit in found]
+    return await _containing(store, query, limit)
+
+
+def _matched_side(hit: Any) -> str:
+    """The snippet of the side (question or answer) where the words matched, matches marked « »."""
+    from agentbox.memory.search import marked
+    from agentbox.store.transcripts import MARK_START
+
+    sides = (hit.user_snippet, hit.reply_snippet)
+    return marked(next((side for side in sides if MARK_START in side), sides[0] or sides[1]))
+
+
+async def _containing(store: Store, query: str, limit: int) -> list[SearchHit]:
+    """Turns whose user text or reply contains `query` (case-insensitive for ASCII), newest first."""
     pattern = _like_pattern(query)
     async with store.conn.execute(
         "SELECT id, session_key, started_at, user_text, reply FROM turns"
