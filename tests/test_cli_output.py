@@ -133,7 +133,7 @@ def test_usage_shows_a_small_cap_as_is_and_the_reset_in_local_time(home: Path) -
 
 
 def test_money_and_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentbox.cli.humanize import local_time, money
+    from agentbox.humanize import local_time, money
 
     assert [money(v) for v in (0.001, 5, 12.5, 0.0015, 0, 1234.5678)] == [
         "$0.001",

@@ -22,6 +22,15 @@ FORBIDDEN = {
     "agentbox/skillkit": ("agentbox.gateway", "agentbox.cli", "agentbox.ops"),
     "agentbox/gateway": ("agentbox.cli",),
     "agentbox/ops": ("agentbox.cli",),
+    # Capabilities the turn uses know nothing of the gateway or the CLI...
+    "agentbox/memory": ("agentbox.gateway", "agentbox.cli", "agentbox.ops"),
+    "agentbox/voice": ("agentbox.gateway", "agentbox.cli", "agentbox.ops"),
+    "agentbox/mcpkit": ("agentbox.gateway", "agentbox.cli", "agentbox.ops"),
+    # ...and the gateway's features (they mount on its server, run as its services) nothing of the CLI.
+    "agentbox/schedules": ("agentbox.cli",),
+    "agentbox/web": ("agentbox.cli",),
+    "agentbox/api": ("agentbox.cli",),
+    "agentbox/hooks": ("agentbox.cli",),
 }
 
 

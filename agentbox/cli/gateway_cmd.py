@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from agentbox.cli.common import ago, config_or_exit, database_errors, print_json
-from agentbox.cli.humanize import local_time, money
+from agentbox.humanize import local_time, money
 from agentbox.plural import plural
 
 app = typer.Typer(help="Run the gateway daemon.", no_args_is_help=True)

@@ -55,9 +55,9 @@ def usage_command(
         return
     from rich.console import Console
 
-    from agentbox.cli.humanize import local_time, money
     from agentbox.cli.tables import print_keyed
     from agentbox.cli.termsafe import terminal_safe
+    from agentbox.humanize import local_time, money
 
     console = Console(highlight=False)
     if by == "kind":

@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from agentbox.channels import CHANNELS
-from agentbox.cli.humanize import money
 from agentbox.gateway.control import Route
+from agentbox.humanize import money
 from agentbox.turn.caps import caps_status
 from agentbox.turn.usage import DAY, DailyUsage, usage_by_day, utc_day_start
 from agentbox.web import charts

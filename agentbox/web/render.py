@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from markupsafe import Markup
 
-from agentbox.cli.humanize import money
+from agentbox.humanize import money
 
 if TYPE_CHECKING:
     import jinja2

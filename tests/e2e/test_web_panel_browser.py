@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from agentbox.cli.humanize import money
+from agentbox.humanize import money
 from tests.e2e.gatewayproc import GatewayProcess, start_gateway, wait_for
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import png_bytes, run_cli
