@@ -266,7 +266,7 @@ async def test_hang_trips_client_timeout(fake_aimlapi: FakeAimlapi) -> None:
     started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         await sdk.chat.completions.create(model=MODEL, messages=user("x"))  # type: ignore[arg-type]
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 10  # the client's 0.2 s timeout, not the 30 s hang
     resp = await sdk.chat.completions.create(model=MODEL, messages=user("after"))  # type: ignore[arg-type]
     assert resp.choices[0].message.content == "echo: after"
     await sdk.close()
@@ -291,12 +291,11 @@ async def test_latency_applies_concurrently(fake_aimlapi: FakeAimlapi) -> None:
                 await resp.read()
                 return resp.status
 
-        started = time.monotonic()
         statuses = await asyncio.gather(*(one() for _ in range(200)))
-        elapsed = time.monotonic() - started
     assert set(statuses) == {200}
-    # Served concurrently: serially this would take 40 s. Generous bound for a loaded CI box.
-    assert 0.2 <= elapsed < 2.0
+    # Served concurrently, judged by overlap rather than by a clock (this box is shared): served
+    # one at a time, at most one request would ever be waiting out the latency.
+    assert fake_aimlapi.peak_sleepers >= 150
     assert len(fake_aimlapi.chat_requests()) == 200
 
 

@@ -102,3 +102,22 @@ def test_an_empty_chart_and_the_cap_meter() -> None:
 def test_names_in_charts_are_escaped() -> None:
     svg = str(stacked_bars(["2026-11-30"], [Series("<script>x</script>", [1.0])], label="<b>", fmt=str))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "<b>" not in svg
+
+
+def test_the_connectors_card_shows_state_reason_and_restarts_or_the_caller_s_hint() -> None:
+    from types import SimpleNamespace
+
+    from agentbox.web.render import environment
+
+    card = environment().from_string(
+        '{% from "_connectors.html" import connectors_card %}'
+        "{% call connectors_card(connectors) %}Set <code>enabled = true</code>{% endcall %}"
+    )
+    failed = SimpleNamespace(name="telegram", state="failed: token <rejected>", restarts=3)
+    ready = SimpleNamespace(name="slack", state="ready", restarts=0)
+    html = card.render(connectors=[failed, ready])
+    assert '<span class="state failed">failed</span> <b>telegram</b>' in html
+    assert ":failed: token" not in html and ": token &lt;rejected&gt;" in html  # the reason, escaped
+    assert "(3 restarts)" in html and '<span class="state ready">ready</span> <b>slack</b>' in html
+    assert "enabled = true" not in html  # the hint only when nothing is enabled
+    assert "<p class=\"empty\">Set <code>enabled = true</code></p>" in card.render(connectors=[])

@@ -407,6 +407,7 @@ class FakeAimlapi(FakeServer):
 
     api_key: str | None = None
     latency: float = 0.0
+    peak_sleepers: int = 0  # most requests waiting out `latency` at once: proves concurrency untimed
     chunk_delay: float = 0.0
     send_done: bool = True
     stream_meta: bool = False
@@ -543,6 +544,7 @@ class FakeAimlapi(FakeServer):
         waiter: asyncio.Future[None] = loop.create_future()
         timer = loop.call_later(seconds, lambda: waiter.done() or waiter.set_result(None))
         self._sleepers.add(waiter)
+        self.peak_sleepers = max(self.peak_sleepers, len(self._sleepers))
         try:
             await waiter
         finally:
