@@ -12,7 +12,7 @@ import pytest
 
 from agentbox.store import Store
 from tests.clirun import invoke_cli
-from tests.fakes.aimlapi import Fail, Reply, Step, ToolCall
+from tests.fakes.aimlapi import Fail, Hang, Reply, Step, ToolCall
 from tests.helpers import cli_env, png_bytes, runtime_on, write_config
 
 FAST_RETRIES = "[aimlapi.retry]\nattempts = 3\ninitial_delay = 0.01\nmax_delay = 0.02\n"
@@ -58,6 +58,23 @@ async def test_503s_use_up_the_retry_budget_once_then_the_second_model_answers(f
     assert result.reply == "answer from b/second\n\n(Answered by b/second: a/first could not answer.)"
     assert (turn["model"], turn["fallback_from"], turn["status"]) == ("b/second", "a/first", "ok")
     assert (row.turns, row.fallbacks) == (1, 1)
+
+
+@pytest.mark.parametrize("failure", [Fail(429), Hang(30)], ids=["429", "timeout"])
+async def test_429_and_timeouts_fall_back_after_the_retry_budget(fake_aimlapi, home: Path, failure: Step) -> None:
+    # a short client timeout: each hanging request gives up long before the fake would answer
+    config = "[aimlapi]\ntimeout = 0.3\n" + chain_config()
+    fake_aimlapi.responder = by_model({"a/first": failure})
+    async with runtime_on(fake_aimlapi, home, config) as rt:
+        from agentbox.turn.runner import TurnRequest
+
+        result = await rt.runner.run(TurnRequest("s:1", "hello"))
+        [turn] = await rt.store.sessions.transcript("s:1")
+    # the transport's three attempts on the first model, then the second model once
+    assert models_asked(fake_aimlapi) == ["a/first"] * 3 + ["b/second"]
+    assert result.ok and result.model == "b/second" and result.fallback_from == "a/first"
+    assert result.reply == "answer from b/second\n\n(Answered by b/second: a/first could not answer.)"
+    assert (turn["model"], turn["fallback_from"], turn["status"]) == ("b/second", "a/first", "ok")
 
 
 async def test_a_404_falls_back_at_once_and_the_turns_tool_steps_stay_on_the_model_that_answered(
