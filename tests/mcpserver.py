@@ -5,7 +5,7 @@
 - streamable HTTP: `http_server(token=...)` serves the same tools on 127.0.0.1 from a thread and
   refuses requests without `Authorization: Bearer <token>`.
 
-Tools: add, echo_env (an env var the server was given), sleep, fail (a tool error), die (the
+Tools: add, echo_env (an env var the server was given), sleep, fail (a `ToolError` with the given message), die (the
 process exits mid-call), pid; `--tools N` adds N generated tools shaped like a large real server's.
 """
 
@@ -39,6 +39,7 @@ def generated_tool_names(count: int) -> list[str]:
 
 def build_server(tools: int = 0) -> Any:
     from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
 
     server = MCPServer("agentbox-test")
 
@@ -61,7 +62,9 @@ def build_server(tools: int = 0) -> Any:
     @server.tool()
     def fail(message: str) -> str:
         """Always fails with this message."""
-        raise ValueError(message)
+        # ToolError is the SDK's anticipated failure: the client gets our message (any other exception
+        # is a crash, and the SDK hides its text behind "Error executing tool fail")
+        raise ToolError(message)
 
     @server.tool()
     def die() -> str:
