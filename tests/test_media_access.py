@@ -199,6 +199,21 @@ async def test_slack_allowed_image_is_downloaded_after_the_access_check(
     assert any(p["type"] == "image_url" for p in request["messages"][-1]["content"])
 
 
+async def test_slack_oversized_image_is_refused_on_its_declared_size(
+    fake_aimlapi: FakeAimlapi, fake_slack: FakeSlack, slack_harness: Harness, home: Path
+) -> None:
+    image = fake_slack.add_file(photo_bytes(15 * MB), "image/jpeg", "IMG_3.jpg")
+    config = f"[channels.slack]\ndm_policy = 'allowlist'\nallow_from = ['U1']\n[vision]\nmax_image_bytes = {MB}\n"
+    async with running_gateway(fake_aimlapi, home, slack_harness.connector, config=config) as gateway:  # type: ignore[arg-type]
+        await slack_harness.event(dm("what is this?", subtype="file_share", files=[image]))
+        await finished(gateway.store, 1)
+        assert await media_rows(gateway.store) == 0
+        await wait_until(lambda: fake_slack.calls_to("chat.postMessage"))
+    [reply] = fake_slack.posted()
+    assert "IMG_3.jpg is 15.0 MB; the limit is 1.0 MB" in reply
+    assert fake_slack.downloads == [] and fake_aimlapi.chat_requests() == []
+
+
 async def test_discord_strangers_image_is_never_downloaded(
     fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord, home: Path
 ) -> None:
@@ -214,6 +229,27 @@ async def test_discord_strangers_image_is_never_downloaded(
         assert await media_rows(gateway.store) == 0
     assert fake_discord.requests_to("/IMG_1.png") == []
     assert fake_aimlapi.chat_requests() == []
+
+
+async def test_discord_oversized_image_is_refused_on_its_declared_size(
+    fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord, home: Path
+) -> None:
+    from agentbox.connectors.discord.connector import DiscordConnector
+    from tests.test_discord_connector import discord_config
+
+    connector = DiscordConnector(discord_config(fake_discord), fake_discord.token, guild_ready_timeout=0.05)
+    config = f"[channels.discord]\ndm_policy = 'allowlist'\nallow_from = ['{fake_discord.user_id}']\n"
+    config += f"[vision]\nmax_image_bytes = {MB}\n"
+    async with running_gateway(fake_aimlapi, home, connector, config=config) as gateway:  # type: ignore[arg-type]
+        fake_discord.push_message(
+            content="what is this?", attachments=[("IMG_4.png", photo_bytes(15 * MB), "image/png")]
+        )
+        await finished(gateway.store, 1)
+        assert await media_rows(gateway.store) == 0
+        await wait_until(lambda: fake_discord.sent())
+    [reply] = fake_discord.sent()
+    assert "IMG_4.png is 15.0 MB; the limit is 1.0 MB" in reply
+    assert fake_discord.requests_to("/IMG_4.png") == [] and fake_aimlapi.chat_requests() == []
 
 
 @pytest.mark.parametrize(
