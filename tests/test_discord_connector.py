@@ -329,6 +329,29 @@ async def test_slash_new_delivers_a_new_command(fake_discord: FakeDiscord, bot: 
     assert fake_discord.messages[-1].message_reference is None
 
 
+async def test_slash_new_from_a_stranger_is_acknowledged_without_promising_a_reset(
+    fake_aimlapi: Any, fake_discord: FakeDiscord, home: Path
+) -> None:
+    """The acknowledgement comes before the gateway's access check: it must not say a reset happens."""
+    from agentbox.commands import FRESH_START
+    from tests.gatewaykit import running_gateway, wait_until
+
+    connector = DiscordConnector(discord_config(fake_discord), fake_discord.token, guild_ready_timeout=0.05)
+    async with running_gateway(fake_aimlapi, home, connector) as gateway:  # type: ignore[arg-type]
+        await wait_until(lambda: str(connector.status) == "ready")
+        fake_discord.push_slash_command("new", user_id="4000000000000000999")
+        await wait_until(lambda: fake_discord.sent())
+        async with gateway.store.conn.execute("SELECT COUNT(*) FROM sessions") as cursor:
+            row = await cursor.fetchone()
+    [ack] = fake_discord.interaction_responses
+    assert ack["type"] == 4 and ack["data"]["flags"] & 64
+    assert ack["data"]["content"] == "Received /new."
+    # the gateway's answer stands alone: a pairing code for the stranger, no conversation reset
+    [reply] = fake_discord.sent()
+    assert "pairing" in reply.lower() and FRESH_START not in reply
+    assert row is not None and row[0] == 0 and fake_aimlapi.chat_requests() == []
+
+
 async def test_reconnect_resumes_and_keeps_delivering(fake_discord: FakeDiscord, bot: Running) -> None:
     fake_discord.drop_connections(code=4000)
     for _ in range(100):

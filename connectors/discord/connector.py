@@ -286,7 +286,8 @@ class DiscordConnector:
         if inbound is None or self._deliver is None:
             return
         # Acknowledge within Discord's 3 s window; the gateway's answer follows as a normal message.
-        await interaction.response.send_message("Starting a new conversation…", ephemeral=True)
+        # Neutral words: the access check comes after, and a stranger's /new resets nothing.
+        await interaction.response.send_message("Received /new.", ephemeral=True)
         self._interactions.append(inbound.message_id)
         await self._deliver(inbound)
 
