@@ -34,7 +34,7 @@ def install_skill(config: Config, path: Path, *, yes: bool, force: bool, replace
 
 
 def say(label: str, text: str) -> None:
-    """One `label: text` line; the text comes from the skill, so control characters are neutralised."""
+    """One `label: text` line; the text comes from the skill, so control characters are neutralized."""
     typer.echo(f"{label + ':':<13}{terminal_safe(text, single_line=True)}")
 
 
