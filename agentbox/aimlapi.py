@@ -99,7 +99,7 @@ def call_kind(url: str) -> str:
     return next((kind for marker, kind in _KIND_OF_PATH if marker in path), "other")
 
 
-def _normalise_chat_json(payload: Any) -> bool:
+def _normalize_chat_json(payload: Any) -> bool:
     """Claude's non-streamed answers say `end_turn`; the OpenAI schema says `stop`."""
     changed = False
     if isinstance(payload, dict):
@@ -165,7 +165,7 @@ def _metering_transport(inner: Any, module: Any) -> Any:
             except ValueError:
                 return module.Response(200, headers=response.headers, content=body, request=request)
             _record_meta(payload)
-            if _normalise_chat_json(payload):
+            if _normalize_chat_json(payload):
                 body = json.dumps(payload).encode()
             headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
             return module.Response(200, headers=headers, content=body, request=request)

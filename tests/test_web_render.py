@@ -120,4 +120,4 @@ def test_the_connectors_card_shows_state_reason_and_restarts_or_the_caller_s_hin
     assert ":failed: token" not in html and ": token &lt;rejected&gt;" in html  # the reason, escaped
     assert "(3 restarts)" in html and '<span class="state ready">ready</span> <b>slack</b>' in html
     assert "enabled = true" not in html  # the hint only when nothing is enabled
-    assert "<p class=\"empty\">Set <code>enabled = true</code></p>" in card.render(connectors=[])
+    assert '<p class="empty">Set <code>enabled = true</code></p>' in card.render(connectors=[])

@@ -50,7 +50,7 @@ MIGRATIONS: list[str] = [
         id           INTEGER PRIMARY KEY AUTOINCREMENT,
         session_key  TEXT NOT NULL REFERENCES sessions(key) ON DELETE CASCADE,
         epoch        INTEGER NOT NULL,
-        upto_turn_id INTEGER NOT NULL,           -- turns with id <= this are summarised
+        upto_turn_id INTEGER NOT NULL,           -- turns with id <= this are summarized
         text         TEXT NOT NULL,
         created_at   REAL NOT NULL
     );
