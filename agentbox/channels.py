@@ -10,7 +10,7 @@ Adding a channel: a package `connectors/<name>/` with `settings.py` (a `ChannelC
 subclass whose `token_specs()` names its secrets; pydantic only), `connector.py` with
 `create(settings, env) -> Connector`, optionally `probe.py` with
 `check_online(settings, env) -> OnlineCheck` for `agentbox doctor --online`; then one entry
-in `CHANNELS` below, and its test file.
+in `CHANNELS` below (its `voice_format` names what it plays as a voice note), and its test file.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class ChannelSpec:
     settings: str  # "module:Class": its `ChannelConfig` subclass, in a module that imports no SDK
     connector: str  # "module:function": `create(settings, env) -> Connector`; imports the SDK
     online_check: str | None = None  # "module:function": `check_online(settings, env) -> OnlineCheck`
+    voice_format: str = "mp3"  # TTS `response_format` of its spoken answers: what it plays as a voice note
 
     def settings_model(self) -> type[ChannelConfig]:
         from agentbox.configbase import ChannelConfig
@@ -76,6 +77,7 @@ CHANNELS: tuple[ChannelSpec, ...] = (
         settings="agentbox.connectors.telegram.settings:TelegramConfig",
         connector="agentbox.connectors.telegram.connector:create",
         online_check="agentbox.connectors.telegram.probe:check_online",
+        voice_format="opus",  # sendVoice shows OGG/Opus as a voice note
     ),
     ChannelSpec(
         "slack",

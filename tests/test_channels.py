@@ -18,6 +18,7 @@ from agentbox.config import ChannelConfig, Config, parse_config
 from agentbox.configbase import ChannelsSection
 from agentbox.messages import Connector, ConnectorStatus
 from agentbox.tokens import TokenSpec
+from agentbox.voice.audio import FORMAT_OF_EXTENSION
 
 ROOT = Path(__file__).resolve().parent.parent
 SDKS = ("telegram", "slack_bolt", "slack_sdk", "discord", "pydantic_ai", "openai")
@@ -52,6 +53,7 @@ def test_registry_entry_is_consistent(spec: ChannelSpec) -> None:
     connector = spec.create(config, env)
     assert isinstance(connector, Connector) and connector.name == spec.name
     assert isinstance(connector.status, ConnectorStatus) and str(connector.status) == "stopped"  # not started yet
+    assert spec.voice_format in FORMAT_OF_EXTENSION.values()  # a format the TTS API takes
     for path in (spec.connector, spec.online_check or spec.connector):
         module, _, attribute = path.partition(":")
         assert callable(getattr(importlib.import_module(module), attribute)), path
@@ -114,7 +116,9 @@ FOURTH_CHANNEL = """
 import json
 from pathlib import Path
 import agentbox.channels as registry
-registry.CHANNELS += (registry.ChannelSpec("echo", "tests.fourth_channel:EchoConfig", "tests.fourth_channel:create"),)
+registry.CHANNELS += (
+    registry.ChannelSpec("echo", "tests.fourth_channel:EchoConfig", "tests.fourth_channel:create", voice_format="opus"),
+)
 registry.CHANNEL_NAMES += ("echo",)
 
 from agentbox.cli.pairing_cmd import CHANNEL_HELP, _channel
@@ -125,6 +129,7 @@ from agentbox.logs import secret_env_names
 from agentbox.ops.doctor import check_tokens
 from agentbox.ops.onboarding import OnboardAnswers, merge_answers
 from agentbox.ops.servicesecrets import needed_secrets
+from agentbox.voice.tool import speech_format
 
 text = merge_answers('[channels.echo]\\ntoken_env = "MY_ECHO"\\ngroups = ["g1"]\\n', OnboardAnswers(enable=["echo"]))
 config = parse_config(text, source=Path("config.toml"))
@@ -137,6 +142,7 @@ print(json.dumps({
     "redacted": "MY_ECHO" in secret_env_names(config),
     "needed": needed_secrets(config)[1:],
     "doctor": [(c.name, c.status, c.detail) for c in check_tokens(config)],
+    "speech": {name: speech_format(name) for name in ("echo", "telegram", "slack", "cli")},
 }))
 """
 
@@ -150,3 +156,5 @@ def test_a_fourth_channel_needs_only_its_package_and_one_registry_entry() -> Non
     assert found["redacted"] is True
     assert found["needed"] == [["MY_ECHO", "echo bot token"]]
     assert found["doctor"] == [["echo bot token", "fail", "MY_ECHO is not set"]]
+    # Spoken answers and the speak tool ask for the format its declaration names (its voice notes).
+    assert found["speech"] == {"echo": "opus", "telegram": "opus", "slack": "mp3", "cli": "mp3"}

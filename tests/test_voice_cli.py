@@ -90,6 +90,37 @@ def test_a_failed_transcription_at_the_terminal_is_one_line(
     assert fake_aimlapi.chat_requests() == []
 
 
+def test_agent_audio_over_a_spending_cap_is_not_transcribed(
+    fake_aimlapi: FakeAimlapi, home: Path, tmp_path: Path
+) -> None:
+    write_config(home, FAST_VOICE + "[limits]\nusd_per_day = 0.001\n")
+    env = cli_env(home, fake_aimlapi)
+    fake_aimlapi.script(Reply(text="Hello.", usd=0.002))
+    assert invoke_cli("agent", "-m", "hi", "--json", env=env).returncode == 0  # spends over the day's cap
+    memo = tmp_path / "memo.ogg"
+    memo.write_bytes(ogg_opus(2.0))
+    done = invoke_cli("agent", "--audio", str(memo), env=env)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "agentbox: transcription failed: the audio was not sent: I've reached today's spending limit set by "
+        "the owner; I'll be back after 00:00 UTC."
+    )
+    assert fake_aimlapi.speech.stt_requests() == [] and len(fake_aimlapi.chat_requests()) == 1  # nothing paid
+
+
+def test_agent_speak_names_the_file_by_what_the_service_answered(
+    fake_aimlapi: FakeAimlapi, home: Path, tmp_path: Path
+) -> None:
+    fake_aimlapi.speech.tts_honours_format = False  # asked for opus, the provider answers MP3
+    asked = tmp_path / "answer.ogg"
+    done = invoke_cli("agent", "-m", "Say hello.", "--speak", str(asked), "--json", env=cli_env(home, fake_aimlapi))
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "answer.mp3"
+    assert json.loads(done.stdout)["speech"] == str(written)
+    assert not asked.exists() and sniff_audio_type(written.read_bytes()) == "audio/mpeg"
+    assert f"wrote {written} instead" in done.stderr and "audio/mpeg" in done.stderr
+
+
 def test_the_speak_tool_returns_audio_like_generated_images(fake_aimlapi: FakeAimlapi, home: Path) -> None:
     poem = "Roses are red, the sea is wide; read me this poem with the tide."
     fake_aimlapi.script(Reply(tool_calls=[ToolCall("speak", {"text": poem})]), Reply(text="Here it is, read aloud."))

@@ -306,3 +306,83 @@ async def test_a_failed_spoken_answer_is_said_in_one_sentence(
         "Sorry, I couldn't turn this answer into speech (the text-to-speech service failed "
         "(Body validation error! text: too long)); the text above is all of it."
     )
+
+
+async def test_a_restart_after_three_failed_transcriptions_still_retries_or_tells(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
+) -> None:
+    """A failed transcription is handled, not a crash: it must not count toward the restart's give-up limit."""
+    fake_aimlapi.speech.script_stt(*[SttJob(states=["error"]) for _ in range(3)])
+    fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
+    for run in range(1, 4):  # three starts, each transcribing once and failing (its retry is far off)
+        async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
+            gateway.dispatcher.transcribe_retry_delay = 3600.0
+            await wait_until(lambda run=run: len(fake_aimlapi.speech.stt_requests()) == run)
+            await wait_until(lambda run=run: len(fake_telegram.sent_messages(FRIEND)) == run)
+            async with gateway.store.conn.execute("SELECT status, attempts FROM inbox") as cursor:
+                assert [tuple(row) for row in await cursor.fetchall()] == [("pending", 0)]
+    # The fourth start transcribes it again (the service works now) and answers.
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
+        await finished(gateway.store, 1)
+        await wait_until(lambda: fake_telegram.calls_to("sendVoice"))
+        assert await inbox_statuses(gateway.store) == {"done": 1}
+    told = [m.text for m in fake_telegram.sent(FRIEND) if m.method == "sendMessage"]
+    assert len(told) == 4 and all("I'll try again" in text for text in told[:3])  # told at each start
+    assert told[3] == f"“{HEARD}”\n\necho: {HEARD}"
+    assert len(fake_aimlapi.speech.stt_requests()) == 4
+
+
+async def test_stopping_the_gateway_cancels_a_pending_transcription_retry(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
+) -> None:
+    import asyncio
+
+    fake_aimlapi.speech.script_stt(SttJob(states=["error"]))
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
+        gateway.dispatcher.transcribe_retry_delay = 0.5
+        fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)
+        await wait_until(lambda: fake_telegram.sent_messages(FRIEND))
+        # The retry waits as a task the dispatcher owns (and so can stop), not as a bare loop callback.
+        [retry] = [task for task in asyncio.all_tasks() if task.get_name().startswith("transcription retry")]
+        assert await inbox_statuses(gateway.store) == {"pending": 1}
+    assert retry.cancelled()
+    await asyncio.sleep(0.6)  # past the retry's moment: nothing is asked of the service after the stop
+    assert len(fake_aimlapi.speech.stt_requests()) == 1 and fake_aimlapi.chat_requests() == []
+
+
+async def test_audio_files_are_heard_but_only_voice_notes_are_answered_aloud(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
+) -> None:
+    """`voice_replies = "mirror"` mirrors voice notes; a song or an audio document is heard and answered in text."""
+    from tests.fakes.audio import mp3
+
+    song, memo = mp3(3.0, seed=2), mp3(2.0, seed=3)
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
+        fake_telegram.push_audio(FRIEND, song, duration=3, file_name="song.mp3")
+        await finished(gateway.store, 1)
+        fake_telegram.push_document(FRIEND, memo, mime_type="audio/mpeg", file_name="memo.mp3", caption="Summarize:")
+        await finished(gateway.store, 2)
+        assert await inbox_statuses(gateway.store) == {"done": 2}
+    assert [form["file"]["data"] for form in fake_aimlapi.speech.stt_requests()] == [song, memo]
+    asked = [request["messages"][-1]["content"] for request in fake_aimlapi.chat_requests()]
+    assert asked == [HEARD, f"Summarize:\n\n(Transcript of the attached audio:)\n{HEARD}"]
+    assert [m.method for m in fake_telegram.sent(FRIEND)] == ["sendMessage", "sendMessage"]
+    assert fake_aimlapi.speech.tts_requests() == []  # neither was a voice note: nothing spoken back
+
+
+async def test_the_speak_tool_sends_a_voice_note_and_the_answer_is_not_spoken_again(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
+) -> None:
+    from tests.fakes.aimlapi import ToolCall
+
+    poem = "Roses are red, the sea is wide."
+    fake_aimlapi.script(Reply(tool_calls=[ToolCall("speak", {"text": poem})]), Reply(text="Here it is, read aloud."))
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, ALLOW) as gateway:
+        fake_telegram.push_voice(FRIEND, ogg_opus(2.0), duration=2)  # a voice note: "mirror" would speak the answer
+        await finished(gateway.store, 1)
+        await wait_until(lambda: fake_telegram.calls_to("sendVoice"))
+    [tts] = fake_aimlapi.speech.tts_requests()  # the tool's recording only
+    assert tts["text"] == poem and tts["response_format"] == "opus"
+    [spoken] = [m for m in fake_telegram.sent(FRIEND) if m.method == "sendVoice"]
+    assert spoken.media and is_ogg_opus(spoken.media["data"])
+    assert fake_telegram.sent_messages(FRIEND)[0].endswith("Here it is, read aloud.")

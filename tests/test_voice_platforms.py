@@ -2,7 +2,8 @@
 
 Slack audio files (and clips recorded in Slack) and Discord voice messages and audio attachments
 are references until the sender passes the access check, then downloaded, transcribed and
-answered; the spoken answer goes back as an audio file (MP3).
+answered; the spoken answer to a clip or voice message goes back as an audio file (MP3), while an
+ordinary audio file is answered in text only (`voice_replies = "mirror"`).
 """
 
 from __future__ import annotations
@@ -95,3 +96,47 @@ async def test_a_discord_strangers_audio_attachment_is_never_downloaded(
         await finished(gateway.store, 1)
         assert await media_rows(gateway.store) == 0
     assert fake_discord.requests_to("/memo.mp3") == [] and fake_aimlapi.speech.stt_requests() == []
+
+
+async def test_a_slack_audio_file_from_an_allowed_sender_is_heard_and_answered_in_text(
+    fake_aimlapi: FakeAimlapi, fake_slack: FakeSlack, slack_harness: Harness, home: Path
+) -> None:
+    memo = mp3(4.0, seed=6)
+    file = fake_slack.add_file(memo, "audio/mpeg", "memo.mp3")  # an uploaded file, not a clip recorded in Slack
+    config = "[channels.slack]\ndm_policy = 'allowlist'\nallow_from = ['U1']\n" + FAST_VOICE
+    async with running_gateway(fake_aimlapi, home, slack_harness.connector, config=config) as gateway:  # type: ignore[arg-type]
+        await slack_harness.event(dm("Summarize:", subtype="file_share", files=[file]))
+        await finished(gateway.store, 1)
+        assert await gateway.store.inbox.counts() == {"done": 1}
+    assert len(fake_slack.downloads) == 1
+    [form] = fake_aimlapi.speech.stt_requests()
+    assert form["file"]["data"] == memo and form["file"]["content_type"] == "audio/mpeg"
+    assert fake_aimlapi.last_chat()["messages"][-1]["content"] == (
+        f"Summarize:\n\n(Transcript of the attached audio:)\n{HEARD}"
+    )
+    [reply] = fake_slack.posted("D0DM")
+    assert reply.endswith(f"(Transcript of the attached audio:)\n{HEARD}")
+    # "mirror" speaks back to voice notes: a file is answered in text only.
+    assert fake_aimlapi.speech.tts_requests() == [] and fake_slack.completed_uploads == []
+
+
+async def test_a_discord_audio_attachment_from_an_allowed_sender_is_heard_and_answered_in_text(
+    fake_aimlapi: FakeAimlapi, fake_discord: FakeDiscord, home: Path
+) -> None:
+    from agentbox.connectors.discord.connector import DiscordConnector
+    from tests.test_discord_connector import discord_config
+
+    memo = mp3(5.0, seed=8)
+    connector = DiscordConnector(discord_config(fake_discord), fake_discord.token, guild_ready_timeout=0.05)
+    config = f"[channels.discord]\ndm_policy = 'allowlist'\nallow_from = ['{fake_discord.user_id}']\n" + FAST_VOICE
+    async with running_gateway(fake_aimlapi, home, connector, config=config) as gateway:  # type: ignore[arg-type]
+        fake_discord.push_message(content="", attachments=[("memo.mp3", memo, "audio/mpeg")])
+        await finished(gateway.store, 1)
+        assert await gateway.store.inbox.counts() == {"done": 1}
+    assert len(fake_discord.requests_to("/memo.mp3")) == 1
+    [form] = fake_aimlapi.speech.stt_requests()
+    assert form["file"]["data"] == memo and form["file"]["content_type"] == "audio/mpeg"
+    assert fake_aimlapi.last_chat()["messages"][-1]["content"] == HEARD
+    [text] = fake_discord.messages  # the answer, and no spoken copy: an attachment is not a voice message
+    assert text.content == f"_“{HEARD}”_\n\necho: {HEARD}" and not text.files
+    assert fake_aimlapi.speech.tts_requests() == []

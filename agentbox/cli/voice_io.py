@@ -3,7 +3,9 @@
 The audio file is checked (format by its bytes, size, length) before anything is sent; its
 transcript is the message (after `--message`, when both are given) and is stored with the turn.
 The spoken answer is written in the format the output file's extension names (.mp3, .ogg/.opus,
-.wav, .flac, .aac). Both calls are priced like the gateway's and count for usage and the caps.
+.wav, .flac, .aac); when the service answers another format, the file gets that format's extension
+(and stderr says so). Both calls are priced like the gateway's, count for usage, and are not made
+when a spending cap is reached.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 from agentbox.config import VoiceConfig
 from agentbox.messages import Attachment
 from agentbox.vision import InputError
-from agentbox.voice.audio import FORMAT_OF_EXTENSION
+from agentbox.voice.audio import FORMAT_OF_EXTENSION, extension_for
 
 if TYPE_CHECKING:
     from agentbox.runtime import Runtime
@@ -49,10 +51,16 @@ def speech_path(spec: str) -> tuple[Path, str]:
 
 
 async def transcribe_file(rt: Runtime, audio: Attachment, session: str) -> tuple[str, str]:
-    """(transcript, media hash of the stored audio); raises TranscriptionFailed."""
+    """(transcript, media hash of the stored audio); raises TranscriptionFailed, without sending the
+    audio when a spending cap is reached (the gateway checks its caps before transcribing too)."""
+    from agentbox.turn.runner import TurnRequest
     from agentbox.voice.hearing import hear
     from agentbox.voice.spending import Payer
+    from agentbox.voice.stt import TranscriptionFailed
 
+    for guard in rt.runner.guards:
+        if refusal := await guard(TurnRequest(session, "")):
+            raise TranscriptionFailed(f"the audio was not sent: {refusal}", transient=False)
     return await hear(
         rt.runner.aimlapi,
         rt.store,
@@ -76,5 +84,20 @@ async def speak_to_file(rt: Runtime, request: TurnRequest, result: TurnResult, p
     if spoken.audio is None or spoken.audio.data is None:
         sys.stderr.write((spoken.note or "agentbox: nothing was spoken (a spending cap is reached)") + "\n")
         return None
-    await asyncio.to_thread(path.write_bytes, spoken.audio.data)
-    return str(path)
+    written = path_for(path, spoken.audio.media_type)
+    if written != path:  # a provider may answer another format than asked: never MP3 bytes in an .ogg
+        sys.stderr.write(
+            f"agentbox: the speech service answered {spoken.audio.media_type}, not what {path.name} names; "
+            f"wrote {written} instead\n"
+        )
+    await asyncio.to_thread(written.write_bytes, spoken.audio.data)
+    return str(written)
+
+
+def path_for(path: Path, media_type: str | None) -> Path:
+    """`path`, or the same name with the extension of `media_type` when its own names another format."""
+    asked = FORMAT_OF_EXTENSION.get(path.suffix.lower().lstrip("."))
+    got = extension_for(media_type)
+    if asked is not None and asked == FORMAT_OF_EXTENSION.get(got):
+        return path
+    return path.with_suffix(f".{got}")

@@ -43,7 +43,7 @@ from agentbox.gateway.replies import ReplyStreamer, attachments_from_paths, typi
 from agentbox.gateway.routing import Route, channel_config
 from agentbox.gateway.voice import NOTHING, Heard, VoiceNotes, speaks_back
 from agentbox.messages import Address, Attachment, Connector, Inbound, Outbound, StreamingConnector
-from agentbox.retry import RetryPolicy
+from agentbox.retry import Backoff, RetryPolicy
 from agentbox.store import Store
 from agentbox.tasks import TaskSet
 from agentbox.turn.runner import TurnRequest, TurnResult, TurnRunner
@@ -72,7 +72,11 @@ class Job:
     route: Route
     turn_id: int | None = None  # set: the model already answered; re-send, don't ask again
     disk_full_retries: int = 0
-    transcribe_retries: int = 0
+    transcribe_backoff: Backoff | None = None  # set at its first failed transcription
+
+    @property
+    def transcribe_retries(self) -> int:
+        return self.transcribe_backoff.attempt if self.transcribe_backoff is not None else 0
 
 
 @dataclass(slots=True)
@@ -118,6 +122,7 @@ class Dispatcher:
         self._commands = ChatCommands(config, store)
         self._queues: dict[str, deque[Job]] = {}
         self._workers = TaskSet("sessions", log)
+        self._retries = TaskSet("transcription retries", log)  # waiting to submit a job again; stopped by drain
         self._draining = False
         self.disk_full = DiskFullAlarm(config.home)
         self.disk_full_delay = 30.0  # first retry after a full disk; doubles each time
@@ -143,6 +148,7 @@ class Dispatcher:
     async def drain(self, grace: float) -> bool:
         """Stop starting new work; wait for running work up to `grace` seconds, then cancel it. True if all finished."""
         self._draining = True
+        await self._retries.aclose()  # a waiting retry's rows stay pending for the next start
         return await self._workers.aclose(grace=grace)  # a cancelled job's rows stay pending for the next start
 
     async def _work(self, key: str) -> None:
@@ -254,13 +260,20 @@ class Dispatcher:
         """Tell the sender once; the message stays pending and is transcribed again later (or, at last, fails)."""
         retry = failure.transient and job.transcribe_retries < TRANSCRIBE_RETRIES
         first = job.transcribe_retries == 0
+        if retry:
+            # Handled, not a crash: this attempt must not count toward the restart's give-up limit, or a
+            # restart would mark the message failed after the sender was promised another try.
+            await self._store.inbox.undo_attempt(job.row_ids)
         if first or not retry:
             await self._note(job, not_heard_reply(failure, retrying=retry, again=not first))
         if not retry:
             await self._store.inbox.finish(job.row_ids, "failed", str(failure))
             return
-        delay = self.transcribe_retry_delay * 2**job.transcribe_retries
-        job.transcribe_retries += 1
+        if self._draining:
+            return  # still pending: the next start picks it up
+        if job.transcribe_backoff is None:
+            job.transcribe_backoff = Backoff(self.transcribe_retry_delay, math.inf)
+        delay = job.transcribe_backoff.next()
         log.warning(
             "session %s: %s; trying again in %.0f s",
             job.route.session_key,
@@ -268,7 +281,13 @@ class Dispatcher:
             delay,
             extra={"session": job.route.session_key},
         )
-        asyncio.get_running_loop().call_later(delay, lambda: None if self._draining else self.submit(job))
+        name = f"transcription retry of message {job.inbound.message_id} (rows {job.row_ids})"
+        self._retries.spawn(self._submit_later(job, delay), name=name)
+
+    async def _submit_later(self, job: Job, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not self._draining:
+            self.submit(job)
 
     async def _refuse(self, job: Job, decision: AccessDecision) -> None:
         """No model call: a pairing code, the one hint of an unknown group, or silence."""
@@ -342,7 +361,8 @@ class Dispatcher:
         outcome = await self._deliver(last, row_ids, replace(result, reply=echo + result.reply), streamer)
         log_answer(last, result, len(batch), time.monotonic() - started, outcome)
         spoke = any(item.kind == "audio" for item in result.attachments)  # the speak tool already answered aloud
-        if result.ok and not spoke and speaks_back(self._config, inbound.channel, connector, heard=bool(request.audio)):
+        voice_note = any(item.heard.voice_note for item in batch)  # "mirror" answers voice notes, not songs
+        if result.ok and not spoke and speaks_back(self._config, inbound.channel, connector, heard=voice_note):
             await self._speak(last, request, result, connector)
 
     async def _speak(self, job: Job, request: TurnRequest, result: TurnResult, connector: Connector) -> None:

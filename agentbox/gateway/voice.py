@@ -9,7 +9,7 @@ referenced from the turn's history; the call's cost is recorded as `stt` spend.
 Problems with the audio itself come back as `Heard.polite` (one sentence for the sender); a
 failed transcription as `Heard.failure`, which the dispatcher retries (the message stays pending).
 `[channels.X] voice_replies` says when an answer is also spoken: "off", "mirror" (to voice
-notes, the default) or "always".
+notes, the default; not to audio files) or "always".
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Heard:
     audio: tuple[str, ...] = ()
     polite: str | None = None  # the sender's audio cannot be used: this sentence answers instead
     failure: TranscriptionFailed | None = None  # the service failed: tell the sender, retry later
+    voice_note: bool = False  # some of it was a recorded voice note (not a song or a file): "mirror" speaks back
 
     def applied_to(self, inbound: Inbound) -> Inbound:
         """The message as the turn answers it: the transcript, after any caption typed with the audio."""
@@ -104,7 +105,7 @@ class VoiceNotes:
         if not transcript:
             return Heard(polite=NOTHING_HEARD)
         log.info("heard %d audio file(s): %d characters", len(digests), len(transcript), extra={"session": session_key})
-        return Heard(transcript, tuple(digests))
+        return Heard(transcript, tuple(digests), voice_note=any(item.voice for item in items))
 
     async def _refusal(self, inbound: Inbound, session_key: str) -> str | None:
         request = TurnRequest(session_key, "", sender_id=inbound.sender_id, address=inbound.address)
@@ -128,7 +129,7 @@ class VoiceNotes:
 
 
 def speaks_back(config: Config, channel: str, connector: Connector, *, heard: bool) -> bool:
-    """Is this answer also spoken? `heard`: the message was a voice note or audio (what "mirror" answers)."""
+    """Is this answer also spoken? `heard`: the message was a voice note (what "mirror" answers; an audio file is not)."""
     if not config.voice.enabled or "audio" not in connector.limits.media_kinds:
         return False
     setting = channel_config(config, channel).voice_replies

@@ -11,6 +11,7 @@ from pydantic_ai import RunContext
 from pydantic_ai.toolsets import FunctionToolset
 
 from agentbox.aimlapi import current_meter
+from agentbox.channels import find_channel
 from agentbox.config import Config
 from agentbox.turn.deps import TurnDeps
 from agentbox.voice.spending import tts_estimate
@@ -19,8 +20,10 @@ from agentbox.voice.tts import MAX_TTS_CHARS, synthesize
 
 
 def speech_format(channel: str) -> str:
-    """The TTS format to ask for: OGG/Opus where it becomes a voice note (Telegram), MP3 everywhere else."""
-    return "opus" if channel == "telegram" else "mp3"
+    """The TTS format to ask for: what the channel declares as its voice notes' (`ChannelSpec.voice_format`:
+    OGG/Opus for Telegram), MP3 for the others and where no channel is (the terminal, the API)."""
+    spec = find_channel(channel)
+    return spec.voice_format if spec is not None else "mp3"
 
 
 def voice_toolsets(config: Config) -> list[FunctionToolset[TurnDeps]]:
