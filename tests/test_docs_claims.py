@@ -165,7 +165,9 @@ def test_tables_are_whole_and_list_each_command_once(doc: Path) -> None:
 
 
 def test_the_table_checks_see_a_split_and_a_repeat() -> None:
-    tables, orphans = markdown_tables("| A | B |\n|---|---|\n| `agentbox chat` | x |\n\n| `agentbox chat [--x]` | y |\n")
+    tables, orphans = markdown_tables(
+        "| A | B |\n|---|---|\n| `agentbox chat` | x |\n\n| `agentbox chat [--x]` | y |\n"
+    )
     assert orphans == ["| `agentbox chat [--x]` | y |"] and tables == [["| `agentbox chat` | x |"]]
     assert _row_command("| `agentbox sessions list [--json]` / `show KEY` | x |") == ("sessions", "list")
     assert _row_command("| `agentbox daemon install\\|uninstall` | x |") == ("daemon", "install")

@@ -200,7 +200,6 @@ def test_own_and_other_bots_messages_are_ignored(processes, home: Path, fake_aim
     assert inbox == {"done": 1, "ignored": 2}  # stored, then ignored as bot authored
 
 
-
 STARTUP = (" control endpoint on ", " gateway running (pid ", " telegram: ready as @", " connector telegram ready")
 
 
