@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.clirun import invoke
+from tests.fakes.aimlapi import FakeAimlapi
 from tests.helpers import write_config
 
 CHATS = {  # session key → its chat id
@@ -154,10 +155,29 @@ def test_money_and_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_sessions_show_and_list_strip_escape_sequences(home: Path) -> None:
     populate(home, user_text=f"copy this {OSC52}please", reply=f"sure\x1b[2J{OSC52}\nsecond line")
+    set_model(home, "telegram:dm:835750362", f"typed/at-the-terminal{OSC52}\x1b[2J")  # any id goes there
     shown = invoke(home, "sessions", "show", "telegram:dm:835750362")
     assert shown.exit_code == 0, shown.output
     assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
     assert "copy this" in shown.stdout and "please" in shown.stdout and "second line" in shown.stdout
+    for columns in (80, 160):  # the stacked listing and the table
+        listed = invoke(home, "sessions", "list", columns=columns)
+        assert listed.exit_code == 0, listed.output
+        assert "\x1b" not in listed.stdout and "\x07" not in listed.stdout
+        assert "typed/at-the-terminal" in listed.stdout and "telegram:dm:835750362" in listed.stdout
+
+
+def set_model(home: Path, key: str, model: str) -> None:
+    from agentbox.store import Store
+
+    async def go() -> None:
+        store = await Store.open(home / "agentbox.db")
+        try:
+            await store.sessions.set_model(key, model)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
 
 
 def test_skills_list_fits_80_columns(home: Path) -> None:
@@ -270,3 +290,24 @@ async def test_chat_status_command_counts_one_turn(store) -> None:  # type: igno
     assert command is not None
     text = await ChatCommands(Config(), store).run(command, inbound, session_key="telegram:dm:42", agent_id="main")
     assert "(agent main, 1 turn)" in text
+
+
+async def test_status_shows_the_outbox_backlog(
+    fake_aimlapi: FakeAimlapi, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agentbox.cli.gateway_cmd import _print_status
+    from tests.gatewaykit import FakeConnector, inbound, running_gateway
+
+    tg = FakeConnector(down=True)  # Telegram takes no reply: both wait in the outbox
+    async with running_gateway(fake_aimlapi, home, tg, config="[channels.telegram]\ndm_policy = 'open'\n") as gw:
+        await tg.push(inbound("first", chat="42", sender="42", message_id="1"))
+        await tg.push(inbound("second", chat="43", sender="43", message_id="2"))
+        for _ in range(500):  # until both replies are queued (polled, not timed)
+            status = await gw.status()
+            if status["outbox"]["waiting"] == 2:
+                break
+            await asyncio.sleep(0.01)
+    _print_status(status)  # what `agentbox status` prints from the running gateway's /status
+    out = capsys.readouterr().out
+    assert re.search(r"^Replies waiting for delivery: 2 \(telegram 2\), oldest \d+s old$", out, re.M), out
+    assert out.index("Turns running:") < out.index("Replies waiting") < out.index("Pending pairing requests:")

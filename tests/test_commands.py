@@ -13,7 +13,7 @@ from agentbox.config import Config
 from agentbox.gateway.commands import ChatCommands
 from agentbox.gateway.commands import parse_command as parse_chat_command
 from agentbox.messages import Inbound
-from tests.fakes.aimlapi import FakeAimlapi
+from tests.fakes.aimlapi import Fail, FakeAimlapi
 from tests.helpers import runtime_on
 
 
@@ -48,7 +48,29 @@ async def test_model_default_goes_back_in_the_terminal_too(
     await terminal.command("/model default")
     info = await terminal.rt.store.sessions.get("cli:repl")
     assert info is not None and info.model is None
-    assert capsys.readouterr().out.splitlines() == ["Model: gpt-4o", f"Model: {Config().agent('main').model}"]
+    default = Config().agent("main").model
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Model: gpt-4o" and out[1].startswith("gpt-4o is not among") and out[2:] == [f"Model: {default}"]
+
+
+async def test_an_unconfigured_model_is_taken_in_the_terminal_with_one_line_saying_so(
+    terminal: ChatSession, fake_aimlapi: FakeAimlapi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured = Config().agent("main").model
+    await terminal.command(f"/model {configured.upper()}")  # configured, letter case aside: no note
+    assert capsys.readouterr().out.splitlines() == [f"Model: {configured.upper()}"]
+    await terminal.command("/model no/such-model")
+    info = await terminal.rt.store.sessions.get("cli:repl")
+    assert info is not None and info.model == "no/such-model"  # the machine is yours: it is used
+    assert capsys.readouterr().out.splitlines() == [
+        "Model: no/such-model",
+        f"no/such-model is not among agent main's configured models ({configured}); "
+        "using it anyway: the next answer shows whether the AI/ML API knows it.",
+    ]
+    fake_aimlapi.script(Fail(404))
+    await terminal.answer("hi")
+    assert "the model service does not know this model" in capsys.readouterr().out  # as promised
+    assert [body["model"] for body in fake_aimlapi.chat_requests()] == ["no/such-model"]
 
 
 async def test_help_is_the_table_on_both_sides(terminal: ChatSession, capsys: pytest.CaptureFixture[str]) -> None:

@@ -121,6 +121,58 @@ def test_documented_toml_snippet_is_accepted(doc: str, index: int, body: str, tm
     parse_config(body, source=tmp_path / f"{doc}-snippet-{index}.toml")
 
 
+_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def markdown_tables(text: str) -> tuple[list[list[str]], list[str]]:
+    """The tables (their body rows) in `text`, and every row that belongs to no table (no header above it)."""
+    lines = _FENCE.sub("\n", text).splitlines()
+    tables: list[list[str]] = []
+    orphans: list[str] = []
+    in_table = False
+    for index, line in enumerate(lines):
+        if not _ROW.match(line) or _SEPARATOR.match(line):
+            in_table = in_table and bool(_SEPARATOR.match(line))
+            continue
+        if in_table:
+            tables[-1].append(line)
+        elif index + 1 < len(lines) and _SEPARATOR.match(lines[index + 1]):
+            tables.append([])
+            in_table = True
+        else:
+            orphans.append(line)  # GitHub renders it as text: a blank line split its table
+    return tables, orphans
+
+
+def _row_command(row: str) -> tuple[str, ...] | None:
+    """The command a table row documents: the command path of its first cell's `agentbox ...` span."""
+    span = _INLINE.search(row.strip().strip("|").split(" | ")[0])
+    words = span.group(1).replace("\\|", " ").split() if span else []
+    if not words or words[0] != "agentbox":
+        return None
+    return tuple(_command_path(tuple(words[1:]))) or tuple(words[1:2])
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)
+def test_tables_are_whole_and_list_each_command_once(doc: Path) -> None:
+    tables, orphans = markdown_tables(doc.read_text(encoding="utf-8"))
+    assert not orphans, f"{doc.name}: table rows outside any table (a blank line inside a table?): {orphans}"
+    for rows in tables:
+        commands = [command for command in map(_row_command, rows) if command]
+        repeated = sorted({" ".join(c) for c in commands if commands.count(c) > 1})
+        assert not repeated, f"{doc.name}: one table lists `agentbox {repeated[0]}` twice"
+
+
+def test_the_table_checks_see_a_split_and_a_repeat() -> None:
+    tables, orphans = markdown_tables(
+        "| A | B |\n|---|---|\n| `agentbox chat` | x |\n\n| `agentbox chat [--x]` | y |\n"
+    )
+    assert orphans == ["| `agentbox chat [--x]` | y |"] and tables == [["| `agentbox chat` | x |"]]
+    assert _row_command("| `agentbox sessions list [--json]` / `show KEY` | x |") == ("sessions", "list")
+    assert _row_command("| `agentbox daemon install\\|uninstall` | x |") == ("daemon", "install")
+
+
 def test_the_docs_show_commands_and_snippets() -> None:
     # Guards the extractors: if they found nothing, the tests above would pass vacuously.
     assert len(documented_commands()) > 20

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,29 @@ def test_the_log_lines_the_docs_quote_are_the_ones_printed(doc: str) -> None:
     assert all(ANSWERED.fullmatch(line) for line in answered), answered
     assert all(PAIRING.fullmatch(line) for line in pairing), pairing
     assert "session=- " not in text and "msg=- " not in text
+
+
+class WaitsForTheConnector:
+    """A background service whose start takes until the connector is ready (as a slow one might)."""
+
+    name = "slow"
+
+    def __init__(self, gateway: Any) -> None:
+        self.gateway = gateway
+
+    async def start(self) -> None:
+        await self.gateway.slots["telegram"].ready.wait()
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_gateway_running_comes_before_any_connector_is_ready(
+    fake_aimlapi, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_gateway(fake_aimlapi, home, FakeConnector(), services=[WaitsForTheConnector]):
+        await wait_until(lambda: lines(caplog, "service slow started"))
+    order = [r.getMessage() for r in caplog.records if r.name.startswith("agentbox.gateway.")]
+    running = order.index(next(m for m in order if m.startswith("gateway running (pid ")))
+    assert running < order.index("connector telegram ready") < order.index("service slow started"), order

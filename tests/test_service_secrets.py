@@ -114,3 +114,13 @@ def test_onboard_env_only_says_a_service_would_not_see_the_key(home: Path) -> No
     assert stored.exit_code == 0 and "Saved AIMLAPI_API_KEY to" in stored.stdout
     assert dotenv(home) == {"TELEGRAM_BOT_TOKEN": TG, "AIMLAPI_API_KEY": API_KEY}
     assert "API key: AIMLAPI_API_KEY in .env" in stored.stdout
+
+
+def test_broken_config_installs_nothing_and_names_the_key(home: Path, user_home: dict[str, str]) -> None:
+    # The typo hid the enabled channel from the token check; the service would die on the same config.
+    write_config(home, '[channels.telegram]\nenabled = true\ndm_polcy = "open"\n')
+    done = invoke(home, "daemon", "install", "--no-start", "--store-key", **user_home)
+    assert done.exit_code == 2, done.output
+    assert f"{home / 'config.toml'}" in done.stderr and "dm_polcy" in done.stderr
+    assert "fix it, then run this again" in done.stderr
+    assert not unit_path(user_home).exists() and not (home / ".env").exists()

@@ -79,11 +79,23 @@ class ChatSession:
         print(FRESH_START)
 
     async def _model(self, arg: str) -> None:
+        """Any model id goes at the terminal (the machine is yours); one outside the config is named as such."""
+        from agentbox.gateway.commands import allowed_model
+
         sessions = self.rt.store.sessions
+        default = arg.lower() in ("default", "reset")
         if arg:
             await sessions.ensure(self.session, channel="cli", agent=self.agent_id)
-            await sessions.set_model(self.session, None if arg.lower() in ("default", "reset") else arg)
+            await sessions.set_model(self.session, None if default else arg)
         print(f"Model: {await self._current_model()}")
+        choices = self.rt.config.agent(self.agent_id).model_choices()
+        if arg and not default and allowed_model(arg, choices) is None:
+            print(
+                terminal_safe(
+                    f"{arg} is not among agent {self.agent_id}'s configured models ({', '.join(choices)}); "
+                    "using it anyway: the next answer shows whether the AI/ML API knows it."
+                )
+            )
 
     async def _memory(self, _: str) -> None:
         from agentbox.memory.commands import OFF, memory_reply

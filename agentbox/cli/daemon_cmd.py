@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agentbox.cli.common import fail
 
+if TYPE_CHECKING:
+    from agentbox.config import Config
+
 app = typer.Typer(help="Run the gateway as a user service (systemd on Linux, launchd on macOS).", no_args_is_help=True)
 
 
-def _secrets_reach_the_service(*, store_key: bool, interactive: bool) -> None:
+def _valid_config() -> Config:
+    """The config the service will run with, or exit 2: a unit over a broken config only fails at start."""
+    from agentbox.config import ConfigError
+    from agentbox.ops.servicesecrets import stored_config
+
+    try:
+        return stored_config()  # the file as the service reads it, not what this shell adds
+    except ConfigError as exc:
+        fail(f"not installed: {exc}\n  fix it, then run this again", 2)
+
+
+def _secrets_reach_the_service(config: Config, *, store_key: bool, interactive: bool) -> None:
     """Make every secret the gateway needs readable by the service, or exit 2 with the exact fix."""
     import os
 
     from agentbox.envfile import env_file_path, update_env_file
     from agentbox.ops.servicesecrets import describe_gap, service_secrets
 
-    secrets = service_secrets()
+    secrets = service_secrets(config=config)
     missing = [s for s in secrets if s.where == "missing"]
     if missing:
         example = f"{missing[0].env_name}=..."
@@ -69,19 +83,15 @@ def install(
     A service does not see variables exported in this shell: a key or token set only there is
     saved to AGENTBOX_HOME/.env (0600) with --store-key or after asking; otherwise nothing is installed.
     """
-    from agentbox.config import ConfigError, load_config
     from agentbox.ops.daemon import UserService
 
-    try:
-        grace = load_config().gateway.grace_period
-    except ConfigError:
-        grace = 20.0
+    config = _valid_config()
     service = UserService()
-    stop_timeout = grace + 10  # systemd must not SIGKILL turns still inside their grace period
+    stop_timeout = config.gateway.grace_period + 10  # systemd must not SIGKILL turns still inside their grace period
     if show:
         typer.echo(service.render(stop_timeout=stop_timeout), nl=False)
         return
-    _secrets_reach_the_service(store_key=store_key, interactive=not non_interactive and sys.stdin.isatty())
+    _secrets_reach_the_service(config, store_key=store_key, interactive=not non_interactive and sys.stdin.isatty())
     result = service.install(start=not no_start, stop_timeout=stop_timeout)
     _print(result)
     raise typer.Exit(0 if result.ok else 1)

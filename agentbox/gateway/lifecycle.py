@@ -256,6 +256,8 @@ class Gateway:
                 for authenticator in service.authenticators():
                     self.control.add_authenticator(authenticator)
         await self.control.start()
+        if self.slots:  # before any connector can log that it is ready: the docs show this order
+            log.info("gateway running (pid %d)", os.getpid())
         await self._warm_up()
         await self.delivery.start()  # before the connectors: replies queued by the last run go first
         self._accepting = True
@@ -270,8 +272,6 @@ class Gateway:
                 log.info("service %s started", service.name)
             except Exception:
                 log.exception("service %s failed to start", service.name)
-        if self.slots:
-            log.info("gateway running (pid %d)", os.getpid())
         if not await self._serve_until(stop, supervised):
             await self.shutdown()
             raise NoConnectorCanWork(self._no_connector_reason())

@@ -43,16 +43,31 @@ def needed_secrets(config: Config) -> list[tuple[str, str]]:
     return needed
 
 
+def stored_config() -> Config:
+    """The config file alone, as the service reads it (not what this shell adds); a ConfigError propagates."""
+    return load_config(env={})
+
+
 def service_secrets(
-    *, environ: Mapping[str, str] | None = None, env_file: Mapping[str, str] | None = None, unit_text: str = ""
+    *,
+    environ: Mapping[str, str] | None = None,
+    env_file: Mapping[str, str] | None = None,
+    unit_text: str = "",
+    config: Config | None = None,
 ) -> list[ServiceSecret]:
-    """Where each needed secret lives, as a service would see it (the shell does not count)."""
+    """Where each needed secret lives, as a service would see it (the shell does not count).
+
+    Without `config` the file is read here; a broken one counts as defaults, since `doctor`
+    reports it in its own check. `daemon install` passes the config it has validated.
+    """
     environ = os.environ if environ is None else environ
     env_file = read_env_file(env_file_path()) if env_file is None else env_file
-    try:
-        stored = load_config(env={})  # the file alone: what the service reads, not what this shell adds
-    except ConfigError:
-        stored = Config()
+    if config is None:
+        try:
+            config = stored_config()
+        except ConfigError:
+            config = Config()
+    stored = config
     secrets = []
     for name, label in needed_secrets(stored):
         if name == API_KEY_ENV and stored.api_key():

@@ -198,3 +198,29 @@ def test_own_and_other_bots_messages_are_ignored(processes, home: Path, fake_aim
     assert fake_telegram.sent_messages(group) == ["echo: are you there?"]
     inbox = wait_for(lambda: (c := gateway.status()[1]["inbox"]).get("done") == 1 and c, what="the inbox")
     assert inbox == {"done": 1, "ignored": 2}  # stored, then ignored as bot authored
+
+
+STARTUP = (" control endpoint on ", " gateway running (pid ", " telegram: ready as @", " connector telegram ready")
+
+
+def startup_lines(log: str) -> list[str]:
+    """The startup lines of a log (or of the docs' example), without the time."""
+    return [line[24:] for line in log.splitlines() if line[:4].isdigit() and any(part in line for part in STARTUP)]
+
+
+def test_the_log_says_gateway_running_before_the_connector_is_ready(
+    processes, home: Path, fake_aimlapi, fake_telegram
+) -> None:
+    gateway = launch(processes, home, fake_aimlapi, fake_telegram)
+    wait_for(lambda: " connector telegram ready" in gateway.log, what="the connector's ready line")
+    assert gateway.terminate() == 0
+    printed = startup_lines(gateway.log)
+    assert printed[1:] == [
+        f"INFO agentbox.gateway.lifecycle gateway running (pid {gateway.proc.pid})",
+        f"INFO agentbox.connectors.telegram.connector telegram: ready as @{fake_telegram.bot_username}",
+        "INFO agentbox.gateway.supervisor connector telegram ready",
+    ], gateway.log
+    assert printed[0].startswith("INFO agentbox.gateway.control control endpoint on http://127.0.0.1:")
+    # docs/gateway.md "What the log shows" quotes the same lines (logger and words), in this order
+    documented = startup_lines((Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text("utf-8"))
+    assert [line.split()[:4] for line in documented] == [line.split()[:4] for line in printed]
