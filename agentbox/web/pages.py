@@ -248,7 +248,7 @@ class Pages:
             now=time.time(),
         )
 
-    async def schedules(self) -> list[dict[str, Any]] | None:
+    async def schedules(self) -> list[dict[str, Any]]:
         """Active and paused reminders and tasks, next run first (the shape `agentbox cron list` shows)."""
         from agentbox.schedules.describe import as_json
 
