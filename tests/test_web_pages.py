@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from agentbox.turn.usage import usage_by_day, utc_day_start
+from agentbox.web.pages import last_days
 from agentbox.web.queries import search_transcripts
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.gatewaykit import FakeConnector, inbound, wait_until
@@ -207,17 +208,37 @@ async def test_usage_page_shows_totals_and_caps(fake_aimlapi: Any, home: Path) -
         store = panel.gateway.store
         await store.sessions.ensure("telegram:dm:1", channel="telegram", chat_id="1")
         now = time.time()
-        for ago_days, usd in [(0, 1.5), (2, 0.25), (40, 9.0)]:  # the last is outside the 30 days
-            started = utc_day_start(now) - ago_days * 86400 + 10
+        for ago_days, usd, tokens_in, tokens_out in [(0, 1.5, 1000, 200), (2, 0.25, 300, 50), (40, 9.0, 9, 9)]:
+            started = utc_day_start(now) - ago_days * 86400 + 10  # the last is outside the 30 days
             await store.sessions.add_turn(
-                TurnRecord("telegram:dm:1", "gpt-4o", "ok", sender_id="1", usd=usd, started_at=started)
+                TurnRecord(
+                    "telegram:dm:1",
+                    "gpt-4o",
+                    "ok",
+                    sender_id="1",
+                    usd=usd,
+                    input_tokens=tokens_in,
+                    output_tokens=tokens_out,
+                    started_at=started,
+                )
             )
         async with http.get(panel.base + "/ui/usage", headers=panel.bearer) as answer:
             page = await answer.text()
         assert '<p class="big" id="total-usd">$1.75</p>' in page
         assert "75.0% of the daily cap" in page
-        assert page.count('<rect class="bar"') == 4  # two days, in the chart by model and in the one by sender
+        # Two days in each chart: spend by model, by sender; tokens in and out (two layers), by model, by sender.
+        assert page.count('<rect class="bar"') == 2 * 6
         assert "gpt-4o: $1.50</title>" in page and "telegram:1: $0.25</title>" in page
+        for chart in ("Tokens per day by model", "Tokens per day by sender"):
+            assert f'aria-label="{chart}"' in page
+        today, two_days_ago = last_days(now)[-1], last_days(now)[-3]
+        assert f"{today} · gpt-4o: 1.2k</title>" in page and f"{two_days_ago} · gpt-4o: 350</title>" in page
+        assert f"{today} · telegram:1: 1.2k</title>" in page and f"{two_days_ago} · telegram:1: 350</title>" in page
+        async with http.get(panel.base + "/", headers=panel.bearer) as answer:
+            home_page = await answer.text()
+        assert '<span class="state ready">ready</span> <b>telegram</b>' in home_page  # the connectors
+        assert '<p class="big">$1.50 <span class="muted">of $2.00</span></p>' in home_page  # today's spend, the cap
+        assert '<rect class="fill" width="150.0"' in home_page  # the meter: 75% of the track
 
 
 async def test_media_routes_serve_only_media(fake_aimlapi: Any, home: Path) -> None:
