@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
+import pytest
 
+from agentbox.humanize import money
 from agentbox.turn.usage import usage_by_day, utc_day_start
 from agentbox.web.pages import last_days
 from agentbox.web.queries import search_transcripts
+from agentbox.web.render import tokens, utc_time
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.gatewaykit import FakeConnector, inbound, wait_until
 from tests.helpers import png_bytes
+from tests.skills_helpers import requires, write_skill
 from tests.webkit import HTML, browser_session, logged_in, running_panel, sse_events
 
 
@@ -151,6 +157,24 @@ async def test_chat_refuses_bad_input_with_a_clear_reason(fake_aimlapi: Any, hom
         assert fake_aimlapi.chat_requests() == []
 
 
+async def _session_row(panel: Any, key: str) -> str:
+    """A pattern for the Sessions list's row of `key`: session, channel, chat, agent, last activity,
+    turns, tokens in / out, cost, from what the store holds."""
+    info = await panel.gateway.store.sessions.get(key)
+    assert info is not None and info.input_tokens > 0 and info.output_tokens > 0
+    head = (
+        f'<td><a href="/ui/sessions/{quote(key, safe="")}">{key}</a></td><td>{info.channel}</td>'
+        f"<td><code>{info.chat_id}</code></td><td>{info.agent}</td> "
+        f'<td title="{utc_time(info.updated_at)}">'
+    )
+    tail = (
+        f'</td><td class="num">{info.turns}</td> '
+        f'<td class="num">{tokens(info.input_tokens)} / {tokens(info.output_tokens)}</td>'
+        f'<td class="num">{money(info.usd)}</td>'
+    )
+    return re.escape(head) + r"(just now|\d+ (min|h|d) ago)" + re.escape(tail)
+
+
 async def test_transcript_search_and_reset(fake_aimlapi: Any, home: Path) -> None:
     connector = FakeConnector()
     config = "[channels.telegram]\ndm_policy = 'open'\n"
@@ -159,6 +183,11 @@ async def test_transcript_search_and_reset(fake_aimlapi: Any, home: Path) -> Non
         for sender, text in [("42", "my cat is called 50%_off"), ("43", "my dog is called Rex")]:
             await connector.push(inbound(text, sender=sender))
             await wait_until(lambda text=text: f"echo: {text}" in connector.texts())
+        async with http.get(panel.base + "/ui/sessions", headers=HTML) as answer:
+            listed = " ".join((await answer.text()).split())
+        rows = [await _session_row(panel, key) for key in ("telegram:dm:43", "telegram:dm:42")]
+        at = [found.start() for row in rows if (found := re.search(row, listed))]
+        assert len(at) == 2 and at[0] < at[1], rows  # each row's cells, newest first
         hits = await search_transcripts(panel.gateway.store, "50%_off")
         assert [h.session_key for h in hits] == ["telegram:dm:42"]
         assert await search_transcripts(panel.gateway.store, "c%t_is") == []  # LIKE wildcards are literal
@@ -311,3 +340,27 @@ async def test_operations_lists_the_schedules(fake_aimlapi: Any, home: Path) -> 
             page = await answer.text()
         assert "Call the bank" in page and "telegram:42" in page and "next 20" in page
         assert "not part of this gateway" not in page
+
+
+async def test_operations_lists_jobs_and_unavailable_skills(
+    fake_aimlapi: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIDE_TABLES_API_KEY", raising=False)
+    async with running_panel(fake_aimlapi, home) as panel, browser_session() as http:
+        await logged_in(panel, http)
+        write_skill(panel.gateway.config.workspace / "skills", "tides", metadata=requires(env=["TIDE_TABLES_API_KEY"]))
+        jobs = panel.gateway.store.jobs
+        failed = await jobs.create("video", session_key="web:abc", address=None, request={"prompt": "a cat"})
+        await jobs.update(failed.id, status="error", error="the provider refused the prompt")
+        done = await jobs.create("video", session_key="web:abc", address=None, request={"prompt": "a dog"})
+        await jobs.update(done.id, status="delivered")
+        async with http.get(panel.base + "/ui/ops", headers=HTML) as answer:
+            page = " ".join((await answer.text()).split())
+        assert f'<code>{failed.id}</code></td><td>video</td><td><span class="state failed">error</span>' in page
+        assert "<td>the provider refused the prompt</td>" in page
+        assert f'<code>{done.id}</code></td><td>video</td><td><span class="state ready">delivered</span>' in page
+        assert '<a href="/ui/sessions/web%3Aabc">web:abc</a>' in page
+        tides = page[page.index("<b>tides</b>") :]
+        assert tides.index('<span class="state degraded">unavailable</span>') < tides.index("</tr>")
+        assert tides.index("needs env TIDE_TABLES_API_KEY<br>") < tides.index("</tr>")
+        assert "add TIDE_TABLES_API_KEY=&lt;value&gt; to" in tides[: tides.index("</tr>")]  # the fix, escaped
