@@ -22,7 +22,7 @@ from tests.fakes.aimlapi import Reply, ToolCall
 from tests.gatewaykit import FakeConnector, inbound, wait_until
 from tests.helpers import png_bytes
 from tests.skills_helpers import requires, write_skill
-from tests.webkit import HTML, browser_session, logged_in, running_panel, sse_events
+from tests.webkit import HTML, StreamGate, browser_session, logged_in, running_panel, sse_events
 
 
 async def eventually(read: Any, ok: Any, tries: int = 500) -> Any:
@@ -105,6 +105,8 @@ async def test_chat_streams_the_answer_as_events_and_keeps_the_turn(fake_aimlapi
         Reply(tool_calls=[ToolCall("current_time", {})]),
         Reply(text="It is **late**. <script>alert(1)</script> " + " ".join(f"w{i}" for i in range(30))),
     )
+    gate = StreamGate(fake_aimlapi, request=2, after_chunks=3)  # the answer's stream, after its first words
+    streamed_early = False
     async with running_panel(fake_aimlapi, home) as panel, browser_session() as http:
         csrf = await logged_in(panel, http)
         async with http.post(panel.base + "/ui/chat/new", data={"csrf_token": csrf, "agent": "main"}) as answer:
@@ -116,7 +118,14 @@ async def test_chat_streams_the_answer_as_events_and_keeps_the_turn(fake_aimlapi
         url = f"{panel.base}/ui/chat/{chat_id}/send"
         async with http.post(url, data=form, headers={"X-CSRF-Token": csrf}) as answer:
             assert answer.content_type == "text/event-stream"
-            events = sse_events(await answer.text())
+            lines = []
+            async for line in answer.content:
+                if line.startswith(b"event: delta") and not gate.is_set():
+                    streamed_early = not gate.rest_sent  # the fake holds the rest of the answer until now
+                    gate.set()
+                lines.append(line.decode())
+            events = sse_events("".join(lines))
+        assert streamed_early, "no part of the answer reached the browser before the model finished it"
         names = [name for name, _ in events]
         assert names.count("delta") > 5 and names[-1] == "done"  # streamed in pieces, then finished
         streamed = "".join(json.loads(data)["text"] for name, data in events if name == "delta")
