@@ -256,7 +256,6 @@ async def test_a_delivery_stored_while_no_worker_ran_is_handled_on_start(
         assert hooks.telegram.texts(ALICE) == ["Deploy finished"]
 
 
-
 async def test_a_task_answered_before_a_crash_is_not_asked_again(
     fake_aimlapi: FakeAimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

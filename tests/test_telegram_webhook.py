@@ -22,8 +22,8 @@ import pytest
 from agentbox.config import ConfigError, parse_config
 from agentbox.connectors.telegram.connector import TelegramConnector, create
 from agentbox.connectors.telegram.settings import TelegramConfig
-from agentbox.messages import ConnectorState
 from agentbox.gateway.telegram_webhook import gateway_service
+from agentbox.messages import ConnectorState
 from tests.fakes.aimlapi import FakeAimlapi
 from tests.fakes.telegram import FakeTelegram
 from tests.gatewaykit import running_gateway, wait_until
@@ -123,7 +123,6 @@ async def test_requests_without_the_secret_are_refused_and_a_resent_update_is_an
         await wait_until(lambda: echoes(fake_telegram) == ["echo: only once, please"], ANSWER)
         assert await settled(gateway) == {"done": 1}
     assert len(fake_aimlapi.chat_requests()) == 1
-
 
 
 async def test_an_update_that_could_not_be_stored_gets_500_and_telegram_sends_it_again(
