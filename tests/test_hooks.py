@@ -256,6 +256,41 @@ async def test_a_delivery_stored_while_no_worker_ran_is_handled_on_start(
         assert hooks.telegram.texts(ALICE) == ["Deploy finished"]
 
 
+async def test_a_task_answered_before_a_crash_is_not_asked_again(
+    fake_aimlapi: FakeAimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sends: list[str] = []
+
+    async def crash(address: Any, outbound: Any, **_: Any) -> str:
+        sends.append(outbound.text)  # the answer exists (its turn is stored); the process dies before sending
+        raise RuntimeError("killed between the answer and its delivery")
+
+    async with hooks_on(fake_aimlapi, home, monkeypatch, hook()) as hooks:
+        monkeypatch.setattr(hooks.gateway.delivery, "send", crash)
+        assert (await hooks.deliver("github", WORKFLOW_RUN))[0] == 202
+        await wait_until(lambda: sends, 30)
+        assert await hooks.counts() == {"pending": 1}
+    async with hooks_on(fake_aimlapi, home, monkeypatch, hook()) as hooks:
+        assert await hooks.settled(1) == {"done": 1}
+        assert hooks.telegram.texts(ALICE) == [f"echo: {CI_TEXT}"]
+    assert sends == [f"echo: {CI_TEXT}"]
+    assert len(fake_aimlapi.chat_requests()) == 1  # the stored answer was sent; the model was asked once
+
+
+async def test_a_hook_whose_secret_is_not_set_answers_503_and_stores_nothing(
+    fake_aimlapi: FakeAimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = hook() + hook("unset", secret_env="UNSET_HOOK_SECRET")
+    monkeypatch.delenv("UNSET_HOOK_SECRET", raising=False)
+    async with hooks_on(fake_aimlapi, home, monkeypatch, config) as hooks:
+        status, answer = await hooks.deliver("unset", WORKFLOW_RUN)
+        assert status == 503 and "no secret configured" in answer["error"]
+        body = b"{}"
+        assert (await hooks.post("unset", body, {"X-Agentbox-Signature": sign("", body)}))[0] == 503
+        assert await hooks.counts() == {}
+    assert fake_aimlapi.chat_requests() == [] and hooks.telegram.sent == []
+
+
 # -- the pieces, over many inputs ------------------------------------------------------------
 
 

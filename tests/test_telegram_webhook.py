@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from agentbox.config import ConfigError, parse_config
 from agentbox.connectors.telegram.connector import TelegramConnector, create
 from agentbox.connectors.telegram.settings import TelegramConfig
 from agentbox.gateway.telegram_webhook import gateway_service
+from agentbox.messages import ConnectorState
 from tests.fakes.aimlapi import FakeAimlapi
 from tests.fakes.telegram import FakeTelegram
 from tests.gatewaykit import running_gateway, wait_until
@@ -120,6 +122,45 @@ async def test_requests_without_the_secret_are_refused_and_a_resent_update_is_an
                     assert response.status == 200
         await wait_until(lambda: echoes(fake_telegram) == ["echo: only once, please"], ANSWER)
         assert await settled(gateway) == {"done": 1}
+    assert len(fake_aimlapi.chat_requests()) == 1
+
+
+async def test_an_update_that_could_not_be_stored_gets_500_and_telegram_sends_it_again(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with gateway_in("webhook", fake_aimlapi, fake_telegram, home) as gateway:
+        inbox = gateway.store.inbox
+        add, attempts = inbox.add, []
+
+        async def locked_once(inbound: Any) -> Any:
+            attempts.append(inbound.message_id)
+            if len(attempts) == 1:
+                raise sqlite3.OperationalError("database is locked")
+            return await add(inbound)
+
+        monkeypatch.setattr(inbox, "add", locked_once)
+        fake_telegram.push_text(ALICE, "store me")
+        await wait_until(lambda: echoes(fake_telegram) == ["echo: store me"], ANSWER)
+        assert [p.status for p in fake_telegram.webhook_posts] == [500, 200]
+        assert len(attempts) == 2 and await settled(gateway) == {"done": 1}
+    assert len(fake_aimlapi.chat_requests()) == 1
+
+
+async def test_while_the_connector_restarts_the_webhook_answers_503_and_telegram_sends_again(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path
+) -> None:
+    async with gateway_in("webhook", fake_aimlapi, fake_telegram, home) as gateway:
+        slot = gateway.slots["telegram"]
+        fake_telegram.hold("setWebhook")  # the restart waits in setWebhook until released
+        slot.connector.status.set(ConnectorState.FAILED, "token revoked")  # what the connector reports
+        await wait_until(lambda: not slot.ready.is_set(), ANSWER)
+        fake_telegram.push_text(ALICE, "are you back?")
+        await wait_until(lambda: fake_telegram.webhook_posts, ANSWER)
+        fake_telegram.release()
+        await wait_until(lambda: echoes(fake_telegram) == ["echo: are you back?"], ANSWER)
+        statuses = [p.status for p in fake_telegram.webhook_posts]
+        assert statuses[0] == 503 and statuses[-1] == 200 and set(statuses[:-1]) == {503}, statuses
+        assert slot.restarts == 1 and await settled(gateway) == {"done": 1}
     assert len(fake_aimlapi.chat_requests()) == 1
 
 

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
+import pytest
 
+from agentbox.humanize import money
 from agentbox.turn.usage import usage_by_day, utc_day_start
+from agentbox.web.pages import last_days
 from agentbox.web.queries import search_transcripts
+from agentbox.web.render import tokens, utc_time
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.gatewaykit import FakeConnector, inbound, wait_until
 from tests.helpers import png_bytes
-from tests.webkit import HTML, browser_session, logged_in, running_panel, sse_events
+from tests.skills_helpers import requires, write_skill
+from tests.webkit import HTML, StreamGate, browser_session, logged_in, running_panel, sse_events
 
 
 async def eventually(read: Any, ok: Any, tries: int = 500) -> Any:
@@ -98,6 +105,8 @@ async def test_chat_streams_the_answer_as_events_and_keeps_the_turn(fake_aimlapi
         Reply(tool_calls=[ToolCall("current_time", {})]),
         Reply(text="It is **late**. <script>alert(1)</script> " + " ".join(f"w{i}" for i in range(30))),
     )
+    gate = StreamGate(fake_aimlapi, request=2, after_chunks=3)  # the answer's stream, after its first words
+    streamed_early = False
     async with running_panel(fake_aimlapi, home) as panel, browser_session() as http:
         csrf = await logged_in(panel, http)
         async with http.post(panel.base + "/ui/chat/new", data={"csrf_token": csrf, "agent": "main"}) as answer:
@@ -109,7 +118,14 @@ async def test_chat_streams_the_answer_as_events_and_keeps_the_turn(fake_aimlapi
         url = f"{panel.base}/ui/chat/{chat_id}/send"
         async with http.post(url, data=form, headers={"X-CSRF-Token": csrf}) as answer:
             assert answer.content_type == "text/event-stream"
-            events = sse_events(await answer.text())
+            lines = []
+            async for line in answer.content:
+                if line.startswith(b"event: delta") and not gate.is_set():
+                    streamed_early = not gate.rest_sent  # the fake holds the rest of the answer until now
+                    gate.set()
+                lines.append(line.decode())
+            events = sse_events("".join(lines))
+        assert streamed_early, "no part of the answer reached the browser before the model finished it"
         names = [name for name, _ in events]
         assert names.count("delta") > 5 and names[-1] == "done"  # streamed in pieces, then finished
         streamed = "".join(json.loads(data)["text"] for name, data in events if name == "delta")
@@ -150,6 +166,24 @@ async def test_chat_refuses_bad_input_with_a_clear_reason(fake_aimlapi: Any, hom
         assert fake_aimlapi.chat_requests() == []
 
 
+async def _session_row(panel: Any, key: str) -> str:
+    """A pattern for the Sessions list's row of `key`: session, channel, chat, agent, last activity,
+    turns, tokens in / out, cost, from what the store holds."""
+    info = await panel.gateway.store.sessions.get(key)
+    assert info is not None and info.input_tokens > 0 and info.output_tokens > 0
+    head = (
+        f'<td><a href="/ui/sessions/{quote(key, safe="")}">{key}</a></td><td>{info.channel}</td>'
+        f"<td><code>{info.chat_id}</code></td><td>{info.agent}</td> "
+        f'<td title="{utc_time(info.updated_at)}">'
+    )
+    tail = (
+        f'</td><td class="num">{info.turns}</td> '
+        f'<td class="num">{tokens(info.input_tokens)} / {tokens(info.output_tokens)}</td>'
+        f'<td class="num">{money(info.usd)}</td>'
+    )
+    return re.escape(head) + r"(just now|\d+ (min|h|d) ago)" + re.escape(tail)
+
+
 async def test_transcript_search_and_reset(fake_aimlapi: Any, home: Path) -> None:
     connector = FakeConnector()
     config = "[channels.telegram]\ndm_policy = 'open'\n"
@@ -158,6 +192,11 @@ async def test_transcript_search_and_reset(fake_aimlapi: Any, home: Path) -> Non
         for sender, text in [("42", "my cat is called 50%_off"), ("43", "my dog is called Rex")]:
             await connector.push(inbound(text, sender=sender))
             await wait_until(lambda text=text: f"echo: {text}" in connector.texts())
+        async with http.get(panel.base + "/ui/sessions", headers=HTML) as answer:
+            listed = " ".join((await answer.text()).split())
+        rows = [await _session_row(panel, key) for key in ("telegram:dm:43", "telegram:dm:42")]
+        at = [found.start() for row in rows if (found := re.search(row, listed))]
+        assert len(at) == 2 and at[0] < at[1], rows  # each row's cells, newest first
         hits = await search_transcripts(panel.gateway.store, "50%_off")
         assert [h.session_key for h in hits] == ["telegram:dm:42"]
         assert await search_transcripts(panel.gateway.store, "c%t_is") == []  # LIKE wildcards are literal
@@ -207,17 +246,37 @@ async def test_usage_page_shows_totals_and_caps(fake_aimlapi: Any, home: Path) -
         store = panel.gateway.store
         await store.sessions.ensure("telegram:dm:1", channel="telegram", chat_id="1")
         now = time.time()
-        for ago_days, usd in [(0, 1.5), (2, 0.25), (40, 9.0)]:  # the last is outside the 30 days
-            started = utc_day_start(now) - ago_days * 86400 + 10
+        for ago_days, usd, tokens_in, tokens_out in [(0, 1.5, 1000, 200), (2, 0.25, 300, 50), (40, 9.0, 9, 9)]:
+            started = utc_day_start(now) - ago_days * 86400 + 10  # the last is outside the 30 days
             await store.sessions.add_turn(
-                TurnRecord("telegram:dm:1", "gpt-4o", "ok", sender_id="1", usd=usd, started_at=started)
+                TurnRecord(
+                    "telegram:dm:1",
+                    "gpt-4o",
+                    "ok",
+                    sender_id="1",
+                    usd=usd,
+                    input_tokens=tokens_in,
+                    output_tokens=tokens_out,
+                    started_at=started,
+                )
             )
         async with http.get(panel.base + "/ui/usage", headers=panel.bearer) as answer:
             page = await answer.text()
         assert '<p class="big" id="total-usd">$1.75</p>' in page
         assert "75.0% of the daily cap" in page
-        assert page.count('<rect class="bar"') == 4  # two days, in the chart by model and in the one by sender
+        # Two days in each chart: spend by model, by sender; tokens in and out (two layers), by model, by sender.
+        assert page.count('<rect class="bar"') == 2 * 6
         assert "gpt-4o: $1.50</title>" in page and "telegram:1: $0.25</title>" in page
+        for chart in ("Tokens per day by model", "Tokens per day by sender"):
+            assert f'aria-label="{chart}"' in page
+        today, two_days_ago = last_days(now)[-1], last_days(now)[-3]
+        assert f"{today} · gpt-4o: 1.2k</title>" in page and f"{two_days_ago} · gpt-4o: 350</title>" in page
+        assert f"{today} · telegram:1: 1.2k</title>" in page and f"{two_days_ago} · telegram:1: 350</title>" in page
+        async with http.get(panel.base + "/", headers=panel.bearer) as answer:
+            home_page = await answer.text()
+        assert '<span class="state ready">ready</span> <b>telegram</b>' in home_page  # the connectors
+        assert '<p class="big">$1.50 <span class="muted">of $2.00</span></p>' in home_page  # today's spend, the cap
+        assert '<rect class="fill" width="150.0"' in home_page  # the meter: 75% of the track
 
 
 async def test_media_routes_serve_only_media(fake_aimlapi: Any, home: Path) -> None:
@@ -290,3 +349,27 @@ async def test_operations_lists_the_schedules(fake_aimlapi: Any, home: Path) -> 
             page = await answer.text()
         assert "Call the bank" in page and "telegram:42" in page and "next 20" in page
         assert "not part of this gateway" not in page
+
+
+async def test_operations_lists_jobs_and_unavailable_skills(
+    fake_aimlapi: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIDE_TABLES_API_KEY", raising=False)
+    async with running_panel(fake_aimlapi, home) as panel, browser_session() as http:
+        await logged_in(panel, http)
+        write_skill(panel.gateway.config.workspace / "skills", "tides", metadata=requires(env=["TIDE_TABLES_API_KEY"]))
+        jobs = panel.gateway.store.jobs
+        failed = await jobs.create("video", session_key="web:abc", address=None, request={"prompt": "a cat"})
+        await jobs.update(failed.id, status="error", error="the provider refused the prompt")
+        done = await jobs.create("video", session_key="web:abc", address=None, request={"prompt": "a dog"})
+        await jobs.update(done.id, status="delivered")
+        async with http.get(panel.base + "/ui/ops", headers=HTML) as answer:
+            page = " ".join((await answer.text()).split())
+        assert f'<code>{failed.id}</code></td><td>video</td><td><span class="state failed">error</span>' in page
+        assert "<td>the provider refused the prompt</td>" in page
+        assert f'<code>{done.id}</code></td><td>video</td><td><span class="state ready">delivered</span>' in page
+        assert '<a href="/ui/sessions/web%3Aabc">web:abc</a>' in page
+        tides = page[page.index("<b>tides</b>") :]
+        assert tides.index('<span class="state degraded">unavailable</span>') < tides.index("</tr>")
+        assert tides.index("needs env TIDE_TABLES_API_KEY<br>") < tides.index("</tr>")
+        assert "add TIDE_TABLES_API_KEY=&lt;value&gt; to" in tides[: tides.index("</tr>")]  # the fix, escaped

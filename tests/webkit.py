@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -73,3 +75,34 @@ def sse_events(body: str) -> list[tuple[str, str]]:
         if data:
             events.append((name, data))
     return events
+
+
+class StreamGate(threading.Event):
+    """Holds the fake AI/ML API's `request`-th chat stream after its first `after_chunks` chunks until `set()`.
+
+    Proves streaming without a clock: while `rest_sent` is false the fake has sent nothing past the
+    gate (a retried request waits at it too), so what the browser reads then was streamed, not
+    buffered until the end. It replaces the fake's pause between chunks (run on the fake's own
+    thread). A gate never opened gives way after about 30 s, so a test that waited in vain fails
+    instead of hanging.
+    """
+
+    def __init__(self, fake: Any, *, request: int, after_chunks: int) -> None:
+        super().__init__()
+        self.rest_sent = False
+        self._fake, self._request, self._after = fake, request, after_chunks
+        self._pauses = 0
+        self._pause = fake._sleep
+        fake._sleep = self._gated
+
+    async def _gated(self, seconds: float) -> None:
+        if not self.is_set() and len(self._fake.chat_requests()) >= self._request:
+            self._pauses += 1  # the request's latency first, then one pause before each chunk after the first
+            if self._pauses > self._after:
+                for _ in range(3000):
+                    if self.is_set():
+                        break
+                    await asyncio.sleep(0.01)
+                self.rest_sent = True
+                self.set()
+        await self._pause(seconds)

@@ -201,12 +201,6 @@ class Pages:
         conn = self.state.store.conn
         by_model = await usage_by_day(conn, "model", since=since)
         by_sender = await usage_by_day(conn, "sender", since=since)
-        spend_series = fold_series(by_model, days, "usd")
-        sender_series = fold_series(by_sender, days, "usd")
-        token_series = [
-            charts.Series("input tokens", _per_day(by_model, days, lambda r: r.input_tokens)),
-            charts.Series("output tokens", _per_day(by_model, days, lambda r: r.output_tokens)),
-        ]
         caps = await caps_status(self.state.config.limits, self.state.store, now=now)
         total_usd = sum(row.usd for row in by_model)
         total_tokens = sum(row.input_tokens + row.output_tokens for row in by_model)
@@ -217,12 +211,7 @@ class Pages:
             title="Usage",
             days=days,
             patterns=charts.pattern_defs(),
-            spend_chart=charts.stacked_bars(days, spend_series, label="Spend per day by model (USD)", fmt=money),
-            spend_legend=charts.legend(spend_series, money),
-            sender_chart=charts.stacked_bars(days, sender_series, label="Spend per day by sender (USD)", fmt=money),
-            sender_legend=charts.legend(sender_series, money),
-            token_chart=charts.stacked_bars(days, token_series, label="Tokens per day", fmt=tokens),
-            token_legend=charts.legend(token_series, tokens),
+            **usage_charts(days, by_model, by_sender),
             daily=[(day, _day_total(by_model, day)) for day in reversed(days)],
             models=totals_by_key(by_model),
             senders=totals_by_key(by_sender),
@@ -248,7 +237,7 @@ class Pages:
             now=time.time(),
         )
 
-    async def schedules(self) -> list[dict[str, Any]] | None:
+    async def schedules(self) -> list[dict[str, Any]]:
         """Active and paused reminders and tasks, next run first (the shape `agentbox cron list` shows)."""
         from agentbox.schedules.describe import as_json
 
@@ -260,6 +249,26 @@ class Pages:
             }
             for row in rows
         ]
+
+
+def usage_charts(days: list[str], by_model: list[DailyUsage], by_sender: list[DailyUsage]) -> dict[str, Any]:
+    """The Usage page's charts and legends: spend and tokens per day, by model and by sender."""
+    token_series = [
+        charts.Series("input tokens", _per_day(by_model, days, lambda r: r.input_tokens)),
+        charts.Series("output tokens", _per_day(by_model, days, lambda r: r.output_tokens)),
+    ]
+    shown = {
+        "spend": (fold_series(by_model, days, "usd"), "Spend per day by model (USD)", money),
+        "sender": (fold_series(by_sender, days, "usd"), "Spend per day by sender (USD)", money),
+        "token": (token_series, "Tokens per day", tokens),
+        "token_model": (fold_series(by_model, days, "tokens"), "Tokens per day by model", tokens),
+        "token_sender": (fold_series(by_sender, days, "tokens"), "Tokens per day by sender", tokens),
+    }
+    out: dict[str, Any] = {}
+    for name, (series, label, fmt) in shown.items():
+        out[f"{name}_chart"] = charts.stacked_bars(days, series, label=label, fmt=fmt)
+        out[f"{name}_legend"] = charts.legend(series, fmt)
+    return out
 
 
 def _per_day(rows: list[DailyUsage], days: list[str], value: Any) -> list[float]:

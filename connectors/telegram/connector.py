@@ -12,7 +12,7 @@ FAILED and ends polling; `failure` holds the error. `await stop()`.
 
 Delivery is at least once: the offset advances only after `deliver` returned, so an
 update whose delivery raised (or was interrupted by a crash) comes back. In webhook mode
-(`connectors/telegram/webhook.py` serves `POST /telegram/webhook` on the gateway's server)
+(`agentbox/gateway/telegram_webhook.py` serves `POST /telegram/webhook` on the gateway's server)
 `receive` answers Telegram only once `deliver` returned; a failure makes Telegram send the
 update again. Switching modes loses nothing: polling deletes the webhook and setting it keeps
 pending updates (`drop_pending_updates=False`); an update seen twice is stored once (the inbox).
