@@ -244,6 +244,32 @@ async def test_with_nothing_scheduled_the_timer_never_wakes(rt: Any) -> None:
     assert scheduler.passes == 2
 
 
+async def test_a_repeating_schedule_keeps_firing_on_the_live_timer(rt: Any) -> None:
+    rt.config.schedules.min_repeat_interval = 1
+    clock = Clock(paris(2026, 12, 1, 8))
+    created = await add(rt, ALICE, "1s", "Tick", clock.now, repeat="1s")
+    sent: list[str] = []
+
+    async def second_passes_per_send(address: Address, outbound: Outbound, session_key: str, tag: str) -> Outcome:
+        sent.append(outbound.text)
+        if len(sent) < 3:
+            clock.now += 1  # the next run is due once this one is out; after the third, time stands still
+        return "sent"
+
+    clock.now = created.next_run_at
+    scheduler = Scheduler(rt.store, rt.config, rt.runner, second_passes_per_send, clock=clock)
+    await scheduler.start()
+    try:
+        await wait_until(lambda: len(sent) == 3)  # only the live timer fires them: nothing calls run_due here
+        await scheduler.wait_idle()
+        after = await rt.store.schedules.get(created.id)
+        await wait_until(lambda: scheduler.next_wake == pytest.approx(after.next_run_at))  # set for the fourth
+    finally:
+        await scheduler.stop()
+    assert sent == ["Tick"] * 3
+    assert (after.status, after.runs, after.claim_due_at, after.next_run_at) == ("active", 3, None, clock.now + 1)
+
+
 async def test_limits_per_sender_and_on_how_often_something_repeats(rt: Any) -> None:
     now = paris(2026, 12, 1, 8)
     for number in range(20):
