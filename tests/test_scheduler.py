@@ -22,6 +22,7 @@ from agentbox.schedules.service import MAX_SLEEP, Scheduler
 from agentbox.schedules.timing import ScheduleError
 from agentbox.store import Store
 from agentbox.store.outbox import NewEntry
+from tests.fakes.aimlapi import TINY_PNG, FakeAimlapi, Reply, ToolCall
 from tests.gatewaykit import wait_until
 from tests.helpers import runtime_on
 from tests.modelkit import FunctionModels, conversation, last_prompt, reply
@@ -323,6 +324,64 @@ async def test_a_task_runs_a_turn_in_its_session_and_its_answer_is_delivered(rt:
     )
     transcript = await rt.store.sessions.transcript("telegram:group:-100777")
     assert [turn["reply"] for turn in transcript] == ["Sunny, 21°C in Paris."]
+
+
+def _draws_a_sunrise(fake_aimlapi: FakeAimlapi) -> None:
+    """The task's turn: the model calls the image tool (the fake's image endpoint), then answers."""
+    fake_aimlapi.script(
+        Reply(tool_calls=[ToolCall("generate_image", {"prompt": "a sunrise"})]), Reply(text="Your sunrise.")
+    )
+
+
+def _the_sunrise(sent: Delivered) -> None:
+    assert sent.outbound.text == "Your sunrise."
+    [image] = sent.outbound.attachments
+    assert image.kind == "image" and image.path is not None and Path(image.path).read_bytes() == TINY_PNG
+
+
+async def test_a_task_answer_keeps_its_attachments(rt: Any, fake_aimlapi: FakeAimlapi) -> None:
+    _draws_a_sunrise(fake_aimlapi)
+    clock = Clock(paris(2026, 12, 1, 7))
+    created = await add(rt, ALICE, "10m", "Draw me a sunrise", clock.now, kind="task")
+    platform = Platform(clock)
+    scheduler = Scheduler(rt.store, rt.config, rt.runner, platform, clock=clock)
+    await fire_at(scheduler, clock, created.next_run_at)
+    [sent] = platform.sent
+    _the_sunrise(sent)
+
+
+async def test_a_task_answered_before_a_crash_is_sent_without_a_new_model_call(
+    rt: Any, fake_aimlapi: FakeAimlapi
+) -> None:
+    _draws_a_sunrise(fake_aimlapi)
+    clock = Clock(paris(2026, 12, 1, 7))
+    created = await add(rt, ALICE, "10m", "Draw me a sunrise", clock.now, kind="task")
+    sending = asyncio.Event()
+
+    async def send_then_die(address: Address, outbound: Outbound, session_key: str, tag: str) -> Outcome:
+        sending.set()
+        await asyncio.Event().wait()  # the process dies with the answer in hand, before the platform took it
+        raise AssertionError("unreachable")
+
+    first = Scheduler(rt.store, rt.config, rt.runner, send_then_die, clock=clock, grace=0)
+    clock.now = created.next_run_at
+    await first.run_due()
+    await sending.wait()
+    await first.stop()
+    asked = len(fake_aimlapi.chat_requests())
+    interrupted = await rt.store.schedules.get(created.id)
+    assert interrupted.claim_due_at == created.next_run_at and interrupted.claim_turn_id is not None
+    platform = Platform(clock)
+    second = Scheduler(rt.store, rt.config, rt.runner, platform, clock=clock)
+    await second.start()
+    await settled(second)
+    await second.stop()
+    assert asked == 2 and len(fake_aimlapi.chat_requests()) == asked  # the turn (a tool call, its answer); no more
+    [sent] = platform.sent
+    _the_sunrise(sent)  # the stored answer, media included
+    done = await rt.store.schedules.get(created.id)
+    assert (done.status, done.runs, done.claim_due_at, done.last_result) == ("done", 1, None, "task ok, sent")
+    assert len(await rt.store.sessions.transcript(ALICE.session_key)) == 1  # one turn in the history
 
 
 async def test_a_reminder_is_in_the_history_so_a_reply_to_it_makes_sense(rt: Any) -> None:
