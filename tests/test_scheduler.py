@@ -103,6 +103,14 @@ async def fire_at(scheduler: Scheduler, clock: Clock, when: float) -> None:
     await scheduler.wait_idle()
 
 
+async def die_while_sending(scheduler: Scheduler, clock: Clock, when: float) -> None:
+    """Claim the run due at `when` and stop while it is being sent: it stays claimed, as after kill -9."""
+    clock.now = when
+    await scheduler.run_due()
+    await asyncio.sleep(0)
+    await scheduler.stop()
+
+
 async def test_a_due_reminder_is_claimed_once_however_many_schedulers_race(rt: Any, home: Path) -> None:
     clock = Clock(paris(2026, 12, 1, 8))
     created = await add(rt, ALICE, "09:00", "Call the bank", clock.now, timezone="Europe/Paris")
@@ -269,6 +277,23 @@ async def test_a_repeating_schedule_keeps_firing_on_the_live_timer(rt: Any) -> N
         await scheduler.stop()
     assert sent == ["Tick"] * 3
     assert (after.status, after.runs, after.claim_due_at, after.next_run_at) == ("active", 3, None, clock.now + 1)
+
+
+async def test_a_repeating_run_recovered_at_start_leaves_the_timer_set_for_the_next(rt: Any) -> None:
+    rt.config.schedules.min_repeat_interval = 1
+    clock = Clock(paris(2026, 12, 1, 8))
+    created = await add(rt, ALICE, "08:30", "Vitamins", clock.now, timezone="Europe/Paris", repeat="1m")
+    first = Scheduler(rt.store, rt.config, rt.runner, Platform(clock, hold=asyncio.Event()), clock=clock, grace=0)
+    await die_while_sending(first, clock, created.next_run_at)  # the process dies mid-send
+    platform = Platform(clock)
+    second = Scheduler(rt.store, rt.config, rt.runner, platform, clock=clock)
+    await second.start()
+    try:
+        await settled(second)
+        await wait_until(lambda: second.next_wake == pytest.approx(paris(2026, 12, 1, 8, 31)))  # the next run
+    finally:
+        await second.stop()
+    assert platform.texts() == ["Vitamins"]
 
 
 async def test_limits_per_sender_and_on_how_often_something_repeats(rt: Any) -> None:
