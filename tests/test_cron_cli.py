@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from agentbox.store import Store
 from tests.clirun import invoke
 from tests.helpers import write_config
 
@@ -44,6 +46,22 @@ def test_add_prints_the_schedule_in_the_list_shape_and_list_json_shows_them(home
     table = invoke(home, "cron", "list")
     assert "Call the bank" in table.stdout and "every weekday at 08:00" in table.stdout
     assert "No gateway is running" in invoke(home, "cron", "add", "--in", "1h", "--to", "cli:x", "-m", "y").stdout
+
+
+def test_without_tz_a_direct_chat_uses_the_person_s_own_timezone_and_the_help_says_so(home: Path) -> None:
+    write_config(home, "[agents.main]\ntimezone = 'Europe/Paris'\n")
+
+    async def alice_lives_in_tokyo() -> None:
+        async with await Store.open(home / "agentbox.db") as store:
+            await store.schedules.set_timezone("telegram", "835750362", "Asia/Tokyo")
+
+    asyncio.run(alice_lives_in_tokyo())
+    alices = added(home, "--at", "2099-06-01T09:30", "--to", "telegram:835750362", "-m", "Tokyo morning")
+    groups = added(home, "--at", "2099-06-01T09:30", "--to", "telegram:-100777", "-m", "Paris morning")
+    assert (alices["timezone"], alices["next_run"]) == ("Asia/Tokyo", "2099-06-01T09:30:00+09:00")
+    assert (groups["timezone"], groups["next_run"]) == ("Europe/Paris", "2099-06-01T09:30:00+02:00")  # no person
+    helped = " ".join(invoke(home, "cron", "add", "--help").stdout.replace("│", " ").split())  # unboxed, unwrapped
+    assert "for a direct chat the person's own /timezone, else the agent's timezone, else this machine's" in helped
 
 
 def test_pause_resume_remove_and_what_list_shows_then(home: Path) -> None:

@@ -20,7 +20,7 @@ sender_ids = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, ma
 
 
 @given(codes, noise, st.lists(st.booleans(), min_size=CODE_LENGTH, max_size=CODE_LENGTH))
-def test_typed_code_normalises_back(code: str, gaps: list[str], lower: list[bool]) -> None:
+def test_typed_code_normalizes_back(code: str, gaps: list[str], lower: list[bool]) -> None:
     typed = gaps[0] + "".join(
         (ch.lower() if low else ch) + gap for ch, low, gap in zip(code, lower, gaps[1:], strict=True)
     )
@@ -28,7 +28,7 @@ def test_typed_code_normalises_back(code: str, gaps: list[str], lower: list[bool
 
 
 @given(st.text(max_size=60))
-def test_normalised_input_has_no_separators_or_lowercase(text: str) -> None:
+def test_normalized_input_has_no_separators_or_lowercase(text: str) -> None:
     out = normalize_code(text)
     assert " " not in out and "-" not in out and out == out.upper()
 

@@ -22,6 +22,7 @@ from agentbox.schedules.service import MAX_SLEEP, Scheduler
 from agentbox.schedules.timing import ScheduleError
 from agentbox.store import Store
 from agentbox.store.outbox import NewEntry
+from tests.fakes.aimlapi import TINY_PNG, FakeAimlapi, Reply, ToolCall
 from tests.gatewaykit import wait_until
 from tests.helpers import runtime_on
 from tests.modelkit import FunctionModels, conversation, last_prompt, reply
@@ -100,6 +101,14 @@ async def fire_at(scheduler: Scheduler, clock: Clock, when: float) -> None:
     clock.now = when
     await scheduler.run_due()
     await scheduler.wait_idle()
+
+
+async def die_while_sending(scheduler: Scheduler, clock: Clock, when: float) -> None:
+    """Claim the run due at `when` and stop while it is being sent: it stays claimed, as after kill -9."""
+    clock.now = when
+    await scheduler.run_due()
+    await asyncio.sleep(0)
+    await scheduler.stop()
 
 
 async def test_a_due_reminder_is_claimed_once_however_many_schedulers_race(rt: Any, home: Path) -> None:
@@ -244,6 +253,49 @@ async def test_with_nothing_scheduled_the_timer_never_wakes(rt: Any) -> None:
     assert scheduler.passes == 2
 
 
+async def test_a_repeating_schedule_keeps_firing_on_the_live_timer(rt: Any) -> None:
+    rt.config.schedules.min_repeat_interval = 1
+    clock = Clock(paris(2026, 12, 1, 8))
+    created = await add(rt, ALICE, "1s", "Tick", clock.now, repeat="1s")
+    sent: list[str] = []
+
+    async def second_passes_per_send(address: Address, outbound: Outbound, session_key: str, tag: str) -> Outcome:
+        sent.append(outbound.text)
+        if len(sent) < 3:
+            clock.now += 1  # the next run is due once this one is out; after the third, time stands still
+        return "sent"
+
+    clock.now = created.next_run_at
+    scheduler = Scheduler(rt.store, rt.config, rt.runner, second_passes_per_send, clock=clock)
+    await scheduler.start()
+    try:
+        await wait_until(lambda: len(sent) == 3)  # only the live timer fires them: nothing calls run_due here
+        await scheduler.wait_idle()
+        after = await rt.store.schedules.get(created.id)
+        await wait_until(lambda: scheduler.next_wake == pytest.approx(after.next_run_at))  # set for the fourth
+    finally:
+        await scheduler.stop()
+    assert sent == ["Tick"] * 3
+    assert (after.status, after.runs, after.claim_due_at, after.next_run_at) == ("active", 3, None, clock.now + 1)
+
+
+async def test_a_repeating_run_recovered_at_start_leaves_the_timer_set_for_the_next(rt: Any) -> None:
+    rt.config.schedules.min_repeat_interval = 1
+    clock = Clock(paris(2026, 12, 1, 8))
+    created = await add(rt, ALICE, "08:30", "Vitamins", clock.now, timezone="Europe/Paris", repeat="1m")
+    first = Scheduler(rt.store, rt.config, rt.runner, Platform(clock, hold=asyncio.Event()), clock=clock, grace=0)
+    await die_while_sending(first, clock, created.next_run_at)  # the process dies mid-send
+    platform = Platform(clock)
+    second = Scheduler(rt.store, rt.config, rt.runner, platform, clock=clock)
+    await second.start()
+    try:
+        await settled(second)
+        await wait_until(lambda: second.next_wake == pytest.approx(paris(2026, 12, 1, 8, 31)))  # the next run
+    finally:
+        await second.stop()
+    assert platform.texts() == ["Vitamins"]
+
+
 async def test_limits_per_sender_and_on_how_often_something_repeats(rt: Any) -> None:
     now = paris(2026, 12, 1, 8)
     for number in range(20):
@@ -297,6 +349,64 @@ async def test_a_task_runs_a_turn_in_its_session_and_its_answer_is_delivered(rt:
     )
     transcript = await rt.store.sessions.transcript("telegram:group:-100777")
     assert [turn["reply"] for turn in transcript] == ["Sunny, 21°C in Paris."]
+
+
+def _draws_a_sunrise(fake_aimlapi: FakeAimlapi) -> None:
+    """The task's turn: the model calls the image tool (the fake's image endpoint), then answers."""
+    fake_aimlapi.script(
+        Reply(tool_calls=[ToolCall("generate_image", {"prompt": "a sunrise"})]), Reply(text="Your sunrise.")
+    )
+
+
+def _the_sunrise(sent: Delivered) -> None:
+    assert sent.outbound.text == "Your sunrise."
+    [image] = sent.outbound.attachments
+    assert image.kind == "image" and image.path is not None and Path(image.path).read_bytes() == TINY_PNG
+
+
+async def test_a_task_answer_keeps_its_attachments(rt: Any, fake_aimlapi: FakeAimlapi) -> None:
+    _draws_a_sunrise(fake_aimlapi)
+    clock = Clock(paris(2026, 12, 1, 7))
+    created = await add(rt, ALICE, "10m", "Draw me a sunrise", clock.now, kind="task")
+    platform = Platform(clock)
+    scheduler = Scheduler(rt.store, rt.config, rt.runner, platform, clock=clock)
+    await fire_at(scheduler, clock, created.next_run_at)
+    [sent] = platform.sent
+    _the_sunrise(sent)
+
+
+async def test_a_task_answered_before_a_crash_is_sent_without_a_new_model_call(
+    rt: Any, fake_aimlapi: FakeAimlapi
+) -> None:
+    _draws_a_sunrise(fake_aimlapi)
+    clock = Clock(paris(2026, 12, 1, 7))
+    created = await add(rt, ALICE, "10m", "Draw me a sunrise", clock.now, kind="task")
+    sending = asyncio.Event()
+
+    async def send_then_die(address: Address, outbound: Outbound, session_key: str, tag: str) -> Outcome:
+        sending.set()
+        await asyncio.Event().wait()  # the process dies with the answer in hand, before the platform took it
+        raise AssertionError("unreachable")
+
+    first = Scheduler(rt.store, rt.config, rt.runner, send_then_die, clock=clock, grace=0)
+    clock.now = created.next_run_at
+    await first.run_due()
+    await sending.wait()
+    await first.stop()
+    asked = len(fake_aimlapi.chat_requests())
+    interrupted = await rt.store.schedules.get(created.id)
+    assert interrupted.claim_due_at == created.next_run_at and interrupted.claim_turn_id is not None
+    platform = Platform(clock)
+    second = Scheduler(rt.store, rt.config, rt.runner, platform, clock=clock)
+    await second.start()
+    await settled(second)
+    await second.stop()
+    assert asked == 2 and len(fake_aimlapi.chat_requests()) == asked  # the turn (a tool call, its answer); no more
+    [sent] = platform.sent
+    _the_sunrise(sent)  # the stored answer, media included
+    done = await rt.store.schedules.get(created.id)
+    assert (done.status, done.runs, done.claim_due_at, done.last_result) == ("done", 1, None, "task ok, sent")
+    assert len(await rt.store.sessions.transcript(ALICE.session_key)) == 1  # one turn in the history
 
 
 async def test_a_reminder_is_in_the_history_so_a_reply_to_it_makes_sense(rt: Any) -> None:

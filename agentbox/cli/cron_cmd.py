@@ -80,7 +80,12 @@ def add(
     agent: Annotated[str | None, typer.Option("--agent", help="The agent for a task (default: the chat's).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop repeating after this time or date.")] = None,
     tz: Annotated[
-        str | None, typer.Option("--tz", help="IANA timezone for local times (default: the agent's).")
+        str | None,
+        typer.Option(
+            "--tz",
+            help="IANA timezone for local times (default: for a direct chat the person's own /timezone,"
+            " else the agent's timezone, else this machine's).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the schedule as JSON.")] = False,
 ) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from agentbox.config import Config
-from agentbox.messages import Address, Mention, Outbound
+from agentbox.gateway.replies import attachments_from_paths
+from agentbox.messages import Address, Attachment, Mention, Outbound
 from agentbox.schedules.describe import late_mark, moment
 from agentbox.store import Store, TurnRecord
 from agentbox.store.schedules import Schedule
@@ -78,12 +79,12 @@ class Firing:
         assert schedule.claim_due_at is not None
         stored = await self._stored_answer(schedule)
         if stored is not None:
-            reply, ok = stored
+            reply, ok, attachments = stored
         else:
             result = await self._runner.run(self._task_request(schedule))
             if result.turn_id:
                 await self._store.schedules.set_claim_turn(schedule.id, schedule.claim_due_at, result.turn_id)
-            reply, ok = result.reply, result.ok
+            reply, ok, attachments = result.reply, result.ok, tuple(result.attachments)
         limit = self._config.schedules.pause_after_failures
         pausing = not ok and schedule.status == "active" and schedule.failures + 1 >= limit
         if not ok:
@@ -93,7 +94,8 @@ class Firing:
                     f"\nIt failed {limit} times in a row, so I paused it. "
                     f"/cancel {schedule.id} removes it; the owner resumes it with `agentbox cron resume {schedule.id}`."
                 )
-        outcome = await self._send(schedule, reply + self._late(schedule)) if schedule.address else "recorded"
+        text = reply + self._late(schedule)
+        outcome = await self._send(schedule, text, attachments) if schedule.address else "recorded"
         await self._finish(schedule, f"task {'ok' if ok else 'failed'}, {outcome}", ok=ok)
 
     async def _report_missed(self, schedule: Schedule) -> None:
@@ -128,7 +130,7 @@ class Firing:
         mark = late_mark(schedule.claim_due_at, schedule.timezone, now=now, late=late, missed=schedule.claim_missed)
         return "\n" + mark if mark else ""
 
-    async def _send(self, schedule: Schedule, text: str) -> str:
+    async def _send(self, schedule: Schedule, text: str, attachments: tuple[Attachment, ...] = ()) -> str:
         address = schedule.address
         if address is None:
             return "recorded"
@@ -137,7 +139,10 @@ class Firing:
             Mention(schedule.sender_id, schedule.sender_name) if schedule.in_group and schedule.sender_id else None
         )
         outcome = await self._deliver(
-            address, Outbound(text, mention=mention), schedule.session_key, run_tag(schedule.id, schedule.claim_due_at)
+            address,
+            Outbound(text, attachments, mention),
+            schedule.session_key,
+            run_tag(schedule.id, schedule.claim_due_at),
         )
         log.info(
             "schedule #%d (%s) %s to %s chat %s (due %s)",
@@ -166,12 +171,14 @@ class Firing:
             sender_name=schedule.sender_name,
         )
 
-    async def _stored_answer(self, schedule: Schedule) -> tuple[str, bool] | None:
-        """The answer of a task turn that finished before a crash (sent again, not asked again)."""
+    async def _stored_answer(self, schedule: Schedule) -> tuple[str, bool, tuple[Attachment, ...]] | None:
+        """The answer of a task turn that finished before a crash, with its media (sent again, not asked again)."""
         if schedule.claim_turn_id is None:
             return None
         stored = await self._store.inbox.stored_reply(schedule.claim_turn_id)
-        return (stored.reply, stored.status == "ok") if stored is not None else None
+        if stored is None:
+            return None
+        return stored.reply, stored.status == "ok", attachments_from_paths(stored.attachments)
 
     async def _remember(self, schedule: Schedule, text: str) -> None:
         """Put a delivered reminder in the session's history, so a reply to it ("done!") makes sense to the model."""

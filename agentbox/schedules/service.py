@@ -3,7 +3,9 @@
 No polling: the timer sleeps until the earliest `next_run_at` (re-checked at least every
 `MAX_SLEEP` seconds, so a suspended laptop or a changed clock cannot delay a run by more), and
 with no active schedule it does not wake at all. `changed()` — called by the tools in this process,
-and by `POST /schedules/wake`, which the CLI calls after each change — re-reads the table at once.
+and by `POST /schedules/wake`, which the CLI calls after each change — re-reads the table at once;
+so does the end of each delivery (a run in flight is not waited for, and its end brings the
+schedule's next run back into view).
 
 Each due run is claimed in one statement (`ScheduleRepo.claim`) and handed to `Firing` in its own
 task, so a long task turn never delays another schedule. After downtime, a schedule whose runs fell
@@ -101,8 +103,12 @@ class Scheduler:
 
     async def wait_idle(self) -> None:
         """Wait until no run is being delivered (for tests)."""
-        while running := [task for name in self._tasks.names() if name != _TIMER and (task := self._tasks.get(name))]:
+        while running := self._delivering():
             await asyncio.wait(running)
+
+    def _delivering(self) -> list[asyncio.Task[Any]]:
+        """The runs being delivered now (each its own task)."""
+        return [task for name in self._tasks.names() if name != _TIMER and (task := self._tasks.get(name))]
 
     # -- the timer -------------------------------------------------------------------------
     async def _timer(self) -> None:
@@ -122,7 +128,8 @@ class Scheduler:
 
     def _delay(self, due_at: float | None, claimed: int) -> float | None:
         if due_at is None:
-            return None  # nothing scheduled: sleep until something changes
+            # A run in flight is left out of `due_at`; its end wakes the timer (`_fire`), this is a safety net.
+            return MAX_SLEEP if self._delivering() else None  # else nothing scheduled: sleep until a change
         delay = due_at - self._clock()
         if delay <= 0 and not claimed:
             return STUCK_PAUSE  # due but not claimable (claimed elsewhere, just changed): no busy loop
@@ -170,6 +177,14 @@ class Scheduler:
 
     async def _fire(self, schedule_id: int) -> None:
         """Deliver a claimed run; a failure (the store, a bug) is retried with backoff, then left for the next start."""
+        try:
+            await self._fire_with_retries(schedule_id)
+        finally:
+            # The claim is cleared (or given up): a repeating schedule's next run counts again, so re-read
+            # the table; without this, a lone repeating schedule would fire once and the timer sleep for good.
+            self._wake.set()
+
+    async def _fire_with_retries(self, schedule_id: int) -> None:
         backoff = Backoff(FIRE_RETRY_INITIAL, FIRE_RETRY_MAX)
         for attempt in range(1, FIRE_ATTEMPTS + 1):
             try:

@@ -214,7 +214,7 @@ def _next_cron(expression: str, after: float, tz: dt.tzinfo) -> float | None:
 
 
 def check_cron(expression: str) -> str:
-    """The expression, normalised; ScheduleError unless it is a valid 5-field cron expression."""
+    """The expression, normalized; ScheduleError unless it is a valid 5-field cron expression."""
     from croniter import croniter
 
     fields = expression.split()

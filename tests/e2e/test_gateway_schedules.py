@@ -1,9 +1,10 @@
 """End to end: reminders and scheduled tasks in a real `agentbox gateway run` with the real Telegram client.
 
-A reminder set by the model's `schedule` tool fires into the same chat; `agentbox cron add` works
-while the gateway runs and delivers once, also when the gateway is killed (-9) while sending; a
-task runs a model turn and delivers its answer; a group reminder mentions who asked; pause,
-resume and remove take effect on the running gateway without a restart.
+A reminder set by the model's `schedule` tool fires into the same chat; `agentbox cron add` and
+`agentbox cron run` work while the gateway runs and deliver once, also when the gateway is killed
+(-9) while sending; a task runs a model turn and delivers its answer; a group reminder mentions
+who asked; pause, resume and remove take effect on the running gateway without a restart, and a
+resumed repeating schedule keeps firing.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def test_a_reminder_set_by_the_schedule_tool_fires_into_the_same_chat(
     assert len(fake_aimlapi.chat_requests()) == 2  # the turn that set it; the reminder itself calls no model
 
 
-def test_cron_add_delivers_once_while_the_gateway_runs(
+def test_cron_add_and_cron_run_deliver_once_while_the_gateway_runs(
     processes: list[Any], home: Path, fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram
 ) -> None:
     gateway = running(processes, home, fake_aimlapi, fake_telegram)
@@ -81,13 +82,21 @@ def test_cron_add_delivers_once_while_the_gateway_runs(
         env=gateway.env,
     )
     assert added.returncode == 0, added.stderr
-    assert json.loads(added.stdout)["to"] == f"telegram:{ALICE}" and added.stderr == ""  # the gateway was told
+    made = json.loads(added.stdout)
+    assert made["to"] == f"telegram:{ALICE}" and added.stderr == ""  # the gateway was told
     wait_for(lambda: sent(fake_telegram, ALICE, "Call the bank"), timeout=30, what=f"the reminder; log:\n{gateway.log}")
-    assert gateway.terminate() == 0
-    assert fake_telegram.sent_messages(ALICE) == ["Call the bank"]
+    later = cron(gateway, "add", "--in", "1h", "--to", f"telegram:{ALICE}", "-m", "Pay the rent", "--json")
+    ran = invoke_cli("cron", "run", str(later["id"]), env=gateway.env)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, f"Running #{later['id']} now on the gateway.\n", "")
+    wait_for(lambda: sent(fake_telegram, ALICE, "Pay the rent"), timeout=30, what=f"the run; log:\n{gateway.log}")
+    assert gateway.terminate() == 0  # a clean stop: every delivery under way has ended
+    assert fake_telegram.sent_messages(ALICE) == ["Call the bank", "Pay the rent"]  # each exactly once
     assert fake_aimlapi.chat_requests() == []
-    [listed] = json.loads(run_cli("cron", "list", "--json", "--all", env=gateway.env).stdout)
-    assert (listed["status"], listed["runs"], listed["last_result"]) == ("done", 1, "reminder sent")
+    rows = {row["id"]: row for row in json.loads(run_cli("cron", "list", "--json", "--all", env=gateway.env).stdout)}
+    assert (rows[made["id"]]["status"], rows[made["id"]]["runs"]) == ("done", 1)
+    assert rows[made["id"]]["last_result"] == "reminder sent"
+    ran_once = rows[later["id"]]
+    assert (ran_once["status"], ran_once["runs"], ran_once["next_run"]) == ("active", 1, later["next_run"])  # kept
 
 
 def test_a_gateway_killed_while_sending_a_reminder_delivers_it_once_after_restart(
@@ -148,14 +157,20 @@ def test_pause_resume_and_remove_take_effect_on_a_running_gateway(
 ) -> None:
     gateway = running(processes, home, fake_aimlapi, fake_telegram, f"{OPEN}\n[schedules]\nmin_repeat_interval = 1")
     to = f"telegram:{ALICE}"
-    ticking = cron(gateway, "add", "--every", "10s", "--to", to, "-m", "tick", "--json")
+    # Each change is one in-process CLI call, well under the 5 s before the changed schedule falls due.
+    ticking = cron(gateway, "add", "--every", "5s", "--to", to, "-m", "tick", "--json")
     cron(gateway, "pause", str(ticking["id"]))
-    removed = cron(gateway, "add", "--in", "10s", "--to", to, "-m", "never sent", "--json")
+    removed = cron(gateway, "add", "--in", "5s", "--to", to, "-m", "never sent", "--json")
     cron(gateway, "remove", str(removed["id"]))
-    cron(gateway, "add", "--in", "12s", "--to", to, "-m", "marker", "--json")  # due after the two others
+    cron(gateway, "add", "--in", "7s", "--to", to, "-m", "marker", "--json")  # due after the two others
     wait_for(lambda: sent(fake_telegram, ALICE, "marker"), timeout=40, what=f"the marker; log:\n{gateway.log}")
     assert fake_telegram.sent_messages(ALICE) == ["marker"]  # the paused and the removed one stayed quiet
     cron(gateway, "resume", str(ticking["id"]))
-    wait_for(lambda: sent(fake_telegram, ALICE, "tick"), timeout=40, what=f"the resumed schedule; log:\n{gateway.log}")
+    # Two ticks: the first run re-sets the timer for the next (alone, it used to sleep after one run).
+    wait_for(
+        lambda: len(sent(fake_telegram, ALICE, "tick")) >= 2,
+        timeout=40,
+        what=f"two runs of the resumed schedule; log:\n{gateway.log}",
+    )
     assert gateway.terminate() == 0
     assert "never sent" not in fake_telegram.sent_messages(ALICE)
