@@ -48,6 +48,13 @@ class MemoryService:
     def settings(self, agent_id: str) -> MemoryConfig:
         return self.config.agent(agent_id).memory
 
+    def cap_of(self, scope: Scope) -> int:
+        """`max_items_per_scope` for the owner's additions: an agent's scope keeps to its agent's; a person's
+        or a group's, read by every agent, to the largest (each agent's own turns keep to their own)."""
+        if scope.kind == "agent":
+            return self.settings(scope.name).max_items_per_scope
+        return max(agent.memory.max_items_per_scope for agent in self.config.agents.values())
+
     async def for_turn(self, speaker: Speaker) -> TurnMemory | None:
         """The turn's memory, or None when the agent has memory off."""
         settings = self.settings(speaker.agent_id)
