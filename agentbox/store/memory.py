@@ -77,6 +77,8 @@ async def match_counts(
 
     `within` is (joins, condition, its arguments): only the rows a search would look at count, so
     words common elsewhere (other people's memories) cost nothing here and are not dropped as common.
+    The joins should be CROSS JOINs: the full-text index then drives, stopping at `cap` + 1 rows, where
+    a plan driven by the table's own index would test the match row by row over a whole scope.
     """
     if not phrases:
         return []
@@ -156,7 +158,7 @@ class MemoryRepo:
         """How many memories (in `scopes`, or all) each FTS5 phrase matches, up to `cap` + 1."""
         if scopes is None:
             return await match_counts(self._conn, "memories_fts", phrases, cap=cap)
-        joins = " JOIN memories m ON m.id = memories_fts.rowid"
+        joins = " CROSS JOIN memories m ON m.id = memories_fts.rowid"  # the index drives (see match_counts)
         within = (joins, f"m.scope IN ({_marks(scopes)})", scopes)
         return await match_counts(self._conn, "memories_fts", phrases, cap=cap, within=within)
 

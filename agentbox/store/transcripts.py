@@ -11,7 +11,8 @@ from agentbox.store.memory import match_counts
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # around matched words in snippets (private-use: never typed)
 SNIPPET_TOKENS = 16
-_JOINS = " JOIN turns t ON t.id = turns_fts.rowid LEFT JOIN sessions s ON s.key = t.session_key"  # what filters use
+# What a filter needs; CROSS JOIN keeps the full-text index driving (see agentbox.store.memory.match_counts).
+_JOINS = " CROSS JOIN turns t ON t.id = turns_fts.rowid LEFT JOIN sessions s ON s.key = t.session_key"
 
 
 @dataclass(frozen=True, slots=True)
