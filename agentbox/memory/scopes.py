@@ -4,8 +4,9 @@ In a direct conversation the person's own scope (`sender:<identity>`, where link
 one canonical identity); in a group, the group's (`chat:<channel>:<chat id>`). A person's memories
 never reach a group and a group's never reach a DM. Every turn also reads the agent's scope
 (`agent:<name>`: facts the owner set for everyone), which only the owner may write. The terminal
-user is the owner, identity `cli:owner`, in every `cli` session. An API request is always one
-caller's: the API key (or the gateway token) and the `user` it names, identity `api:<caller>`.
+user is the owner, identity `cli:owner`, in every `cli` session, and so is the web panel's user
+(the panel is owner-only) in every `web` session. An API request is always one caller's: the API
+key (or the gateway token) and the `user` it names, identity `api:<caller>`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from agentbox.store.memory import MemoryRepo
 from agentbox.store.transcripts import TranscriptFilter
 
 API = "api"  # the OpenAI-compatible API's channel: its `chat_id` names the caller (agentbox.api.service)
+OWNER_CHANNELS = ("cli", "web")  # the terminal and the web panel (agentbox.web: only the owner logs in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,18 +27,18 @@ class Speaker:
     """Who is talking, where: what deciding a turn's scopes needs (from a `TurnRequest` or an `Inbound`)."""
 
     agent_id: str
-    channel: str  # `cli` for the terminal
+    channel: str  # `cli` for the terminal, `web` for the web panel
     session_key: str
     sender_id: str | None = None
     chat_id: str = ""
 
     @property
     def is_owner(self) -> bool:
-        return self.channel == "cli"
+        return self.channel in OWNER_CHANNELS
 
     @property
     def identity(self) -> str | None:
-        """`telegram:123`; the terminal's user is `cli:owner`."""
+        """`telegram:123`; the terminal's and the web panel's user is `cli:owner`."""
         if self.is_owner:
             return OWNER
         if self.channel == API:  # a key's users share its sender id (its spending cap), not its memory
@@ -82,12 +84,12 @@ async def person_of(repo: MemoryRepo, identity: str) -> tuple[str, list[str]]:
 
 
 def person_transcripts(identities: list[str], current: str | None = None) -> TranscriptFilter:
-    """A person's own conversations: their DM session on each linked channel (the owner: every `cli` session),
+    """A person's own conversations: their DM session on each linked channel (the owner: every `cli` and `web` one),
     and the one they are in (an API caller's session is named by the caller, not `<channel>:dm:<id>`)."""
     keys = tuple(f"{channel}:dm:{sender}" for channel, _, sender in (i.partition(":") for i in identities))
     if current is not None:
         keys = tuple(dict.fromkeys((*keys, current)))
-    return TranscriptFilter(session_keys=keys, channels=("cli",) if OWNER in identities else ())
+    return TranscriptFilter(session_keys=keys, channels=OWNER_CHANNELS if OWNER in identities else ())
 
 
 async def turn_scopes(repo: MemoryRepo, speaker: Speaker, settings: MemoryConfig) -> TurnScopes:
