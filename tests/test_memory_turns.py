@@ -227,3 +227,16 @@ async def test_the_web_panel_chats_as_the_owner_with_the_terminals_memory(fake_a
         scopes = {m.text: m.scope for m in await panel.gateway.store.memory.newest()}
     assert f'"{project}"' in system_text(fake_aimlapi.last_chat())  # the terminal's fact, in a web chat
     assert scopes == {project: "sender:cli:owner", "The owner's bike is blue.": "sender:cli:owner"}
+
+
+async def test_pinned_memories_are_recalled_whatever_the_message(fake_aimlapi, home: Path) -> None:
+    pinned = "The user is allergic to peanuts."
+    async with runtime_on(fake_aimlapi, home) as rt:
+        scope = Scope("sender", "telegram:42")
+        await rt.runner.memory.remember(scope, pinned, cap=100, pinned=True)
+        await rt.runner.memory.remember(scope, "The user's car is a green Volvo.", cap=100)
+        await rt.runner.run(dm("42", "good morning!"))  # shares no word with either memory
+        await rt.runner.run(dm("42", "which car should I wash?"))
+    greeting, car = (memory_block(body) for body in fake_aimlapi.chat_requests())
+    assert f'"{pinned}"' in greeting and "pinned" in greeting and "Volvo" not in greeting
+    assert f'"{pinned}"' in car and "Volvo" in car
