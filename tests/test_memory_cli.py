@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from agentbox.memory.model import MAX_TEXT
 from agentbox.store import Store, TurnRecord
 from tests.clirun import invoke
+from tests.helpers import write_config
 
 ESC = "\x1b]52;c;ZXZpbA==\x07"  # a terminal control sequence hidden in chat text
 
@@ -52,6 +53,26 @@ def test_add_list_search_forget_with_the_documented_json_shape(home: Path) -> No
     missing = invoke(home, "memory", "forget", "1")
     assert missing.exit_code == 1 and "do not exist" in missing.stderr
     assert [m["id"] for m in memories(home)] == [2]
+
+
+def test_add_and_import_keep_to_the_cap_of_the_agent_the_scope_belongs_to(home: Path, tmp_path: Path) -> None:
+    write_config(
+        home,
+        "[agents.main.memory]\nmax_items_per_scope = 2\n"
+        "[agents.work]\nmodel = 'gpt-4o'\n[agents.work.memory]\nmax_items_per_scope = 4\n",
+    )
+    for number in range(3):
+        added = invoke(home, "memory", "add", f"Work fact number {number}.", "--agent", "work")
+        assert added.exit_code == 0 and "evicted" not in added.stdout, added.stdout
+    notes = tmp_path / "notes.md"
+    notes.write_text(
+        "## agent:work\n- Work fact four.\n- Work fact five.\n\n## agent:main\n- Main one.\n- Main two.\n- Main three.\n",
+        encoding="utf-8",
+    )
+    imported = invoke(home, "memory", "import", str(notes))
+    assert imported.exit_code == 0 and "2 old ones were evicted" in imported.stdout, imported.stdout
+    assert len(memories(home, "--agent", "work")) == 4  # work's cap, not main's
+    assert len(memories(home, "--agent", "main")) == 2
 
 
 def test_scope_options_that_make_no_sense_are_refused_with_the_fix(home: Path) -> None:

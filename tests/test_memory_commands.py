@@ -73,6 +73,24 @@ async def test_the_terminal_manages_the_owners_memory(
     assert "/memory" in help_text("terminal") and "/forget ID|all" in help_text("chat")
 
 
+async def test_the_terminal_of_another_agent_manages_that_agents_memory(
+    fake_aimlapi, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = "[agents.work]\nmodel = 'gpt-4o'\n"
+    async with runtime_on(fake_aimlapi, home, config) as rt:
+        chat = ChatSession(rt, "cli:work", interactive=False, agent_id="work")
+        main = await rt.runner.memory.remember(Scope("agent", "main"), "Main's office hours are 9 to 5.", cap=100)
+        work = await rt.runner.memory.remember(Scope("agent", "work"), "Standups are at 10.", cap=100)
+        await chat.command("/memory")
+        await chat.command(f"/forget {main.memory_id}")  # another agent's fact: not this chat's
+        await chat.command(f"/forget {work.memory_id}")
+        left = [m.text for m in await rt.store.memory.newest()]
+    out = capsys.readouterr().out
+    assert "Standups are at 10." in out and "Main's office hours" not in out
+    assert "Forgot 0 of 1" in out and f"Forgot #{work.memory_id}." in out
+    assert left == ["Main's office hours are 9 to 5."]
+
+
 async def test_memory_off_says_so(fake_aimlapi, home: Path) -> None:
     tg = FakeConnector()
     config = OPEN + "[agents.main.memory]\nenabled = false\n"

@@ -47,7 +47,9 @@ async def test_the_terminal_is_the_owner_in_every_cli_session(store: Store) -> N
     other = await turn_scopes(store.memory, Speaker("main", "cli", "cli:project-x"), SENDER)
     assert first.home == other.home == Scope("sender", "cli:owner")
     assert first.writable_as("agent") == Scope("agent", "main")
-    assert first.transcripts.channels == ("cli",)
+    assert first.transcripts.channels == ("cli", "web")  # the owner's terminal and web panel chats
+    panel = await turn_scopes(store.memory, Speaker("main", "web", "web:a1b2", "owner", "a1b2"), SENDER)
+    assert panel.home == first.home and panel.writable == first.writable
 
 
 @pytest.mark.parametrize(

@@ -204,3 +204,29 @@ async def test_words_too_common_to_rank_anything_are_left_out_unless_they_are_al
     assert turn is not None
     block = await turn.recall_block("what is my dog called?")
     assert "Biscuit" in block.split("<memory-notes>")[1].split("\n")[1]  # the dog first, not an invoice
+
+
+async def test_other_scopes_common_words_do_not_hide_a_senders_memory(store: Store) -> None:
+    service = MemoryService(Config(), store)
+
+    async def said(sender: int, text: str) -> None:
+        key = f"telegram:dm:{sender}"
+        await store.sessions.ensure(key, channel="telegram", chat_id=str(sender))
+        await store.sessions.add_turn(TurnRecord(key, "m", "ok", user_text=text, reply="ok"))
+
+    for sender in range(100, 100 + COMMON + 100):  # 400 other people, each with a dog
+        other = Scope("sender", f"telegram:{sender}")
+        await service.remember(other, f"The user's dog number {sender} sleeps a lot.", cap=10, merge_similar=False)
+        await said(sender, f"my dog {sender} barks")
+    await service.remember(BOB, "The user goes sailing every weekend.", cap=10)  # "weekend" is rare
+    await said(43, "sailing this weekend")
+    await service.remember(ALICE, "The user's dog Biscuit loves the beach.", cap=10)
+    await said(42, "my dog Biscuit")
+    turn = await service.for_turn(Speaker("main", "telegram", "telegram:dm:42", "42", "42"))
+    assert turn is not None
+    question = "what should my dog do this weekend?"
+    assert "Biscuit" in await turn.recall_block(question)
+    memories, hits = await turn.search(question)
+    assert [m.text for m in memories] == ["The user's dog Biscuit loves the beach."]
+    assert [h.session_key for h in hits] == ["telegram:dm:42"]
+    assert [h.session_key for h in await search_transcripts(store, question, scope=ALICE)] == ["telegram:dm:42"]

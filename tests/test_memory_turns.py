@@ -201,3 +201,42 @@ async def test_forget_removes_only_this_conversations_memories(fake_aimlapi, hom
     assert left == [theirs.memory_id]
     refused, forgot = tool_results(fake_aimlapi.last_chat())
     assert "no memory" in refused and f"Forgot memory #{mine.memory_id}" in forgot
+
+
+async def test_the_web_panel_chats_as_the_owner_with_the_terminals_memory(fake_aimlapi, home: Path) -> None:
+    from tests.webkit import browser_session, logged_in, running_panel
+
+    project = "The owner's project is called Orchid."
+    fake_aimlapi.script(
+        Reply(tool_calls=[ToolCall("remember", {"text": project})]),
+        Reply(text="Saved."),
+        Reply(tool_calls=[ToolCall("remember", {"text": "The owner's bike is blue."})]),
+        Reply(text="Saved too."),
+    )
+    async with running_panel(fake_aimlapi, home) as panel, browser_session() as http:
+        await panel.gateway.runner.run(TurnRequest("cli:default", "remember my project is Orchid"))
+        csrf = await logged_in(panel, http)
+        chats = []
+        for _ in range(2):
+            async with http.post(panel.base + "/ui/chat/new", data={"csrf_token": csrf, "agent": "main"}) as answer:
+                chats.append(str(answer.url).rsplit("/", 1)[1])
+        for chat_id, text in ((chats[0], "remember that my bike is blue"), (chats[1], "how is the Orchid project?")):
+            url = f"{panel.base}/ui/chat/{chat_id}/send"
+            async with http.post(url, json={"text": text}, headers={"X-CSRF-Token": csrf}) as answer:
+                await answer.text()
+        scopes = {m.text: m.scope for m in await panel.gateway.store.memory.newest()}
+    assert f'"{project}"' in system_text(fake_aimlapi.last_chat())  # the terminal's fact, in a web chat
+    assert scopes == {project: "sender:cli:owner", "The owner's bike is blue.": "sender:cli:owner"}
+
+
+async def test_pinned_memories_are_recalled_whatever_the_message(fake_aimlapi, home: Path) -> None:
+    pinned = "The user is allergic to peanuts."
+    async with runtime_on(fake_aimlapi, home) as rt:
+        scope = Scope("sender", "telegram:42")
+        await rt.runner.memory.remember(scope, pinned, cap=100, pinned=True)
+        await rt.runner.memory.remember(scope, "The user's car is a green Volvo.", cap=100)
+        await rt.runner.run(dm("42", "good morning!"))  # shares no word with either memory
+        await rt.runner.run(dm("42", "which car should I wash?"))
+    greeting, car = (memory_block(body) for body in fake_aimlapi.chat_requests())
+    assert f'"{pinned}"' in greeting and "pinned" in greeting and "Volvo" not in greeting
+    assert f'"{pinned}"' in car and "Volvo" in car

@@ -406,3 +406,47 @@ async def test_a_failure_after_the_stream_started_arrives_as_an_error_event(
             async for chunk in stream:
                 received.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
         assert "".join(received).startswith("The first")  # what came before the failure was shown
+
+
+# -- memory: each caller's own -----------------------------------------------------------
+
+LOCKER = "The user's locker code is 4471."
+
+
+def model_system_text(fake: FakeAimlapi) -> str:
+    """The agent's instructions of the last model request (where recalled memories go)."""
+    return "\n".join(message_text(m.get("content")) for m in fake.last_chat()["messages"] if m["role"] == "system")
+
+
+async def test_stateless_requests_of_two_keys_never_share_memory(fake_aimlapi: FakeAimlapi, home: Path) -> None:
+    fake_aimlapi.script(Reply(tool_calls=[ToolCall("remember", {"text": LOCKER})]), Reply(text="Noted."))
+    async with api_on(fake_aimlapi, home) as api:
+        alice = api.client(await api.add_key("alice"))
+        bob = api.client(await api.add_key("bob"))
+        await ask(alice, "remember that my locker code is 4471")
+        await ask(alice, "what is my locker code?")
+        assert LOCKER in model_system_text(fake_aimlapi)  # the key's own memory is recalled
+        await ask(bob, "what is my locker code?")
+        assert "4471" not in model_system_text(fake_aimlapi)
+        await ask(api.client(), "what is my locker code?")  # the gateway token is another caller too
+        assert "4471" not in model_system_text(fake_aimlapi)
+        scopes = {m.scope for m in await api.gateway.store.memory.newest()}
+    assert scopes == {"sender:api:key:alice"}
+
+
+async def test_each_user_of_a_key_has_its_own_memory(fake_aimlapi: FakeAimlapi, home: Path) -> None:
+    fake_aimlapi.script(Reply(tool_calls=[ToolCall("remember", {"text": LOCKER})]), Reply(text="Noted."))
+    async with api_on(fake_aimlapi, home) as api:
+        app = api.client(await api.add_key("app"))
+        await ask(app, "remember that my locker code is 4471", user="sam")
+        await api.gateway.store.sessions.reset("api:app:sam")  # a fresh conversation: memory stays
+        await ask(app, "what is my locker code?", user="sam")
+        assert LOCKER in model_system_text(fake_aimlapi)
+        await ask(app, "what is my locker code?", user="kim")  # another user of the same key
+        assert "4471" not in model_system_text(fake_aimlapi)
+        await ask(app, "what is my locker code?")  # the key itself, stateless
+        assert "4471" not in model_system_text(fake_aimlapi)
+        await ask(api.client(), "what is my locker code?", user="app:sam")  # the owner's session name alike
+        assert "4471" not in model_system_text(fake_aimlapi)
+        scopes = {m.scope for m in await api.gateway.store.memory.newest()}
+    assert scopes == {"sender:api:key:app:sam"}

@@ -6,6 +6,8 @@ cap, if it has them). `model` is `agentbox/<agent>` or `<agent>`. A `user` field
 `X-Agentbox-Session` header names a session, `api:<name>` (`api:<key name>:<name>` for an API key,
 so keys never share a conversation), whose history agentbox keeps; without one every request
 stands alone: its own messages are the whole conversation and nothing is remembered for the next.
+Long-term memory is the caller's own: the key's (or the gateway token's), and each `user`'s under it
+apart (identity `api:key:<key name>[:<user>]`, `api:owner[:<user>]`), never another caller's.
 The agent runs its own tools here, on the gateway. The answer is a `chat.completion`, or with
 `stream: true` a stream of `chat.completion.chunk` events (`stream_options.include_usage` adds the
 usage chunk) ending with `data: [DONE]`; images the agent made are Markdown links to signed
@@ -22,6 +24,7 @@ import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from agentbox.api.convert import turn_input
 from agentbox.api.keys import KIND, ApiKeyAuthenticator
@@ -134,16 +137,19 @@ class ChatApi:
 
     def _turn(self, request: Any, chat: ChatRequest, principal: Principal) -> TurnRequest:
         agent_id = self._agent(chat.model, principal)
-        session = self._session(request.headers.get(SESSION_HEADER) or chat.user, principal)
+        name = request.headers.get(SESSION_HEADER) or chat.user
+        session = self._session(name, principal)
         given = turn_input(chat.messages, self._config.vision, stateless=session is None)
         sender = principal.name if principal.kind != KIND else f"key:{principal.name}"
+        # The chat is the caller (agentbox.memory.scopes): the key, and the user under it when one is named.
+        caller = sender if session is None or name is None else f"{sender}:{quote(name.strip(), safe='')}"
         return TurnRequest(
             session_key=session or f"api:once:{uuid.uuid4().hex[:16]}",  # stateless: a session for this turn only
             text=given.text,
             images=given.images,
             agent_id=agent_id,
             sender_id=sender,
-            address=Address(CHANNEL, session or "once"),
+            address=Address(CHANNEL, caller),
             history=None if session else given.history,
         )
 

@@ -112,7 +112,7 @@ class ChatSession:
     def _speaker(self) -> Speaker:
         from agentbox.memory.scopes import Speaker
 
-        return Speaker("main", "cli", self.session)
+        return Speaker(self.agent_id, "cli", self.session)
 
     async def _status(self, _: str) -> None:
         from agentbox.gateway.commands import fallback_line

@@ -165,7 +165,7 @@ def add(
         chosen = await _scope(service, channel, sender, chat, agent, scope)
         if chosen is None:
             raise MemoryInputError("say whose memory: --channel and --sender, --channel and --chat, or --agent")
-        cap = service.settings("main").max_items_per_scope
+        cap = service.cap_of(chosen)
         origin = f"{channel}:{sender}" if sender else ""
         done = await service.remember(
             chosen, text, cap=cap, source="owner", origin=origin, pinned=pin, merge_similar=False
@@ -287,7 +287,7 @@ def import_memories(
             raise MemoryInputError(f"{path}: {exc}") from None
         if kind == "json" and chosen is not None:
             items = [replace(item, scope=chosen) for item in items]
-        report = await store_imported(service, items, cap=service.settings("main").max_items_per_scope)
+        report = await store_imported(service, items)
         return f"{path}: {report.describe()}"
 
     typer.echo(_with_memory(go))

@@ -11,7 +11,8 @@ import re
 from collections.abc import Awaitable, Callable
 
 TermCounter = Callable[[list[str], int], Awaitable[list[int]]]
-"""(FTS5 phrases, cap) → how many rows each matches, counted no further than cap + 1."""
+"""(FTS5 phrases, cap) → how many of the rows being searched (the asker's scopes, not the whole index)
+each matches, counted no further than cap + 1."""
 
 COMMON = 300  # rows a word may match and still be searched for, unless it is the rarest word
 MAX_TERMS = 32  # a long paste queries with its first distinct content words only

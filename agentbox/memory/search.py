@@ -7,6 +7,7 @@ ranking: turns sharing more and rarer words first). Snippets mark matched words 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from agentbox.memory.model import Scope
@@ -41,14 +42,14 @@ async def search_transcripts(
     conversations, or one session, or (neither given) across every transcript."""
     if scope is not None and session_key is not None:
         raise ValueError("search one scope's conversations or one session, not both")
-    match = await selective_match(search_words(query), store.transcripts.term_counts)
-    if not match:
-        return []
     where: TranscriptFilter | None = None
     if scope is not None:
         where = await transcript_filter(store, Scope.parse(scope) if isinstance(scope, str) else scope)
     elif session_key is not None:
         where = TranscriptFilter(session_keys=(session_key,))
+    match = await selective_match(search_words(query), partial(store.transcripts.term_counts, where=where))
+    if not match:
+        return []
     return await store.transcripts.search(match, where, limit=limit)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from agentbox.config import Config, MemoryConfig
@@ -46,6 +47,13 @@ class MemoryService:
 
     def settings(self, agent_id: str) -> MemoryConfig:
         return self.config.agent(agent_id).memory
+
+    def cap_of(self, scope: Scope) -> int:
+        """`max_items_per_scope` for the owner's additions: an agent's scope keeps to its agent's; a person's
+        or a group's, read by every agent, to the largest (each agent's own turns keep to their own)."""
+        if scope.kind == "agent":
+            return self.settings(scope.name).max_items_per_scope
+        return max(agent.memory.max_items_per_scope for agent in self.config.agents.values())
 
     async def for_turn(self, speaker: Speaker) -> TurnMemory | None:
         """The turn's memory, or None when the agent has memory off."""
@@ -89,17 +97,18 @@ class MemoryService:
         return Remembered(memory_id, "added", evicted)
 
     async def _near_duplicate(self, scope: Scope, text: str) -> Memory | None:
-        match = await selective_match(content_words(text), self.repo.term_counts)
+        match = await selective_match(content_words(text), partial(self.repo.term_counts, scopes=[scope.key]))
         if not match:
             return None
         candidates = await self.repo.search(match, [scope.key], limit=5)
         return next((c for c in candidates if overlap(c.text, text) >= NEAR_DUPLICATE), None)
 
     async def search(self, query: str, scopes: Sequence[Scope] | None, *, limit: int) -> list[Memory]:
-        match = await selective_match(search_words(query), self.repo.term_counts)
+        keys = [s.key for s in scopes] if scopes is not None else None
+        match = await selective_match(search_words(query), partial(self.repo.term_counts, scopes=keys))
         if not match:
             return []
-        return await self.repo.search(match, [s.key for s in scopes] if scopes is not None else None, limit=limit)
+        return await self.repo.search(match, keys, limit=limit)
 
     async def sender_scope(self, channel: str, sender_id: str) -> Scope:
         """The scope of a sender's memories: their person's, when their ids are linked."""
@@ -182,8 +191,9 @@ class TurnMemory:
         """Memories this turn may read, and turns of its own conversations, matching `query`."""
         memories = await self.service.search(query, self.scopes.readable, limit=limit)
         transcripts = self.service.store.transcripts
-        match = await selective_match(search_words(query), transcripts.term_counts)
-        hits = await transcripts.search(match, self.scopes.transcripts, limit=limit) if match else []
+        where = self.scopes.transcripts
+        match = await selective_match(search_words(query), partial(transcripts.term_counts, where=where))
+        hits = await transcripts.search(match, where, limit=limit) if match else []
         return memories, hits
 
     async def recall_block(self, message: str) -> str:
@@ -194,6 +204,6 @@ class TurnMemory:
         scopes = [scope.key for scope in self.scopes.readable]
         repo = self.service.repo
         recalled = await repo.pinned(scopes, limit=PINNED)
-        if match := await selective_match(content_words(message), repo.term_counts):
+        if match := await selective_match(content_words(message), partial(repo.term_counts, scopes=scopes)):
             recalled += await repo.search(match, scopes, limit=RECALLED)
         return recall_block(recalled, budget)

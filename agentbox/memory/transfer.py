@@ -224,7 +224,8 @@ class ImportReport:
         )
 
 
-async def store_imported(service: MemoryService, items: Sequence[Imported], *, cap: int) -> ImportReport:
+async def store_imported(service: MemoryService, items: Sequence[Imported]) -> ImportReport:
+    """Store imported memories, each scope keeping to its own cap (`MemoryService.cap_of`)."""
     outcomes: Counter[str] = Counter()
     evicted = 0
     for item in items:
@@ -235,7 +236,7 @@ async def store_imported(service: MemoryService, items: Sequence[Imported], *, c
         done = await service.remember(
             scope,
             item.text,
-            cap=cap,
+            cap=service.cap_of(scope),
             source=item.source,
             origin=origin,
             pinned=item.pinned,

@@ -65,12 +65,30 @@ def _marks(items: Sequence[object]) -> str:
     return ",".join("?" * len(items))
 
 
-async def match_counts(conn: aiosqlite.Connection, table: str, phrases: Sequence[str], *, cap: int) -> list[int]:
-    """How many rows of the FTS5 `table` each phrase matches, counting no further than `cap` + 1 (one statement)."""
+async def match_counts(
+    conn: aiosqlite.Connection,
+    table: str,
+    phrases: Sequence[str],
+    *,
+    cap: int,
+    within: tuple[str, str, Sequence[Any]] = ("", "1", ()),
+) -> list[int]:
+    """How many rows of the FTS5 `table` each phrase matches, counting no further than `cap` + 1 (one statement).
+
+    `within` is (joins, condition, its arguments): only the rows a search would look at count, so
+    words common elsewhere (other people's memories) cost nothing here and are not dropped as common.
+    The joins should be CROSS JOINs: the full-text index then drives, stopping at `cap` + 1 rows, where
+    a plan driven by the table's own index would test the match row by row over a whole scope.
+    """
     if not phrases:
         return []
-    one = f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT {int(cap) + 1}))"
-    async with conn.execute("SELECT " + ", ".join([one] * len(phrases)), tuple(phrases)) as cursor:
+    joins, condition, args = within
+    one = (
+        f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table}{joins} WHERE {table} MATCH ? AND {condition}"
+        f" LIMIT {int(cap) + 1}))"
+    )
+    values = [value for phrase in phrases for value in (phrase, *args)]
+    async with conn.execute("SELECT " + ", ".join([one] * len(phrases)), values) as cursor:
         row = await cursor.fetchone()
     return [int(value) for value in row] if row else [0] * len(phrases)
 
@@ -136,9 +154,13 @@ class MemoryRepo:
         result = await run(self._conn, "UPDATE memories SET pinned = ? WHERE id = ?", (int(pinned), memory_id))
         return result.rowcount > 0
 
-    async def term_counts(self, phrases: list[str], cap: int) -> list[int]:
-        """How many memories each FTS5 phrase matches, up to `cap` + 1."""
-        return await match_counts(self._conn, "memories_fts", phrases, cap=cap)
+    async def term_counts(self, phrases: list[str], cap: int, scopes: Sequence[str] | None = None) -> list[int]:
+        """How many memories (in `scopes`, or all) each FTS5 phrase matches, up to `cap` + 1."""
+        if scopes is None:
+            return await match_counts(self._conn, "memories_fts", phrases, cap=cap)
+        joins = " CROSS JOIN memories m ON m.id = memories_fts.rowid"  # the index drives (see match_counts)
+        within = (joins, f"m.scope IN ({_marks(scopes)})", scopes)
+        return await match_counts(self._conn, "memories_fts", phrases, cap=cap, within=within)
 
     async def search(self, match: str, scopes: Sequence[str] | None, *, limit: int) -> list[Memory]:
         """Memories matching the FTS5 expression `match`, best first (bm25); in `scopes`, or all."""

@@ -11,6 +11,8 @@ from agentbox.store.memory import match_counts
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # around matched words in snippets (private-use: never typed)
 SNIPPET_TOKENS = 16
+# What a filter needs; CROSS JOIN keeps the full-text index driving (see agentbox.store.memory.match_counts).
+_JOINS = " CROSS JOIN turns t ON t.id = turns_fts.rowid LEFT JOIN sessions s ON s.key = t.session_key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +60,13 @@ class TranscriptRepo:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
-    async def term_counts(self, phrases: list[str], cap: int) -> list[int]:
-        """How many turns each FTS5 phrase matches, up to `cap` + 1."""
-        return await match_counts(self._conn, "turns_fts", phrases, cap=cap)
+    async def term_counts(self, phrases: list[str], cap: int, where: TranscriptFilter | None = None) -> list[int]:
+        """How many turns (in `where`'s sessions, or all) each FTS5 phrase matches, up to `cap` + 1."""
+        if where is None:
+            return await match_counts(self._conn, "turns_fts", phrases, cap=cap)
+        condition, args = where.sql()
+        within = (_JOINS, condition, args)
+        return await match_counts(self._conn, "turns_fts", phrases, cap=cap, within=within)
 
     async def search(self, match: str, where: TranscriptFilter | None, *, limit: int) -> list[TranscriptHit]:
         """Turns matching the FTS5 expression `match`, best first (bm25); in `where`'s sessions, or all."""
@@ -71,7 +77,7 @@ class TranscriptRepo:
         sql = (
             f"SELECT t.id, t.session_key, COALESCE(s.channel, '') AS channel, t.started_at, t.status,"
             f" {snippet.format(0)} AS user_snippet, {snippet.format(1)} AS reply_snippet"
-            " FROM turns_fts JOIN turns t ON t.id = turns_fts.rowid LEFT JOIN sessions s ON s.key = t.session_key"
+            f" FROM turns_fts{_JOINS}"
             f" WHERE turns_fts MATCH ? AND {condition} ORDER BY turns_fts.rank LIMIT ?"
         )
         async with self._conn.execute(sql, (match, *args, limit)) as cursor:
