@@ -173,6 +173,15 @@ async def test_a_user_keeps_a_session_and_another_user_does_not_see_it(fake_aiml
         assert {"api:alice", "api:bob"} <= sessions
 
 
+async def test_the_owners_session_names_never_meet_a_keys_sessions(fake_aimlapi: FakeAimlapi, home: Path) -> None:
+    async with api_on(fake_aimlapi, home) as api:
+        keyed = api.client(await api.add_key("app"))
+        await ask(keyed, "My PIN is 9921.", user="sam")
+        await ask(api.client(), "What is my PIN?", user="app:sam")  # the owner, spelling the key's session
+        assert not any("9921" in text for _, text in sent_to_model(fake_aimlapi))
+        assert {"api:app:sam", "api:app%3Asam"} <= {s.key for s in await api.gateway.store.sessions.all()}
+
+
 async def test_a_stateless_request_is_its_own_whole_conversation(fake_aimlapi: FakeAimlapi, home: Path) -> None:
     conversation = [
         {"role": "system", "content": "Answer in one word."},

@@ -171,7 +171,10 @@ class ChatApi:
         name = name.strip()
         if not _SESSION_NAME.match(name):
             raise ApiError(400, "a session name (user) is 1 to 128 characters without control characters", param="user")
-        return f"api:{name}" if principal.kind != KIND else f"api:{principal.name}:{name}"
+        if principal.kind == KIND:
+            return f"api:{principal.name}:{name}"  # a key's name has no ':', so its sessions can't meet another's
+        # The owner's: ':' escaped, so `user="app:sam"` is not key app's user sam (`api:app:sam`).
+        return "api:" + name.replace("%", "%25").replace(":", "%3A")
 
     async def _check_key_cap(self, turn: TurnRequest, principal: Principal) -> None:
         """An API key's own daily cap (the config's caps are the runner's guards, checked in the turn)."""
