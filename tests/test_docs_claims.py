@@ -177,3 +177,23 @@ def test_the_docs_show_commands_and_snippets() -> None:
     # Guards the extractors: if they found nothing, the tests above would pass vacuously.
     assert len(documented_commands()) > 20
     assert len(documented_toml()) >= 5
+
+
+# `agentbox` on PyPI is another project: an install command naming it would replace this one.
+PYPI_AGENTBOX = re.compile(r"pip install\s+(?:-\S+\s+)*['\"]?agentbox(?![\w-])")
+
+
+@pytest.mark.parametrize(
+    "doc", [*DOCS, ROOT / "CONTRIBUTING.md", *sorted((ROOT / "skills").glob("*/SKILL.md"))], ids=lambda doc: doc.name
+)
+def test_no_doc_installs_agentbox_from_the_package_index(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    assert [
+        m.group(0) for m in PYPI_AGENTBOX.finditer(text) if "Never" not in text[max(0, m.start() - 8) : m.start()]
+    ] == []
+
+
+def test_the_pypi_check_sees_the_forms_people_write() -> None:
+    for line in ("pip install 'agentbox[test]'", 'pip install -U "agentbox[browser]"', "pip install agentbox"):
+        assert PYPI_AGENTBOX.search(line), line
+    assert not PYPI_AGENTBOX.search("pip install '.[browser]'") and not PYPI_AGENTBOX.search("pip install agentbox-x")

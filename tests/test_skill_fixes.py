@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from agentbox.skillkit import fixes
 from agentbox.turn.runner import TurnRequest
@@ -20,7 +22,14 @@ from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import cli_env, run_cli, runtime_on, write_config
 from tests.skills_helpers import system_text, tool_outputs
 
-BROWSER_FIX = f"{fixes.shell_path(sys.executable)} -m pip install 'agentbox[browser]'"
+# The browser extra's own tested range, installed as is: `agentbox[browser]` would fetch PyPI's "agentbox",
+# another project, over this one.
+BROWSER_EXTRA = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+    "optional-dependencies"
+]["browser"]
+BROWSER_FIX = f"{fixes.shell_path(sys.executable)} -m pip install " + " ".join(
+    shlex.quote(f"{r.name}{r.specifier}") for r in map(Requirement, BROWSER_EXTRA)
+)
 NO_PLAYWRIGHT = """
 import importlib.machinery
 
@@ -138,4 +147,6 @@ def test_commands_are_valid_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HOME", str(tmp_path))
     assert fixes.shell_path(tmp_path / ".venv" / "bin" / "python") == "~/.venv/bin/python"
     assert fixes.shell_path(tmp_path / "my env" / "python") == shlex.quote(str(tmp_path / "my env" / "python"))
-    assert shlex.split(fixes.pip_install("playwright"))[-2:] == ["install", "agentbox[browser]"]
+    command = shlex.split(fixes.pip_install("playwright"))
+    assert command[-2] == "install" and "agentbox" not in command[-1]
+    assert Requirement(command[-1]).name == "playwright" and Requirement(command[-1]).specifier.contains("1.65")

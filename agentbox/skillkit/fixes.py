@@ -37,9 +37,27 @@ def shell_path(path: str | Path) -> str:
 
 
 def pip_install(module: str) -> str:
-    """`<python> -m pip install 'agentbox[extra]'` (or the module itself when no extra provides it)."""
-    target = f"agentbox[{EXTRAS[module]}]" if module in EXTRAS else module
-    return f"{shell_path(sys.executable)} -m pip install {shlex.quote(target)}"
+    """`<python> -m pip install 'playwright<2,>=1.65'`: the tested range agentbox's extra declares for the module.
+
+    Never `'agentbox[extra]'`: agentbox is installed from its checkout, and that name on PyPI is
+    another project, which pip would install over this one.
+    """
+    targets = _extra_requirements(EXTRAS[module]) if module in EXTRAS else []
+    return f"{shell_path(sys.executable)} -m pip install {' '.join(shlex.quote(t) for t in targets or [module])}"
+
+
+def _extra_requirements(extra: str) -> list[str]:
+    """The requirements agentbox's installed metadata lists under `extra` (empty when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    try:
+        declared = requires("agentbox") or []
+    except PackageNotFoundError:
+        return []
+    chosen = [Requirement(line) for line in declared]
+    return [f"{r.name}{r.specifier}" for r in chosen if r.marker is not None and r.marker.evaluate({"extra": extra})]
 
 
 def os_family(os_release: Path = Path("/etc/os-release")) -> str:
