@@ -252,23 +252,28 @@ class Pages:
 
 
 def usage_charts(days: list[str], by_model: list[DailyUsage], by_sender: list[DailyUsage]) -> dict[str, Any]:
-    """The Usage page's charts and legends: spend and tokens per day, by model and by sender."""
+    """The Usage page's charts, in page order: spend and tokens per day, by model and by sender."""
     token_series = [
         charts.Series("input tokens", _per_day(by_model, days, lambda r: r.input_tokens)),
         charts.Series("output tokens", _per_day(by_model, days, lambda r: r.output_tokens)),
     ]
-    shown = {
-        "spend": (fold_series(by_model, days, "usd"), "Spend per day by model (USD)", money),
-        "sender": (fold_series(by_sender, days, "usd"), "Spend per day by sender (USD)", money),
-        "token": (token_series, "Tokens per day", tokens),
-        "token_model": (fold_series(by_model, days, "tokens"), "Tokens per day by model", tokens),
-        "token_sender": (fold_series(by_sender, days, "tokens"), "Tokens per day by sender", tokens),
+    shown = [
+        ("Spend per day, by model", fold_series(by_model, days, "usd"), "Spend per day by model (USD)", money),
+        ("Spend per day, by sender", fold_series(by_sender, days, "usd"), "Spend per day by sender (USD)", money),
+        ("Tokens per day, input and output", token_series, "Tokens per day", tokens),
+        ("Tokens per day, by model", fold_series(by_model, days, "tokens"), "Tokens per day by model", tokens),
+        ("Tokens per day, by sender", fold_series(by_sender, days, "tokens"), "Tokens per day by sender", tokens),
+    ]
+    return {
+        "charts": [
+            {
+                "title": title,
+                "chart": charts.stacked_bars(days, series, label=label, fmt=fmt),
+                "legend": charts.legend(series, fmt),
+            }
+            for title, series, label, fmt in shown
+        ]
     }
-    out: dict[str, Any] = {}
-    for name, (series, label, fmt) in shown.items():
-        out[f"{name}_chart"] = charts.stacked_bars(days, series, label=label, fmt=fmt)
-        out[f"{name}_legend"] = charts.legend(series, fmt)
-    return out
 
 
 def _per_day(rows: list[DailyUsage], days: list[str], value: Any) -> list[float]:
