@@ -219,3 +219,53 @@ def test_cli_without_gateway_records_job_and_jobs_commands(fake_aimlapi, home: P
     assert Path(job["result"]["path"]).read_bytes() == TINY_MP4
     table = invoke_cli("jobs", "list", env=env)
     assert job["id"] in table.stdout and "delivered" in table.stdout
+
+
+async def test_a_video_started_over_the_api_is_kept_on_the_gateway(fake_aimlapi, home: Path) -> None:
+    """No connector serves the "api" channel (no push back to an API client): the video is saved under
+    AGENTBOX_HOME/media and the job marked delivered with its path, instead of waiting in the outbox
+    until it expires."""
+    import aiohttp
+
+    from agentbox.api.service import gateway_service as api_service
+    from agentbox.gateway.jobs import gateway_service
+    from tests.gatewaykit import running_gateway
+
+    fake_aimlapi.video_states = ["queued", "completed"]
+    fake_aimlapi.script(Reply(tool_calls=[ToolCall("generate_video", {"prompt": "waves"})]), Reply(text="Started!"))
+    async with running_gateway(fake_aimlapi, home, config=FAST, services=[api_service, gateway_service]) as gateway:
+        token = (home / "gateway.token").read_text().strip()
+        body = {"model": "agentbox/main", "user": "ci", "messages": [{"role": "user", "content": "a video of waves"}]}
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{gateway.control.port}/v1/chat/completions"
+            async with http.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as answer:
+                assert answer.status == 200, await answer.text()
+        [job] = await gateway.store.jobs.list()
+        job = await wait_status(gateway.store, job.id, "delivered", "error")
+        waiting = await gateway.store.outbox.waiting()
+    assert job.address.channel == "api"  # type: ignore[attr-defined]
+    assert waiting == []
+    path = Path(job.result["path"])  # type: ignore[attr-defined]
+    assert path.parent == home / "media" and await asyncio.to_thread(path.read_bytes) == TINY_MP4
+
+
+async def test_a_chat_no_connector_serves_gets_no_sends_and_the_failure_in_its_transcript(
+    fake_aimlapi, home: Path
+) -> None:
+    """Progress and failure notes for a channel without a connector would only wait in the outbox: the
+    failure goes into the session's transcript instead, and nothing is sent."""
+    fake_aimlapi.video_states = ["queued", "generating", "error"]
+    sent = Outbox()
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        runner = JobRunner(
+            rt.store, rt.runner.aimlapi, rt.config, sent, progress_every=0.0, can_send=lambda address: False
+        )
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        await wait_status(rt.store, job_id, "error")
+        await runner.stop()
+        turns = await rt.store.sessions.transcript("tg:4242")
+    assert sent.sent == []
+    assert [(turn["model"], turn["reply"]) for turn in turns[1:]] == [
+        ("video", "Sorry, your video could not be made: The video could not be generated.")
+    ]

@@ -6,12 +6,19 @@ tells the chat it is still working every `progress_every` seconds, and sends the
 link when it is over the upload limit) to the job's address. Every step is written to SQLite
 first, so a runner started after a restart resumes every unfinished job where it stopped.
 
+A job with no chat to send to (started from the CLI), or whose chat is on a channel no connector
+serves (the web panel's chat, the OpenAI-compatible API), keeps the file under AGENTBOX_HOME/media
+and is marked delivered with its path; for such a chat the runner also adds an assistant note with
+the video (or the failure) to the session's transcript, where the panel shows it. Sending it would
+only park it in the outbox until `outbox_max_age` and then drop it.
+
 The gateway runs it as a background service (`agentbox.runtime.GATEWAY_SERVICES` names
 `agentbox.gateway.jobs:gateway_service`). The video and the failure note go out through the gateway's
 delivery service, so they wait in the outbox while the platform is down; progress notes are
 best effort and skipped while the chat has replies waiting. It amounts to::
 
-    jobs = JobRunner(store, runner.aimlapi, config, send=durable_send, notify=gateway.send)
+    jobs = JobRunner(store, runner.aimlapi, config, send=durable_send, notify=gateway.send,
+                     can_send=lambda address: address.channel in gateway.slots)
     runner.jobs = jobs                     # tools find it as ctx.deps.jobs
     await jobs.start()                     # resumes unfinished jobs
     ...
@@ -31,7 +38,7 @@ from agentbox.aimlapi import AimlapiClient, AimlapiError
 from agentbox.config import Config
 from agentbox.messages import Address, Attachment, ConnectorError, Outbound
 from agentbox.retry import Backoff
-from agentbox.store import SpendRecord, Store
+from agentbox.store import SpendRecord, Store, TurnRecord
 from agentbox.store.jobs import Job
 from agentbox.tasks import TaskSet
 from agentbox.voice.cost import reported_cost
@@ -46,8 +53,10 @@ VIDEO_PATH = "/v2/video/generations"
 RUNNING = {"queued": "queued", "generating": "generating", "dreaming": "generating", "processing": "generating"}
 FAILED = ("error", "failed")
 DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024  # Telegram's bot upload limit, the smallest of our platforms
+LOCAL_LIMIT = DEFAULT_UPLOAD_LIMIT * 4  # a file kept on this machine has no platform limit; still bounded
 POLL_RETRY_MAX = 120.0  # failed polls back off up to this (or twice the poll interval, if longer)
 DELIVERY_RETRY_MAX = 30.0
+NOTE_MODEL = "video"  # the "model" column of a job's note in the transcript (as "reminder" for reminders)
 
 
 def _minutes(seconds: float) -> str:
@@ -83,12 +92,14 @@ class JobRunner:
         delivery_attempts: int = 3,
         retry_delay: float = 2.0,
         notify: Send | None = None,
+        can_send: Callable[[Address], bool] | None = None,
     ) -> None:
         self.store = store
         self.aimlapi = aimlapi
         self.config = config
         self.send = send
         self.notify = notify or send  # progress notes: best effort
+        self.can_send = can_send or (lambda address: True)  # False: no connector serves that channel
         self.progress_every = progress_every
         self.upload_limit = upload_limit
         self.delivery_attempts = delivery_attempts
@@ -181,18 +192,22 @@ class JobRunner:
                 SpendRecord("video", usd, session_key=job.session_key, channel=channel, model=model)
             )
 
+    def _chat(self, job: Job) -> Address | None:
+        """Where to send the job's messages: its address, unless no connector serves its channel."""
+        return job.address if job.address is not None and self.can_send(job.address) else None
+
     async def _maybe_progress(self, job: Job) -> None:
-        now = time.time()
-        if job.address is None or now - (job.last_progress_at or job.created_at) < self.progress_every:
+        now, chat = time.time(), self._chat(job)
+        if chat is None or now - (job.last_progress_at or job.created_at) < self.progress_every:
             return
         await self.store.jobs.update(job.id, last_progress_at=now)
         text = f"Still rendering your video… {_minutes(now - job.created_at)} so far."
         with contextlib.suppress(Exception):  # progress is best effort
-            await self.notify(job.address, Outbound(text=text))
+            await self.notify(chat, Outbound(text=text))
 
     def _limit(self, address: Address | None) -> int:
         if callable(self.upload_limit):
-            return self.upload_limit(address) if address is not None else DEFAULT_UPLOAD_LIMIT * 4
+            return self.upload_limit(address) if address is not None else LOCAL_LIMIT
         return self.upload_limit
 
     async def _deliver(self, job: Job) -> None:
@@ -201,7 +216,7 @@ class JobRunner:
         caption = "Your video is ready" + (f": {prompt[:200]}" if prompt else ".")
         outbound: Outbound
         try:
-            data, media_type = await self.aimlapi.download(url, max_bytes=self._limit(job.address))
+            data, media_type = await self.aimlapi.download(url, max_bytes=self._limit(self._chat(job)))
             attachment = Attachment(
                 "video", data=data, media_type=media_type or "video/mp4", filename="video.mp4", caption=caption
             )
@@ -211,13 +226,14 @@ class JobRunner:
             log.info("job %s: sending a link instead of the file (%s)", job.id, exc)
             attachment = Attachment("video", url=url, media_type="video/mp4", caption=caption)
             outbound = Outbound(text=f"{caption}\n{url}")
-        if job.address is None:
+        chat = self._chat(job)
+        if chat is None:
             await self._save_locally(job, attachment, url)
             return
         backoff = Backoff(self.retry_delay, DELIVERY_RETRY_MAX)
         for attempt in range(1, self.delivery_attempts + 1):
             try:
-                await self.send(job.address, outbound)
+                await self.send(chat, outbound)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -230,18 +246,54 @@ class JobRunner:
         await self.store.jobs.update(job.id, status="error", error=f"could not deliver the video; it is at {url}")
 
     async def _save_locally(self, job: Job, attachment: Attachment, url: str) -> None:
-        """No chat to send to (started from the CLI): keep the file under AGENTBOX_HOME/media."""
+        """No chat to send to (the CLI; a channel no connector serves): keep the file under AGENTBOX_HOME/media."""
         from agentbox.turn.runner import save_media
 
         saved = await save_media(self.config.home / "media", attachment) if attachment.data else attachment
         await self.store.jobs.update(job.id, status="delivered", result={"url": url, "path": saved.path})
+        if job.address is not None:  # a chat without a connector: its transcript is where it is seen
+            await self._note(job, attachment.caption or "Your video is ready.", saved)
 
     async def _fail(self, job: Job, reason: str) -> None:
         await self.store.jobs.update(job.id, status="error", error=reason)
         log.info("job %s failed: %s", job.id, reason)
-        if job.address is not None:
+        text = f"Sorry, your video could not be made: {reason}"
+        if (chat := self._chat(job)) is not None:
             with contextlib.suppress(Exception):
-                await self.send(job.address, Outbound(text=f"Sorry, your video could not be made: {reason}"))
+                await self.send(chat, Outbound(text=text))
+        elif job.address is not None:
+            await self._note(job, text, None)
+
+    async def _note(self, job: Job, text: str, attachment: Attachment | None) -> None:
+        """Add an assistant message (with the video) to the job's session: its transcript shows it, and the
+        model sees it in the history. Best effort: the job's own row already says how it ended."""
+        try:
+            await record_note(self.store, job.session_key, text, attachment)
+        except Exception:
+            log.exception("job %s: could not add its note to session %s", job.id, job.session_key)
+
+
+async def record_note(store: Store, session_key: str, text: str, attachment: Attachment | None) -> None:
+    """A turn with no question: the assistant's `text` (and attachment), like a delivered reminder."""
+    from pydantic_ai.messages import ModelResponse, TextPart
+
+    from agentbox.turn.history import dump_messages
+
+    if await store.sessions.get(session_key) is None:
+        return  # the session is gone (deleted); the job row and the file remain
+    now = time.time()
+    await store.sessions.add_turn(
+        TurnRecord(
+            session_key=session_key,
+            model=NOTE_MODEL,
+            status="ok",
+            reply=text,
+            attachments=[attachment.describe()] if attachment is not None else [],
+            messages=await dump_messages(store, [ModelResponse(parts=[TextPart(text)])]),
+            started_at=now,
+            finished_at=now,
+        )
+    )
 
 
 def _task_name(job_id: str) -> str:
@@ -265,8 +317,17 @@ def gateway_service(gateway: Gateway) -> JobRunner:
         limits = getattr(connector, "limits", None)
         return int(getattr(limits, "max_upload_bytes", DEFAULT_UPLOAD_LIMIT))
 
+    def can_send(address: Address) -> bool:
+        return address.channel in gateway.slots  # else nothing would ever take it out of the outbox
+
     runner = JobRunner(
-        gateway.store, gateway.runner.aimlapi, gateway.config, send, upload_limit=upload_limit, notify=notify
+        gateway.store,
+        gateway.runner.aimlapi,
+        gateway.config,
+        send,
+        upload_limit=upload_limit,
+        notify=notify,
+        can_send=can_send,
     )
     gateway.runner.jobs = runner
     return runner
