@@ -373,3 +373,46 @@ async def test_operations_lists_jobs_and_unavailable_skills(
         assert tides.index('<span class="state degraded">unavailable</span>') < tides.index("</tr>")
         assert tides.index("needs env TIDE_TABLES_API_KEY<br>") < tides.index("</tr>")
         assert "add TIDE_TABLES_API_KEY=&lt;value&gt; to" in tides[: tides.index("</tr>")]  # the fix, escaped
+
+
+async def test_a_video_made_in_the_web_chat_shows_in_its_transcript_and_operations(
+    fake_aimlapi: Any, home: Path
+) -> None:
+    """No connector serves the "web" channel: the finished video is kept under AGENTBOX_HOME/media (never
+    queued in the outbox to expire), noted in the chat's transcript and linked from Operations, both
+    through the panel's media route."""
+    from agentbox.gateway.jobs import gateway_service as jobs_service
+    from agentbox.web.panel import gateway_service as panel_service
+    from tests.fakes.aimlapi import TINY_MP4
+    from tests.gatewaykit import running_gateway
+    from tests.webkit import Panel
+
+    fake_aimlapi.video_states = ["queued", "completed"]
+    fake_aimlapi.script(
+        Reply(tool_calls=[ToolCall("generate_video", {"prompt": "a foggy forest"})]), Reply(text="Started!")
+    )
+    config = "[skills]\nvideo_poll_interval = 0.05\n"
+    async with (
+        running_gateway(fake_aimlapi, home, config=config, services=[panel_service, jobs_service]) as gateway,
+        browser_session() as http,
+    ):
+        panel = Panel(gateway, f"http://127.0.0.1:{gateway.control.port}", (home / "gateway.token").read_text().strip())
+        csrf = await logged_in(panel, http)
+        async with http.post(panel.base + "/ui/chat/new", data={"csrf_token": csrf, "agent": "main"}) as answer:
+            chat_id = str(answer.url).rsplit("/", 1)[1]
+        url = f"{panel.base}/ui/chat/{chat_id}/send"
+        async with http.post(url, json={"text": "make a video"}, headers={"X-CSRF-Token": csrf}) as answer:
+            assert sse_events(await answer.text())[-1][0] == "done"
+        [job] = await eventually(gateway.store.jobs.list, lambda jobs: jobs and not jobs[0].active)
+        assert job.status == "delivered" and await gateway.store.outbox.waiting() == []
+        path = Path(job.result["path"])
+        assert path.parent == home / "media" and await asyncio.to_thread(path.read_bytes) == TINY_MP4
+        link = f'href="/ui/media/{path.name}"'
+        async with http.get(f"{panel.base}/ui/chat/{chat_id}", headers=HTML) as answer:
+            transcript = await answer.text()
+        assert "Your video is ready: a foggy forest" in transcript and link in transcript
+        assert transcript.count('class="msg user"') == 1  # the note answers no question of its own
+        async with http.get(panel.base + "/ui/ops", headers=HTML) as answer:
+            assert link in await answer.text()
+        async with http.get(f"{panel.base}/ui/media/{path.name}") as answer:
+            assert answer.content_type == "video/mp4" and await answer.read() == TINY_MP4

@@ -22,7 +22,7 @@ from agentbox.turn.usage import DAY, DailyUsage, usage_by_day, utc_day_start
 from agentbox.web import charts
 from agentbox.web.auth import CSRF_FIELD, session_of
 from agentbox.web.logtail import last_lines
-from agentbox.web.queries import extras_by_turn, search_transcripts, with_links
+from agentbox.web.queries import extras_by_turn, job_links, search_transcripts, with_links
 from agentbox.web.render import page, tokens
 from agentbox.web.state import PanelState
 
@@ -224,13 +224,15 @@ class Pages:
     # -- operations ------------------------------------------------------------------
     async def operations(self, request: web.Request) -> web.Response:
         skills = await asyncio.to_thread(_skill_rows, self.state.config)
+        jobs = await self.state.store.jobs.list(limit=30)
         return await self.state.page(
             request,
             "ops.html",
             nav="ops",
             title="Operations",
             connectors=self._connectors(),
-            jobs=await self.state.store.jobs.list(limit=30),
+            jobs=jobs,
+            job_links=job_links(jobs, self.state.config.home / "media"),
             schedules=await self.schedules(),
             skills=skills,
             log_lines=await asyncio.to_thread(last_lines, 60),

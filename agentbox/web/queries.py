@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentbox.store import SessionInfo, Store
+from agentbox.store import Job, SessionInfo, Store
 
 MEDIA_REF = "agentbox-media:"  # as agentbox.turn.history stores it (not imported: it pulls in pydantic-ai)
 SNIPPET_CHARS = 160
@@ -169,6 +169,16 @@ def media_link(described: str, media_dir: Path) -> MediaLink:
     if path.is_absolute() and path.parent == media_dir:
         return MediaLink(path.name, f"/ui/media/{path.name}", image=path.suffix.lower() in IMAGE_SUFFIXES)
     return MediaLink(described)
+
+
+def job_links(jobs: list[Job], media_dir: Path) -> dict[str, MediaLink]:
+    """The result of each finished job kept on this machine (`result.path`), by job id."""
+    links = {}
+    for job in jobs:
+        path = str((job.result or {}).get("path") or "")
+        if path and (link := media_link(path, media_dir)).url:
+            links[job.id] = link
+    return links
 
 
 def with_links(turns: list[dict[str, Any]], media_dir: Path) -> list[dict[str, Any]]:
