@@ -245,6 +245,10 @@ async def test_a_video_started_over_the_api_is_kept_on_the_gateway(fake_aimlapi,
         waiting = await gateway.store.outbox.waiting()
     assert job.address.channel == "api"  # type: ignore[attr-defined]
     assert waiting == []
+    from tests.skills_helpers import tool_outputs
+
+    [told] = tool_outputs(fake_aimlapi.chat_requests()[-1])  # what the model tells the API caller
+    assert "kept on the agentbox machine" in told and "sent to this chat" not in told
     path = Path(job.result["path"])  # type: ignore[attr-defined]
     assert path.parent == home / "media" and await asyncio.to_thread(path.read_bytes) == TINY_MP4
 

@@ -62,6 +62,10 @@ class JobService(Protocol):
         """Poll the stored job `job_id` until it is done and deliver its result to the job's address."""
         ...
 
+    def can_send(self, address: Address) -> bool:
+        """Whether a connector serves `address` (False: the result is kept on this machine and noted in the session)."""
+        ...
+
 
 class ScheduleService(Protocol):
     """Whoever fires schedules, told when they change: the gateway's scheduler, or from a CLI process the

@@ -51,6 +51,12 @@ async def generate_video(
     )
     if deps.jobs is not None:
         deps.jobs.watch(job.id)
+        if deps.session.address is not None and not deps.jobs.can_send(deps.session.address):
+            return (  # a web chat or an API caller: nothing can be pushed to it later
+                f"Video job {job.id} started with {model}. It takes a few minutes; when ready it is kept on the "
+                "agentbox machine and noted in this conversation (the owner finds it in `agentbox jobs list` and "
+                "the web panel's Operations page). Tell the user that in one sentence."
+            )
         return (
             f"Video job {job.id} started with {model}. It takes a few minutes; it will be sent to this chat "
             "automatically when ready. Tell the user that in one sentence."
