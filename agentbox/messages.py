@@ -73,6 +73,9 @@ class Inbound:
     reply_to_text: str | None = None  # the text of the message this one replies to, for context
     group_id: str | None = None  # what access treats as the group when not the chat (a Discord server)
     group_name: str = ""  # the group's title, shown to the owner by `agentbox pairing list`
+    # Set: not a message but a service event, never a turn. This group chat had that id before
+    # (Telegram upgraded the group to a supergroup); the gateway moves the group's approval here.
+    migrated_from: str | None = None
 
     @property
     def address(self) -> Address:

@@ -284,6 +284,20 @@ async def test_edited_messages_and_service_messages_are_ignored(
     assert [i.text for i in inbox.items] == ["real one"]
 
 
+async def test_a_group_upgrade_arrives_as_a_move_under_the_new_id_never_as_a_message(
+    started: tuple[TelegramConnector, Inbox], fake_telegram: FakeTelegram
+) -> None:
+    """Both service messages Telegram sends (old chat: migrate_to, new chat: migrate_from) name the same move."""
+    _, inbox = started
+    fake_telegram.push_group_upgrade(-4012345678, GROUP, title="Book club")
+    fake_telegram.push_text(DM, "real one")
+    items = await inbox.wait_for(3)
+    moves = items[:2]
+    assert [(i.chat_id, i.migrated_from, i.group_name) for i in moves] == [(str(GROUP), "-4012345678", "Book club")] * 2
+    assert all(i.text == "" and not i.is_direct and not i.mentioned and not i.attachments for i in moves)
+    assert (items[2].text, items[2].migrated_from) == ("real one", None)
+
+
 async def test_offset_advances_only_after_deliver(
     started: tuple[TelegramConnector, Inbox], fake_telegram: FakeTelegram
 ) -> None:

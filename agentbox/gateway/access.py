@@ -59,6 +59,15 @@ class AccessPolicy:
     def __init__(self, pairing: PairingRepo, groups: GroupRepo) -> None:
         self._pairing = pairing
         self._groups = groups
+        # (channel, group id): a group opened in config whose id changed; open until a restart.
+        self._open_for_run: set[tuple[str, str]] = set()
+
+    def open_for_run(self, channel: str, group_id: str) -> bool:
+        """Treat the group as listed in `groups` until the gateway stops; False if it already was."""
+        if (channel, group_id) in self._open_for_run:
+            return False
+        self._open_for_run.add((channel, group_id))
+        return True
 
     async def check(self, inbound: Inbound, channel: ChannelConfig) -> AccessDecision:
         if inbound.bot_authored:
@@ -96,11 +105,16 @@ class AccessPolicy:
         if (known := await self._known_sender(inbound, channel)) is not None:
             return known
         ids = group_ids(inbound)
-        if ANY_GROUP in channel.groups or any(i in channel.groups for i in ids):
+        if self._in_groups_list(inbound.channel, ids, channel):
             return AccessDecision("allow", "group in the groups list")
         if await self._groups.any_allowed(inbound.channel, ids):
             return AccessDecision("allow", "group approved")
         return AccessDecision("pair_group", "unknown sender in a group not allowed")
+
+    def _in_groups_list(self, channel_name: str, ids: tuple[str, ...], channel: ChannelConfig) -> bool:
+        if ANY_GROUP in channel.groups or any(i in channel.groups for i in ids):
+            return True
+        return any((channel_name, i) in self._open_for_run for i in ids)
 
 
 @dataclass(frozen=True, slots=True)

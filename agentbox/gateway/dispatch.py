@@ -221,6 +221,29 @@ class Dispatcher:
                 batch.append(prepared)
         await self._answer(batch)
 
+    # -- group upgrades --------------------------------------------------------------
+    async def group_moved(self, inbound: Inbound) -> None:
+        """A group's chat id changed (`Inbound.migrated_from`): its openness follows it. Never a turn.
+
+        An approval in the database moves with the group. A group opened in config stays open under
+        its new id until the gateway stops (config.toml is the owner's file), with one warning.
+        History stays under the old id's session.
+        """
+        old, new, channel = inbound.migrated_from or "", inbound.chat_id, inbound.channel
+        await self._group_pairing.move(channel, old, new, group_name=inbound.group_name)
+        groups = channel_config(self._config, channel).groups
+        if old in groups and new not in groups and self._access.open_for_run(channel, new):
+            log.warning(
+                "%s group %s is now %s (its chat id changed): open until the gateway stops;"
+                ' replace "%s" with "%s" in groups under [channels.%s] in config.toml to keep it open',
+                channel,
+                old,
+                new,
+                old,
+                new,
+                channel,
+            )
+
     # -- checks before any model call ----------------------------------------------
     async def _prepare(self, job: Job) -> TurnInput | None:
         """Access and input checks; answers what needs no model. Returns the turn input, or None when handled."""

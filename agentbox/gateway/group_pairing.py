@@ -93,6 +93,17 @@ class GroupPairing:
         newly = await self._groups.allow(channel, group_id, group_name=name)
         return GroupApproval(group_id, name, already=not newly)
 
+    async def move(self, channel: str, old_id: str, new_id: str, *, group_name: str = "") -> bool:
+        """The group's chat id changed (a Telegram group became a supergroup): its approval and code follow.
+
+        True if an approval moved. A group that was never opened stays closed; a group already
+        hinted is not hinted again, and its code opens the new id.
+        """
+        moved = await self._groups.move(channel, old_id, new_id, group_name=group_name)
+        if moved:
+            log.info("pairing: %s group %s is now %s; it stays open", channel, old_id, new_id)
+        return moved
+
     async def revoke(self, channel: str, group_id: str) -> None:
         if not await self._groups.revoke(channel, group_id.strip()):
             raise PairingError(

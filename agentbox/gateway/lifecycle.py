@@ -176,6 +176,9 @@ class Gateway:
     async def deliver(self, inbound: Inbound) -> None:
         """Connectors call this: the message is durable when it returns; handling happens in a task."""
         inbound = sanitize_inbound(inbound)
+        if inbound.migrated_from is not None:  # an event, not a message: settled before the next update
+            await self.dispatcher.group_moved(inbound)
+            return
         try:
             row_id = await self.store.inbox.add(inbound)
         except Exception as exc:  # the connector keeps the message and delivers it again

@@ -1,7 +1,8 @@
 """Groups the owner opened to everyone in them, and per-group pairing requests (migration 3).
 
 A group request row outlives its code: it is the record that the group was already given its
-one hint, so a restart does not repeat it. Plain storage only; the policy is `agentbox.gateway.group_pairing`.
+one hint, so a restart does not repeat it. A group whose id changes (a Telegram group upgraded
+to a supergroup) keeps both rows: `move`. Plain storage only; the policy is `agentbox.gateway.group_pairing`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ class AllowedGroup:
     group_id: str
     group_name: str
     approved_at: float
+
+
+# A group's rows under its new id; its new title where Telegram gave one.
+_MOVE = (
+    "UPDATE OR IGNORE {table} SET group_id = ?, group_name = COALESCE(NULLIF(?, ''), group_name)"
+    " WHERE channel = ? AND group_id = ?"
+)
 
 
 def _request(row: aiosqlite.Row) -> GroupRequest:
@@ -97,6 +105,16 @@ class GroupRepo:
             self._conn, "DELETE FROM allowed_groups WHERE channel = ? AND group_id = ?", (channel, group_id)
         )
         return cursor.rowcount > 0
+
+    async def move(self, channel: str, old_id: str, new_id: str, *, group_name: str = "") -> bool:
+        """Carry a group's approval and its pairing request to the group's new id; True if an approval moved.
+
+        Where the new id has a row already, the old one stays as it is: moving again changes nothing.
+        """
+        args = (new_id, group_name, channel, old_id)
+        moved = await run(self._conn, _MOVE.format(table="allowed_groups"), args)
+        await run(self._conn, _MOVE.format(table="group_requests"), args)
+        return moved.rowcount > 0
 
     async def any_allowed(self, channel: str, group_ids: Iterable[str]) -> bool:
         ids = sorted(set(group_ids))

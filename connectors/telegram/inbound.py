@@ -5,7 +5,8 @@ each module has one job: this one decides what a Telegram message means (mention
 notes, replies, unsupported media) and fetches media; the connector owns polling, the token and
 sending. A photo, voice note or audio file becomes a reference (its file id, declared size and
 duration); the gateway asks `fetch` for the bytes only once the sender is allowed in. The file URL
-contains the bot token and never leaves this module.
+contains the bot token and never leaves this module. A group's upgrade to a supergroup becomes an
+`Inbound` with `migrated_from` set: an event for the gateway, never a turn.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class TelegramInbound:
         msg = update.message  # edited messages, channel posts, callbacks: not ours
         if msg is None:
             return None
+        if msg.migrate_to_chat_id or msg.migrate_from_chat_id:
+            return self._migration(msg)
         user, chat = msg.from_user, msg.chat
         mentioned, text = self._mention_and_text(msg)
         attachments: list[Attachment] = []
@@ -112,6 +115,33 @@ class TelegramInbound:
             bot_authored=bool(user and user.is_bot),
             reply_to_text=_quoted(msg),
             group_name="" if chat.type == "private" else chat.title or "",
+        )
+
+    def _migration(self, msg: Message) -> Inbound | None:
+        """A group upgraded to a supergroup (its chat id changes): one event under the new id, never a turn.
+
+        Telegram posts a service message in both chats: `migrate_to_chat_id` in the old group,
+        `migrate_from_chat_id` in the new supergroup. Only Telegram writes these fields, so both
+        ids are trusted; either message alone carries the move, and handling both changes nothing more.
+        """
+        chat = msg.chat
+        if chat.type == "private":
+            return None
+        if msg.migrate_from_chat_id:
+            old, new = msg.migrate_from_chat_id, chat.id
+        else:
+            old, new = chat.id, msg.migrate_to_chat_id or 0
+        user = msg.from_user
+        return Inbound(
+            channel=self.channel,
+            chat_id=str(new),
+            message_id=str(msg.message_id),
+            sender_id=str(user.id) if user is not None else str(old),
+            sender_name=(user.username or user.full_name) if user is not None else "",
+            text="",
+            is_direct=False,
+            group_name=chat.title or "",
+            migrated_from=str(old),
         )
 
     def _mention_and_text(self, msg: Message) -> tuple[bool, str]:

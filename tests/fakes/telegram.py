@@ -648,6 +648,31 @@ class FakeTelegram(FakeServer):
             fields["entities"] = entities
         return self.push_message(chat_id, **fields, **kwargs)
 
+    def push_group_upgrade(
+        self,
+        old_chat_id: int,
+        new_chat_id: int,
+        *,
+        title: str = "Test group",
+        from_id: int = 835750362,
+        sides: tuple[str, ...] = ("to", "from"),
+    ) -> list[dict[str, Any]]:
+        """A group upgraded to a supergroup, as Telegram reports it: a service message in the old
+        group (`migrate_to_chat_id`), then one in the new supergroup (`migrate_from_chat_id`).
+        `sides` picks which of the two arrive.
+        """
+        sender = {"id": from_id, "is_bot": False, "first_name": "Alice", "username": "alice"}
+        chats = {
+            "to": ({"id": old_chat_id, "type": "group", "title": title}, {"migrate_to_chat_id": new_chat_id}),
+            "from": ({"id": new_chat_id, "type": "supergroup", "title": title}, {"migrate_from_chat_id": old_chat_id}),
+        }
+        updates = []
+        for side in sides:
+            chat, field = chats[side]
+            message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": sender}
+            updates.append(self.push_update({"message": message | field}))
+        return updates
+
     def add_file(self, data: bytes, *, kind: str = "photos", ext: str = "jpg") -> str:
         """Register a downloadable file; return its file_id."""
         file_id = f"AgAC{secrets.token_hex(8)}"
