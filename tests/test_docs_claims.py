@@ -197,3 +197,12 @@ def test_the_pypi_check_sees_the_forms_people_write() -> None:
     for line in ("pip install 'agentbox[test]'", 'pip install -U "agentbox[browser]"', "pip install agentbox"):
         assert PYPI_AGENTBOX.search(line), line
     assert not PYPI_AGENTBOX.search("pip install '.[browser]'") and not PYPI_AGENTBOX.search("pip install agentbox-x")
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    blocks = re.findall(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL)
+    setup = [block for block in blocks if block.startswith("python3 -m venv")]
+    assert len(setup) == 2, "the README holds exactly two set-up commands: run, and test"
+    [test_command] = [block for block in setup if "pytest" in block]
+    ci = [line for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert ci[-1] == test_command
