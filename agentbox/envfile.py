@@ -16,6 +16,14 @@ from pathlib import Path
 from agentbox import paths
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A `[skills.config.<name>.env]` value that names an environment variable instead of holding the value.
+ENV_REFERENCE = re.compile(r"^(?:\$\{([A-Z_][A-Z0-9_]*)\}|([A-Z_][A-Z0-9_]*))$")
+
+
+def env_reference(value: str) -> str | None:
+    """The environment variable a grant names (`"NOTION_KEY"` or `"${NOTION_KEY}"`); None for a literal value."""
+    match = ENV_REFERENCE.match(value.strip())
+    return (match.group(1) or match.group(2)) if match else None
 
 
 def env_file_path() -> Path:

@@ -26,6 +26,7 @@ from typing import Any
 from agentbox import paths
 from agentbox.channels import CHANNELS
 from agentbox.config import Config
+from agentbox.envfile import env_reference
 from agentbox.redaction import MIN_SECRET_LEN, Redactor, register_secrets, shared_redactor, strip_url_secrets
 
 _SECRET_ENV = re.compile(r"(TOKEN|SECRET|API_KEY|PASSWORD)$")
@@ -79,8 +80,6 @@ def collect_secrets(config: Config | None, environ: Mapping[str, str] | None = N
 def skill_config_secrets(settings: Mapping[str, Any]) -> Iterator[str]:
     """String values under `[skills.config.<name>.env]` (not the names of env vars it refers to), and of
     secret-named keys (`api_key`, `token`...)."""
-    from agentbox.skillkit.gating import env_reference
-
     for skill_settings in settings.values():
         if not isinstance(skill_settings, Mapping):
             continue

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from agentbox.config import Config
+from agentbox.envfile import env_reference
 from agentbox.skillkit import fixes
 from agentbox.skillkit.actions import analyse
 from agentbox.skillkit.model import Skill, Unmet
-
-# A `[skills.config.<name>.env]` value that names an environment variable instead of holding the value.
-ENV_REFERENCE = re.compile(r"^(?:\$\{([A-Z_][A-Z0-9_]*)\}|([A-Z_][A-Z0-9_]*))$")
 
 # Debian, Ubuntu and Google builds name the same browser differently.
 BINARY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -38,12 +35,6 @@ def env_grants(config: Config, skill_name: str) -> dict[str, str]:
     if not isinstance(table, Mapping):
         return {}
     return {str(var): value for var, value in table.items() if isinstance(value, str)}
-
-
-def env_reference(value: str) -> str | None:
-    """The environment variable a grant names (`"NOTION_KEY"` or `"${NOTION_KEY}"`); None for a literal value."""
-    match = ENV_REFERENCE.match(value.strip())
-    return (match.group(1) or match.group(2)) if match else None
 
 
 def allowed_env(skill: Skill, config: Config) -> frozenset[str]:
