@@ -219,6 +219,8 @@ class Dispatcher:
                 taken.append(nxt)
             if (prepared := await self._prepare(nxt)) is not None:
                 batch.append(prepared)
+            elif taken is not None:
+                taken.remove(nxt)  # handled already (answered without a model, or refused): not the batch's to retry
         await self._answer(batch)
 
     # -- group upgrades --------------------------------------------------------------
