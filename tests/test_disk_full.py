@@ -5,6 +5,7 @@ The error is injected at the store seam (what SQLite raises when the disk is ful
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import sqlite3
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 
 from agentbox.gateway.diskfull import is_disk_full
-from tests.fakes.aimlapi import FakeAimlapi
+from agentbox.gateway.dispatch import EMPTY
+from tests.fakes.aimlapi import FakeAimlapi, Hang
 from tests.gatewaykit import FakeConnector, inbound, running_gateway, wait_until
 
 OPEN = "[channels.telegram]\ndm_policy = 'open'\n"
@@ -103,3 +105,35 @@ def test_doctor_names_a_nearly_full_disk_and_what_to_do(home: Path, monkeypatch:
     check = doctor.check_disk(Config())
     assert check.status == "fail" and "cannot record messages" in check.detail
     assert check.fix is not None and "agentbox sessions prune --older-than 90d" in check.fix
+
+
+async def test_a_message_answered_inside_a_batch_is_not_answered_again_when_the_disk_fills(
+    fake_aimlapi: FakeAimlapi, home: Path
+) -> None:
+    """Queued behind a busy turn, an empty message is answered at once while the batch forms; a full disk
+    while the batch's turn is recorded retries the batch, not the message already answered."""
+    fake_aimlapi.script(Hang(0.6))
+    tg = FakeConnector()
+    async with running_gateway(fake_aimlapi, home, tg, config=OPEN) as gateway:
+        gateway.dispatcher.disk_full_delay = 0.2
+        real_add_turn = gateway.store.sessions.add_turn
+        calls = {"n": 0}
+
+        async def second_fails(*args: Any, **kwargs: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise full_disk_error()
+            return await real_add_turn(*args, **kwargs)
+
+        gateway.store.sessions.add_turn = second_fails  # type: ignore[method-assign]
+        await tg.push(inbound("one"))
+        await wait_until(lambda: gateway.runner.lanes.busy_count == 1)
+        await tg.push(inbound("two"))
+        await tg.push(inbound("   "))  # empty: answered without a model while the batch after "two" forms
+        await wait_until(lambda: gateway.dispatcher.disk_full.count >= 1)
+        await wait_until(lambda: "echo: two" in tg.texts(), timeout=15)
+        await asyncio.sleep(0.5)  # a retry scheduled with the batch (after 0.1-0.2 s) has run by now
+        await wait_until(lambda: gateway.dispatcher.active_sessions == 0 and gateway.dispatcher.queued == 0)
+        counts = await gateway.store.inbox.counts()
+    assert tg.texts() == ["echo: one", EMPTY, "echo: two"]  # the empty message was answered once
+    assert counts == {"done": 3}

@@ -73,6 +73,22 @@ async def test_queued_messages_are_batched_in_order(fake_aimlapi, home: Path) ->
     assert tg.sent[1].address.reply_to == three.message_id  # the batch's reply goes to its last message
 
 
+async def test_a_group_batch_names_each_sender_and_ends_at_a_chat_command(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.script(Hang(0.6))
+    tg = FakeConnector()
+    config = "[channels.telegram]\ngroups = ['-100']\ngroup_policy = 'open'\n"
+    async with running_gateway(fake_aimlapi, home, tg, config=config) as gw:
+        await tg.push(inbound("one", direct=False, sender="1"))
+        await wait_until(lambda: gw.runner.lanes.busy_count == 1)
+        await tg.push(inbound("two", direct=False, sender="1"))
+        await tg.push(inbound("three", direct=False, sender="2"))
+        await tg.push(inbound("/status", direct=False, sender="2"))  # answered on its own, in its turn
+        await tg.push(inbound("four", direct=False, sender="1"))
+        await wait_until(lambda: len(tg.sent) == 4, timeout=10)
+    assert user_texts(fake_aimlapi) == ["one", "user1: two\n\nuser2: three", "four"]  # who said what, in a group
+    assert "Model:" in tg.sent[2].text
+
+
 async def test_sessions_do_not_block_each_other(fake_aimlapi, home: Path) -> None:
     release_slow = asyncio.Event()
 

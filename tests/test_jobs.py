@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentbox.gateway.jobs import JobRunner
-from agentbox.messages import Address, Outbound
+from agentbox.messages import Address, ConnectorError, Outbound
 from agentbox.turn.runner import TurnRequest
 from tests.clirun import invoke_cli
 from tests.fakes.aimlapi import TINY_MP4, Fail, Reply, ToolCall
@@ -195,6 +195,23 @@ async def test_failed_delivery_is_retried_then_recorded(
         job = await wait_status(rt.store, job_id, "error")
         await runner.stop()
     assert len(attempts) == tries and "could not deliver the video" in job.error  # type: ignore[attr-defined]
+
+
+async def test_a_video_the_platform_rejects_is_not_sent_again(fake_aimlapi, home: Path) -> None:
+    fake_aimlapi.video_states = ["completed"]
+    attempts = []
+
+    async def refused(address: Address, outbound: Outbound) -> None:
+        attempts.append(outbound)
+        raise ConnectorError("telegram refused the message", rejected=True)  # chat gone, bot blocked
+
+    async with runtime_on(fake_aimlapi, home, FAST) as rt:
+        runner = JobRunner(rt.store, rt.runner.aimlapi, rt.config, refused, delivery_attempts=3, retry_delay=0.0)
+        await runner.start()
+        job_id = await start_video(rt, fake_aimlapi, runner)
+        job = await wait_status(rt.store, job_id, "error")
+        await runner.stop()
+    assert len(attempts) == 1 and "could not deliver the video" in job.error  # type: ignore[attr-defined]
 
 
 def test_cli_without_gateway_records_job_and_jobs_commands(fake_aimlapi, home: Path) -> None:

@@ -122,7 +122,7 @@ class Dispatcher:
         self._commands = ChatCommands(config, store)
         self._queues: dict[str, deque[Job]] = {}
         self._workers = TaskSet("sessions", log)
-        self._retries = TaskSet("transcription retries", log)  # waiting to submit a job again; stopped by drain
+        self._retries = TaskSet("retries", log)  # jobs waiting to be submitted again; stopped by drain
         self._draining = False
         self.disk_full = DiskFullAlarm(config.home)
         self.disk_full_delay = 30.0  # first retry after a full disk; doubles each time
@@ -178,10 +178,10 @@ class Dispatcher:
 
     def _retry_later(self, job: Job) -> None:
         job.disk_full_retries += 1
-        if job.disk_full_retries > DISK_FULL_RETRIES:
+        if job.disk_full_retries > DISK_FULL_RETRIES or self._draining:
             return  # still pending in the inbox: the next start picks it up
         delay = RetryPolicy(initial_delay=self.disk_full_delay, max_delay=math.inf).backoff(job.disk_full_retries - 1)
-        asyncio.get_running_loop().call_later(delay, lambda: None if self._draining else self.submit(job))
+        self._submit_later(job, delay, why="disk full")
 
     async def _failed(self, key: str, jobs: list[Job], exc: Exception) -> None:
         """Mark a failed job's rows (a whole batch's) failed; a second error must not end the worker.
@@ -219,6 +219,8 @@ class Dispatcher:
                 taken.append(nxt)
             if (prepared := await self._prepare(nxt)) is not None:
                 batch.append(prepared)
+            elif taken is not None:
+                taken.remove(nxt)  # handled already (answered without a model, or refused): not the batch's to retry
         await self._answer(batch)
 
     # -- group upgrades --------------------------------------------------------------
@@ -304,10 +306,14 @@ class Dispatcher:
             delay,
             extra={"session": job.route.session_key},
         )
-        name = f"transcription retry of message {job.inbound.message_id} (rows {job.row_ids})"
-        self._retries.spawn(self._submit_later(job, delay), name=name)
+        self._submit_later(job, delay, why="transcription")
 
-    async def _submit_later(self, job: Job, delay: float) -> None:
+    def _submit_later(self, job: Job, delay: float, *, why: str) -> None:
+        """Submit `job` again in `delay` seconds; `drain` cancels the wait (its rows stay pending for the next start)."""
+        name = f"{why} retry of message {job.inbound.message_id} (rows {job.row_ids})"
+        self._retries.spawn(self._submit_after(job, delay), name=name)
+
+    async def _submit_after(self, job: Job, delay: float) -> None:
         await asyncio.sleep(delay)
         if not self._draining:
             self.submit(job)

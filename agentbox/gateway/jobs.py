@@ -238,6 +238,8 @@ class JobRunner:
                 raise
             except Exception as exc:
                 log.warning("job %s: delivery attempt %d failed: %s", job.id, attempt, exc)
+                if isinstance(exc, ConnectorError) and exc.rejected:
+                    break  # the platform refused this message itself: it would refuse it again
                 if attempt < self.delivery_attempts:
                     await asyncio.sleep(backoff.next())
                 continue
