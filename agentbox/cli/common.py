@@ -7,7 +7,7 @@ import json
 import re
 import sqlite3
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -15,6 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from agentbox.config import Config
+    from agentbox.store import Store
 
 T = TypeVar("T")
 
@@ -42,6 +43,25 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         typer.echo("", err=True)
         raise typer.Exit(130) from None
+
+
+def with_store(work: Callable[[Store], Awaitable[T]], config: Config | None = None) -> T:
+    """Run `work` on the opened database, closed afterwards even when it raises (see `run_async`).
+
+    `config` is the one the command already loaded, if any; otherwise it is loaded here.
+    """
+    path = (config if config is not None else config_or_exit()).database_path
+
+    async def main() -> T:
+        from agentbox.store import Store
+
+        store = await Store.open(path)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return run_async(main())
 
 
 # json.dumps escapes C0 controls itself; these it leaves raw (DEL, C1 such as the one-byte CSI 0x9B,

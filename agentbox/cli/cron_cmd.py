@@ -8,39 +8,20 @@ tells a running gateway (`POST /schedules/wake`) so the change takes effect with
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agentbox.cli.common import config_or_exit, fail, print_json, run_async
+from agentbox.cli.common import config_or_exit, fail, print_json, with_store
 
 if TYPE_CHECKING:
     from agentbox.config import Config
     from agentbox.store import Store
     from agentbox.store.schedules import Schedule
 
-T = TypeVar("T")
-
 app = typer.Typer(help="Reminders and scheduled tasks (see docs/schedules.md).", no_args_is_help=True)
 
 NO_GATEWAY = "No gateway is running: it fires once `agentbox gateway run` runs (late runs follow [schedules] catch_up)."
-
-
-def _with_store(work: Callable[[Store, Config], Awaitable[T]]) -> T:
-    """Run `work` on the database; a ScheduleError becomes `agentbox: <reason>` (exit 2)."""
-    config = config_or_exit()
-
-    async def main() -> T:
-        from agentbox.store import Store
-
-        store = await Store.open(config.database_path)
-        try:
-            return await work(store, config)
-        finally:
-            await store.close()
-
-    return run_async(main())
 
 
 def _tell_gateway(config: Config, *, quiet: bool = False) -> None:
@@ -94,8 +75,9 @@ def add(
     if len(chosen) != 1:
         fail("give exactly one of --at, --in, --every or --cron", 2)
     flag, when = chosen[0]
+    config = config_or_exit()
 
-    async def create(store: Store, config: Config) -> Schedule:
+    async def create(store: Store) -> Schedule:
         from agentbox.schedules import book
         from agentbox.schedules.targets import target_for
 
@@ -105,14 +87,14 @@ def add(
         )
         return await book.create(store, config, target, wanted, created_by="cli")
 
-    schedule = _with_store(create)
+    schedule = with_store(create, config)
     if as_json:
         from agentbox.schedules.describe import as_json as schedule_json
 
         print_json(schedule_json(schedule))
     else:
         typer.echo(_show(schedule, "Added"))
-    _tell_gateway(config_or_exit(), quiet=as_json)
+    _tell_gateway(config, quiet=as_json)
 
 
 @app.command("list")
@@ -124,7 +106,7 @@ def list_schedules(
     from agentbox.store.schedules import LIVE
 
     statuses = (*LIVE, "done", "cancelled") if show_all else LIVE
-    schedules: list[Any] = _with_store(lambda store, _: store.schedules.list(statuses=statuses))
+    schedules: list[Any] = with_store(lambda store: store.schedules.list(statuses=statuses))
     if as_json:
         from agentbox.schedules.describe import as_json as schedule_json
 
@@ -154,14 +136,15 @@ def list_schedules(
 def _change(schedule_id: int, change: str) -> None:
     from agentbox.schedules import book
 
-    async def apply(store: Store, _: Config) -> Schedule:
+    async def apply(store: Store) -> Schedule:
         action = {"remove": book.cancel, "pause": book.pause, "resume": book.resume}[change]
         return await action(store, schedule_id)
 
-    schedule = _with_store(apply)
+    config = config_or_exit()
+    schedule = with_store(apply, config)  # a ScheduleError: `agentbox: <reason>`, exit 2
     verb = {"remove": "Removed", "pause": "Paused", "resume": "Resumed"}[change]
     typer.echo(_show(schedule, verb) if change == "resume" else f"{verb} #{schedule.id}.")
-    _tell_gateway(config_or_exit())
+    _tell_gateway(config)
 
 
 @app.command("remove")

@@ -31,15 +31,14 @@ def _secrets_reach_the_service(config: Config, *, store_key: bool, interactive: 
     import os
 
     from agentbox.envfile import env_file_path, update_env_file
+    from agentbox.keysource import API_KEY_ENV
     from agentbox.ops.servicesecrets import describe_gap, service_secrets
 
     secrets = service_secrets(config=config)
     missing = [s for s in secrets if s.where == "missing"]
     if missing:
         example = f"{missing[0].env_name}=..."
-        onboard = (
-            " (or `agentbox onboard --api-key ...` for the key)" if missing[0].env_name == "AIMLAPI_API_KEY" else ""
-        )
+        onboard = " (or `agentbox onboard --api-key ...` for the key)" if missing[0].env_name == API_KEY_ENV else ""
         fail(
             f"not installed: {describe_gap(missing)}, so the service would fail at start.\n"
             f"  fix: add a line `{example}` for each to {env_file_path()}{onboard}, then run this again",

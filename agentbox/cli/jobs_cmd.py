@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async
+from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async, with_store
 
 app = typer.Typer(help="Background jobs such as video generation.", no_args_is_help=True)
 
@@ -26,16 +26,7 @@ def list_jobs(
 ) -> None:
     """Jobs, newest first: id, kind, status, session, age, and the result or error."""
 
-    async def load() -> list[Any]:
-        from agentbox.store import Store
-
-        store = await Store.open(config_or_exit().database_path)
-        try:
-            return await store.jobs.list(limit=limit)
-        finally:
-            await store.close()
-
-    jobs = run_async(load())
+    jobs: list[Any] = with_store(lambda store: store.jobs.list(limit=limit))
     if as_json:
         print_json(
             [

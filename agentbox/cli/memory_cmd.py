@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
-from agentbox.cli.common import config_or_exit, fail, json_text, print_json, run_async
+from agentbox.cli.common import config_or_exit, fail, json_text, print_json, with_store
 
 if TYPE_CHECKING:
     from agentbox.memory.model import Scope
@@ -36,19 +36,10 @@ Limit = Annotated[int, typer.Option("--limit", min=1, help="At most this many.")
 def _with_memory(fn: Callable[[MemoryService], Awaitable[T]]) -> T:
     from agentbox.memory.model import MemoryInputError
     from agentbox.memory.service import MemoryService
-    from agentbox.store import Store
 
     config = config_or_exit()
-
-    async def go() -> T:
-        store = await Store.open(config.database_path)
-        try:
-            return await fn(MemoryService(config, store))
-        finally:
-            await store.close()
-
     try:
-        return run_async(go())
+        return with_store(lambda store: fn(MemoryService(config, store)), config)
     except MemoryInputError as exc:
         fail(str(exc), exc.exit_code)
 

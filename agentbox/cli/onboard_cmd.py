@@ -10,6 +10,7 @@ import typer
 
 from agentbox.channels import CHANNELS, enabled_channels, get_channel
 from agentbox.cli.common import fail
+from agentbox.keysource import API_KEY_ENV
 from agentbox.tokens import TokenSpec, mask
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from agentbox.ops.onboarding import OnboardAnswers
 
 DM_POLICIES = ("pairing", "allowlist", "open", "disabled")
-API_KEY_ENV = "AIMLAPI_API_KEY"
 TOKEN_FLAGS = {
     "telegram.bot token": "--telegram-token",
     "slack.bot token": "--slack-bot-token",
@@ -36,10 +36,10 @@ def _current() -> Config:
 
 
 def _ask_api_key(answers: OnboardAnswers, current: Config) -> None:
-    if os.environ.get("AIMLAPI_API_KEY"):
+    if os.environ.get(API_KEY_ENV):
         store = typer.confirm("AIMLAPI_API_KEY is set in your environment. Also store it in config.toml?", False)
         if store:
-            answers.api_key = os.environ["AIMLAPI_API_KEY"]
+            answers.api_key = os.environ[API_KEY_ENV]
         elif current.api_key():
             answers.api_key_env_only = typer.confirm("Remove the key stored in config.toml?", False)
         return

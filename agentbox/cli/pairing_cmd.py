@@ -7,22 +7,19 @@ Names and ids come from chat platforms, so everything printed passes through `te
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from agentbox.channels import CHANNEL_NAMES, CHANNELS, get_channel, names_text
-from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async
+from agentbox.cli.common import ago, config_or_exit, fail, print_json, with_store
 from agentbox.cli.termsafe import terminal_safe
 
 if TYPE_CHECKING:
-    from agentbox.config import Config
     from agentbox.store import Store
 
 app = typer.Typer(help="Approve who may talk to the assistant (DM pairing, groups).", no_args_is_help=True)
 
-T = TypeVar("T")
 # Telegram group ids are negative: `-100123` is an argument, not an unknown option.
 NEGATIVE_IDS = {"ignore_unknown_options": True}
 CHANNEL_HELP = names_text()
@@ -45,21 +42,8 @@ def _cell(text: str | None, width: int) -> str:
     return f"{terminal_safe(text or '-', single_line=True)[:width]:<{width}}"
 
 
-def _with_store(fn: Callable[[Config, Store], Awaitable[T]]) -> T:
-    async def go() -> T:
-        from agentbox.store import Store
-
-        config = config_or_exit()
-        store = await Store.open(config.database_path)
-        try:
-            return await fn(config, store)
-        finally:
-            await store.close()
-
-    return run_async(go())
-
-
 def _pairing(store: Store) -> Any:
+    """The pairing service on `store`; its PairingError ends a command with exit 1 and the message."""
     from agentbox.gateway.access import PairingService
 
     return PairingService(store.pairing)
@@ -69,11 +53,6 @@ def _groups(store: Store) -> Any:
     from agentbox.gateway.group_pairing import GroupPairing
 
     return GroupPairing(store.groups, store.pairing)
-
-
-def _run_or_fail(action: Callable[[Store], Awaitable[T]]) -> T:
-    """Run `action` on the store; a PairingError exits 1 with its message (after the store closed)."""
-    return _with_store(lambda _, store: action(store))
 
 
 def _row(channel: str, item_id: str, name: str, tail: str) -> str:
@@ -88,11 +67,11 @@ def list_requests(
     """Pending pairing requests (senders and groups), and how many requests were refused."""
     only = _channel(channel) if channel else None
 
-    async def load(_: Config, store: Store) -> tuple[Any, Any, dict[str, dict[str, int]]]:
+    async def load(store: Store) -> tuple[Any, Any, dict[str, dict[str, int]]]:
         service = _pairing(store)
         return await service.pending(only), await _groups(store).requests(only), await service.refusals(only)
 
-    requests, groups, refused = _with_store(load)
+    requests, groups, refused = with_store(load)
     now = time.time()
     if as_json:
         print_json(
@@ -153,7 +132,7 @@ def approve(
 ) -> None:
     """Approve the sender who got CODE; the running gateway tells them at once (no restart needed)."""
     name = _channel(channel)
-    request = _run_or_fail(lambda store: _pairing(store).approve(name, code))
+    request = with_store(lambda store: _pairing(store).approve(name, code))
     typer.echo(f"Approved {name} sender {terminal_safe(request.sender_id, single_line=True)}.")
     typer.echo(_tell_gateway(name))
 
@@ -178,7 +157,7 @@ def deny(
 ) -> None:
     """Refuse the sender who got CODE: the code stops working and they get no new one for 6 hours."""
     name = _channel(channel)
-    request = _run_or_fail(lambda store: _pairing(store).deny(name, code))
+    request = with_store(lambda store: _pairing(store).deny(name, code))
     typer.echo(f"Denied {name} sender {terminal_safe(request.sender_id, single_line=True)}.")
 
 
@@ -189,7 +168,7 @@ def revoke(
 ) -> None:
     """Withdraw an approval; the sender has to pair again. (allow_from in config.toml is not touched.)"""
     name = _channel(channel)
-    _run_or_fail(lambda store: _pairing(store).revoke(name, sender_id))
+    with_store(lambda store: _pairing(store).revoke(name, sender_id))
     typer.echo(f"Revoked {name} sender {terminal_safe(sender_id, single_line=True)}.")
 
 
@@ -200,7 +179,7 @@ def approve_group(
 ) -> None:
     """Open a group to everyone in it (a Discord server, a Slack channel, a Telegram group)."""
     name = _channel(channel)
-    result = _run_or_fail(lambda store: _groups(store).approve(name, code_or_id))
+    result = with_store(lambda store: _groups(store).approve(name, code_or_id))
     label = terminal_safe(result.group_id, single_line=True)
     if result.group_name:
         label += f" ({terminal_safe(result.group_name, single_line=True)})"
@@ -215,7 +194,7 @@ def revoke_group(
 ) -> None:
     """Close a group opened with approve-group: only paired senders are answered there again."""
     name = _channel(channel)
-    _run_or_fail(lambda store: _groups(store).revoke(name, group_id))
+    with_store(lambda store: _groups(store).revoke(name, group_id))
     typer.echo(f"Closed {name} group {terminal_safe(group_id, single_line=True)}.")
     if group_id.strip() in get_channel(name).settings_in(config_or_exit()).groups:
         typer.echo(f"It is also listed in groups under [channels.{name}] in config.toml: remove it there too.")
@@ -229,11 +208,13 @@ def allowed(
     """Senders approved by pairing and groups opened to everyone (allow_from is in config.toml)."""
     only = _channel(channel) if channel else None
 
-    async def load(config: Config, store: Store) -> tuple[Any, Any, list[tuple[str, str]]]:
-        listed = [(c.name, g) for c in CHANNELS if only in (None, c.name) for g in c.settings_in(config).groups]
-        return await _pairing(store).allowed(only), await _groups(store).allowed(only), listed
+    config = config_or_exit()
+    listed = [(c.name, g) for c in CHANNELS if only in (None, c.name) for g in c.settings_in(config).groups]
 
-    senders, groups, listed = _with_store(load)
+    async def load(store: Store) -> tuple[Any, Any]:
+        return await _pairing(store).allowed(only), await _groups(store).allowed(only)
+
+    senders, groups = with_store(load, config)
     if as_json:
         print_json(
             [

@@ -7,26 +7,15 @@ from typing import Annotated
 
 import typer
 
-from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async
+from agentbox.cli.common import ago, config_or_exit, fail, print_json, with_store
 
 app = typer.Typer(help="Inspect, reset and prune conversation sessions.", no_args_is_help=True)
-
-
-async def _with_store(fn):  # type: ignore[no-untyped-def]
-    from agentbox.store import Store
-
-    config = config_or_exit()
-    store = await Store.open(config.database_path)
-    try:
-        return await fn(store)
-    finally:
-        await store.close()
 
 
 @app.command("list")
 def list_sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Sessions, most recent first: key, channel, chat, model, turns, tokens."""
-    sessions = run_async(_with_store(lambda store: store.sessions.all()))
+    sessions = with_store(lambda store: store.sessions.all())
     if as_json:
         print_json(
             [
@@ -75,7 +64,7 @@ def show(key: str, as_json: Annotated[bool, typer.Option("--json", help="Print J
     async def load(store):  # type: ignore[no-untyped-def]
         return await store.sessions.get(key), await store.sessions.transcript(key)
 
-    info, turns = run_async(_with_store(load))
+    info, turns = with_store(load)
     if info is None:
         fail(f"no session {key!r} (see `agentbox sessions list`)")
     if as_json:
@@ -102,7 +91,7 @@ def search(
     """Turns of every transcript (or one session's) sharing words with QUERY, best match first."""
     from agentbox.memory.search import hit_json, search_transcripts
 
-    hits = run_async(_with_store(lambda store: search_transcripts(store, query, session_key=session, limit=limit)))
+    hits = with_store(lambda store: search_transcripts(store, query, session_key=session, limit=limit))
     if as_json:
         print_json([hit_json(hit) for hit in hits])
         return
@@ -121,7 +110,7 @@ def search(
 @app.command("reset")
 def reset(key: str) -> None:
     """Start the session afresh: the model no longer sees earlier turns; the transcript is kept."""
-    if not run_async(_with_store(lambda store: store.sessions.reset(key))):
+    if not with_store(lambda store: store.sessions.reset(key)):
         fail(f"no session {key!r} (see `agentbox sessions list`)")
     typer.echo(f"Session {key} reset.")
 
@@ -143,8 +132,8 @@ def prune(
     except ValueError as exc:
         fail(str(exc), 2)
     config = config_or_exit()
-    report, files = run_async(
-        _with_store(lambda store: prune_store(store, config.home / "media", time.time() - age, dry_run=dry_run))
+    report, files = with_store(
+        lambda store: prune_store(store, config.home / "media", time.time() - age, dry_run=dry_run), config
     )
     if as_json:
         print_json({"dry_run": dry_run, "files": files, **asdict(report)})

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agentbox.cli.common import ago, config_or_exit, fail, print_json, run_async
+from agentbox.cli.common import ago, config_or_exit, fail, print_json, with_store
 
 if TYPE_CHECKING:
     from agentbox.store import Store
 
 app = typer.Typer(help="API keys for the OpenAI-compatible endpoint (besides the gateway token).", no_args_is_help=True)
-T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-async def _with_store(fn: Callable[[Store], Awaitable[T]]) -> T:
-    from agentbox.store import Store
-
-    store = await Store.open(config_or_exit().database_path)
-    try:
-        return await fn(store)
-    finally:
-        await store.close()
 
 
 @app.command("create")
@@ -51,7 +39,7 @@ def create(
     async def add(store: Store) -> bool:
         return await store.api_keys.add(name, key_hash(key), key_hint(key), agent=agent, usd_per_day=usd_per_day)
 
-    if not run_async(_with_store(add)):
+    if not with_store(add, config):
         fail(f"there is already a key named {name!r} (`agentbox tokens revoke {name}` first)")
     if as_json:
         print_json({"name": name, "key": key, "agent": agent, "usd_per_day": usd_per_day})
@@ -75,7 +63,7 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
         keys = await store.api_keys.all()
         return [(k, await spent_since(store.conn, since, channel="api", sender_id=f"key:{k.name}")) for k in keys]
 
-    keys = run_async(_with_store(load))
+    keys = with_store(load)
     if as_json:
         print_json(
             [
@@ -115,6 +103,6 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
 @app.command("revoke")
 def revoke(name: str) -> None:
     """Delete a key: requests with it get 401 from now on."""
-    if not run_async(_with_store(lambda store: store.api_keys.revoke(name))):
+    if not with_store(lambda store: store.api_keys.revoke(name)):
         fail(f"no API key named {name!r} (see `agentbox tokens list`)")
     typer.echo(f"API key {name} revoked.")

@@ -16,9 +16,9 @@ from typing import Literal
 from agentbox.channels import enabled_channels
 from agentbox.config import Config, ConfigError, load_config
 from agentbox.envfile import env_file_path, read_env_file
+from agentbox.keysource import API_KEY_ENV
 
 Where = Literal["config", "env file", "unit file", "shell only", "missing"]
-API_KEY_ENV = "AIMLAPI_API_KEY"
 
 
 @dataclass(frozen=True, slots=True)
