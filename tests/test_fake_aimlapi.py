@@ -424,6 +424,34 @@ async def test_missing_file_and_reset(fake_aimlapi: FakeAimlapi, http: httpx.Asy
     assert fake_aimlapi.pending == 0 and fake_aimlapi.requests == [] and fake_aimlapi.chat_requests() == []
 
 
+# -- speech ------------------------------------------------------------------------------------
+
+
+async def test_speech_scripts_answer_in_order_and_reset_drops_them(
+    fake_aimlapi: FakeAimlapi, http: httpx.AsyncClient
+) -> None:
+    from tests.fakes.aimlapi_speech import SttJob
+
+    stt = {"model": "openai/gpt-4o-transcribe", "url": "https://example.org/a.mp3"}
+    fake_aimlapi.speech.script_stt(Fail(503, times=2), Malformed(), SttJob(text="scripted", states=["completed"]))
+    statuses = [(await http.post("/v1/stt/create", json=stt)).status_code for _ in range(2)]
+    assert statuses == [503, 503]  # `times` answers that many requests
+    broken = await http.post("/v1/stt/create", json=stt)
+    assert broken.status_code == 200 and broken.text == '{"generation_id": '
+    job = (await http.post("/v1/stt/create", json=stt)).json()
+    assert (await http.get(f"/v1/stt/{job['generation_id']}")).json()["result"]["text"] == "scripted"
+    unscripted = (await http.post("/v1/stt/create", json=stt)).json()
+    assert (await http.get(f"/v1/stt/{unscripted['generation_id']}")).json()["status"] == "queued"  # the defaults
+
+    tts = {"model": "openai/gpt-4o-mini-tts", "text": "Hello!"}
+    fake_aimlapi.speech.script_tts(Fail(400, "Body validation error! voice"), Fail(500))
+    assert (await http.post("/v1/tts", json=tts)).status_code == 400
+    fake_aimlapi.speech.script_stt(Fail(503))
+    fake_aimlapi.reset()  # drops the tts failure still queued and the stt one
+    assert (await http.post("/v1/tts", json=tts)).status_code == 200
+    assert (await http.post("/v1/stt/create", json=stt)).status_code == 201
+
+
 # -- the real consumer -------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import pytest
 from agentbox.store import Store
 from tests.clirun import invoke_cli
 from tests.fakes.aimlapi import Fail, Hang, Reply, Step, ToolCall
-from tests.helpers import cli_env, png_bytes, runtime_on, write_config
+from tests.helpers import cli_env, database_before, png_bytes, runtime_on, write_config
 
 FAST_RETRIES = "[aimlapi.retry]\nattempts = 3\ninitial_delay = 0.01\nmax_delay = 0.02\n"
 
@@ -231,16 +231,8 @@ async def test_status_names_the_fallback_that_gave_the_last_answer(fake_aimlapi,
 
 
 async def test_a_database_from_before_fallbacks_migrates_and_keeps_its_turns(home: Path) -> None:
-    import sqlite3
-
-    from agentbox.store.schema import MIGRATIONS
-
-    mine = next(i for i, script in enumerate(MIGRATIONS) if "fallback_from" in script)
     path = home / "agentbox.db"
-    with sqlite3.connect(path) as conn:
-        for number, script in enumerate(MIGRATIONS[:mine]):
-            conn.executescript(script)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    with database_before(path, "fallback_from") as conn:
         conn.execute("INSERT INTO sessions(key, created_at, updated_at) VALUES ('s:1', 1, 1)")
         conn.execute(
             "INSERT INTO turns(session_key, epoch, started_at, status, model, usd) VALUES ('s:1', 0, 5, 'ok', 'gpt-4o', 0.5)"

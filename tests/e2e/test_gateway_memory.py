@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.gatewayproc import start_gateway, wait_for
+from tests.e2e.platforms import user_text
 from tests.fakes.aimlapi import Reply, ToolCall
 from tests.helpers import run_cli
 
@@ -19,13 +20,9 @@ def system_text(body: dict[str, Any]) -> str:
     return "\n".join(m["content"] for m in body["messages"] if m["role"] == "system")
 
 
-def last_user(body: dict[str, Any]) -> str:
-    return str([m for m in body["messages"] if m["role"] == "user"][-1]["content"])
-
-
 def remembers(body: dict[str, Any]) -> Reply:
     """The fake model: asked to remember, it calls the tool once; otherwise it echoes."""
-    text = last_user(body)
+    text = user_text(body)
     if body["messages"][-1]["role"] == "user" and text.startswith("remember: "):
         return Reply(tool_calls=[ToolCall("remember", {"text": text.removeprefix("remember: ")})])
     if body["messages"][-1]["role"] == "tool":

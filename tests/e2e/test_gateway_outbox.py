@@ -32,13 +32,6 @@ def echoes(fake_telegram: FakeTelegram, text: str) -> list[str]:
     return [t for t in fake_telegram.sent_messages(ALICE) if t == f"echo: {text}"]
 
 
-def _run_dir(home: Path) -> str:
-    """The per-token locks live here: one per test, so parallel runs never share a token's lock."""
-    run_dir = home.parent / "run"
-    run_dir.mkdir(mode=0o700, exist_ok=True)
-    return str(run_dir)
-
-
 def outbox_waiting(gateway: GatewayProcess) -> int:
     return int(gateway.status()[1]["outbox"]["waiting"])
 
@@ -100,7 +93,6 @@ def test_slack_5xx_on_several_posts_still_delivers_once(
         config,
         SLACK_BOT_TOKEN=fake_slack.bot_token,
         SLACK_SIGNING_SECRET=fake_slack.signing_secret,
-        XDG_RUNTIME_DIR=_run_dir(home),
     )
     processes.append(gateway)
     gateway.wait_ready()
@@ -124,9 +116,7 @@ def test_discord_5xx_on_several_sends_still_delivers_once(
         f'api_base_url = "{fake_discord.api_base_url}"\ngateway_url = "{fake_discord.ws_url}"\n'
         'slash_commands = false\ndm_policy = "open"\n'
     )
-    gateway = start_platform_gateway(
-        home, fake_aimlapi, "discord", config, DISCORD_BOT_TOKEN=fake_discord.token, XDG_RUNTIME_DIR=_run_dir(home)
-    )
+    gateway = start_platform_gateway(home, fake_aimlapi, "discord", config, DISCORD_BOT_TOKEN=fake_discord.token)
     processes.append(gateway)
     gateway.wait_ready()
     fake_discord.fail_next("POST /channels/{channel_id}/messages", status=503, times=3)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.gatewayproc import GatewayProcess, start_gateway, wait_for
+from tests.e2e.platforms import user_text
 from tests.fakes.aimlapi import Hang, Reply
 from tests.helpers import png_bytes, run_cli
 
@@ -23,11 +24,6 @@ def launch(
     process = start_gateway(home, fake_aimlapi, fake_telegram, extra)
     processes.append(process)
     return process.wait_ready()
-
-
-def user_text(body: dict[str, Any]) -> str:
-    content = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
-    return content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
 
 
 def texts_containing(fake_telegram: Any, needle: str, chat: int = ALICE) -> list[str]:

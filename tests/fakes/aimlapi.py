@@ -427,7 +427,8 @@ class FakeAimlapi(FakeServer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._queues: dict[str, deque[_Queued]] = {"chat": deque(), "images": deque(), "video": deque()}
+        # Scripted steps per endpoint; "stt" and "tts" are `self.speech`'s.
+        self._queues: dict[str, deque[_Queued]] = {k: deque() for k in ("chat", "images", "video", "stt", "tts")}
         self.video_jobs: dict[str, VideoJob] = {}
         self._closing = False
         self._sleepers: set[asyncio.Future[None]] = set()  # touched only on the server loop
@@ -453,7 +454,7 @@ class FakeAimlapi(FakeServer):
         """Queue failures for the next video creation requests."""
         return self._enqueue("video", steps)
 
-    def _enqueue(self, kind: str, steps: Iterable[Step]) -> FakeAimlapi:
+    def _enqueue(self, kind: str, steps: Iterable[Any]) -> FakeAimlapi:
         with self.lock:
             for step in steps:
                 times = step.times if isinstance(step, Fail) else 1
@@ -844,13 +845,16 @@ class FakeAimlapi(FakeServer):
 
     # -- images ----------------------------------------------------------------------------
     async def _media_step(self, request: web.Request, kind: str) -> web.Response | None:
-        step = self._pop(kind)
+        return await self._scripted_failure(request, self._pop(kind), malformed=b'{"data": [{"url": ')
+
+    async def _scripted_failure(self, request: web.Request, step: Any, *, malformed: bytes) -> web.Response | None:
+        """The answer a scripted Fail or Malformed step gives; a Hang waits, then lets the request go on."""
         if isinstance(step, Fail):
             return self.error_response(request, step.status, step.message, step.headers, step.body)
         if isinstance(step, Hang):
             await self._sleep(step.seconds)
         if isinstance(step, Malformed):
-            return web.Response(body=b'{"data": [{"url": ', content_type="application/json")
+            return web.Response(body=malformed, content_type="application/json")
         return None
 
     async def _images(self, request: web.Request) -> web.Response:

@@ -18,7 +18,6 @@ script every job completes with `stt_text`. Requests are recorded like every oth
 from __future__ import annotations
 
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,20 +66,16 @@ class FakeSpeech:
     def __post_init__(self) -> None:
         self.jobs: dict[str, _Job] = {}
         self.files: dict[str, tuple[bytes, str]] = {}  # served under /files/<name>
-        self._stt_steps: deque[SttJob | Fail | Hang | Malformed] = deque()
-        self._tts_steps: deque[Fail | Hang | Malformed] = deque()
 
     # -- scripting and inspection -------------------------------------------------------
     def script_stt(self, *steps: SttJob | Fail | Hang | Malformed) -> None:
         """Outcomes of the next transcription requests, one each: a job plan, or a failure of the create call
         (`Fail(times=n)` answers n requests)."""
-        with self.owner.lock:
-            self._stt_steps.extend(_expanded(steps))
+        self.owner._enqueue("stt", steps)
 
     def script_tts(self, *steps: Fail | Hang | Malformed) -> None:
         """Failures of the next speech requests, one each (`Fail(times=n)` answers n requests)."""
-        with self.owner.lock:
-            self._tts_steps.extend(_expanded(steps))
+        self.owner._enqueue("tts", steps)
 
     def stt_requests(self) -> list[dict[str, Any]]:
         """The form of every create request: fields, and the upload as {filename, content_type, data}."""
@@ -100,8 +95,8 @@ class FakeSpeech:
     def reset(self) -> None:
         with self.owner.lock:
             self.jobs.clear()
-            self._stt_steps.clear()
-            self._tts_steps.clear()
+            self.owner._queues["stt"].clear()
+            self.owner._queues["tts"].clear()
 
     # -- routes ----------------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
@@ -113,14 +108,8 @@ class FakeSpeech:
         stored = self.files.get(name)
         return web.Response(body=stored[0], content_type=stored[1]) if stored else None
 
-    async def _failure(self, request: web.Request, step: Any) -> web.Response | None:
-        if isinstance(step, Fail):
-            return self.owner.error_response(request, step.status, step.message, step.headers, step.body)
-        if isinstance(step, Hang):
-            await self.owner._sleep(step.seconds)
-        if isinstance(step, Malformed):
-            return web.Response(body=b'{"generation_id": ', content_type="application/json")
-        return None
+    async def _scripted_failure(self, request: web.Request, step: Any) -> web.Response | None:
+        return await self.owner._scripted_failure(request, step, malformed=b'{"generation_id": ')
 
     async def _stt_create(self, request: web.Request) -> web.Response:
         if (denied := self.owner._check_auth(request)) is not None:
@@ -133,10 +122,9 @@ class FakeSpeech:
             return self.owner.error_response(
                 request, 400, f"Body validation error! 'model' and 'url' or '{upload_field}' are required"
             )
-        with self.owner.lock:
-            step = self._stt_steps.popleft() if self._stt_steps else SttJob()
+        step = self.owner._pop("stt")
         if not isinstance(step, SttJob):
-            if (answered := await self._failure(request, step)) is not None:
+            if (answered := await self._scripted_failure(request, step)) is not None:
                 return answered
             step = SttJob()
         job = _Job(str(uuid.uuid4()), form, step)
@@ -173,9 +161,7 @@ class FakeSpeech:
         text = body.get("text") if body else None
         if not body or not body.get("model") or not isinstance(text, str) or not 1 <= len(text) <= MAX_TTS_CHARS:
             return self.owner.error_response(request, 400, "Body validation error! 'model' and 'text' are required")
-        with self.owner.lock:
-            step = self._tts_steps.popleft() if self._tts_steps else None
-        if step is not None and (answered := await self._failure(request, step)) is not None:
+        if (answered := await self._scripted_failure(request, self.owner._pop("tts"))) is not None:
             return answered
         wanted = str(body.get("response_format") or "mp3")
         made = wanted if self.tts_honours_format else "mp3"
@@ -186,10 +172,6 @@ class FakeSpeech:
         with self.owner.lock:
             self.files[name] = (data, media_type)
         return web.json_response({"audio": f"{self.owner.url}/files/{name}", "meta": _meta(self.tts_credits)})
-
-
-def _expanded(steps: tuple[Any, ...]) -> list[Any]:
-    return [step for step in steps for _ in range(step.times if isinstance(step, Fail) else 1)]
 
 
 async def _form(request: web.Request) -> dict[str, Any]:

@@ -802,8 +802,8 @@ class FakeTelegram(FakeServer):
         """Let held calls go on (and stop holding new ones)."""
         with self.lock:
             self._held.clear()
-        if self._loop is not None and self._release is not None:
-            self._loop.call_soon_threadsafe(self._release.set)
+        if self._loop is not None:  # `_release` is read on the loop: a call being held right now gets it too
+            self._loop.call_soon_threadsafe(lambda: self._release is not None and self._release.set())
 
     async def _held_call(self, request: web.Request) -> bool:
         """Wait for `release()`; False when the client disconnected meanwhile."""
