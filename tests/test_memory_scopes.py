@@ -189,3 +189,21 @@ async def test_whatever_two_people_write_neither_ones_memory_or_conversations_re
     assert not content_words(bob_text[:MAX_TEXT]) or bobs in {m.id for m in memories}
     memories, hits = await bob_turn.search(bob_said)
     assert not content_words(bob_said) or [h.session_key for h in hits] == [bob_dm.session_key]
+
+
+async def test_a_link_that_fails_half_way_changes_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = MemoryService(Config(), store)
+    telegram, slack = Scope("sender", "telegram:42"), Scope("sender", "slack:U42")
+    await service.remember(slack, "The user works at the Lisbon office.", cap=100, origin="slack:U42")
+
+    async def broken(identities: object, person: str) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store.memory, "set_person", broken)  # after the memories moved
+    with pytest.raises(RuntimeError, match="disk full"):
+        await service.link(["telegram:42", "slack:U42"])
+    assert [m.text for m in await store.memory.newest([slack.key])] == ["The user works at the Lisbon office."]
+    assert await store.memory.newest([telegram.key]) == []
+    monkeypatch.undo()
+    assert await service.link(["telegram:42", "slack:U42"]) == "telegram:42"  # no transaction was left open
+    assert [m.text for m in await store.memory.newest([telegram.key])] == ["The user works at the Lisbon office."]
