@@ -172,6 +172,8 @@ async def test_whatever_two_people_write_neither_ones_memory_or_conversations_re
             TurnRecord(speaker.session_key, "m", "ok", sender_id=speaker.sender_id, user_text=text, reply="ok")
         )
 
+    [said] = await store.sessions.transcript(bob_dm.session_key)
+    assert said["user_text"] == bob_said  # stored as written, however long, whatever it contains
     for question in (bob_text, bob_said):  # Alice asks with Bob's very words
         memories, hits = await alice_turn.search(question)
         assert {m.scope for m in memories} <= {s.key for s in alice_turn.scopes.readable}
