@@ -231,16 +231,10 @@ async def test_status_names_the_fallback_that_gave_the_last_answer(fake_aimlapi,
 
 
 async def test_a_database_from_before_fallbacks_migrates_and_keeps_its_turns(home: Path) -> None:
-    import sqlite3
+    from tests.helpers import database_before
 
-    from agentbox.store.schema import MIGRATIONS
-
-    mine = next(i for i, script in enumerate(MIGRATIONS) if "fallback_from" in script)
     path = home / "agentbox.db"
-    with sqlite3.connect(path) as conn:
-        for number, script in enumerate(MIGRATIONS[:mine]):
-            conn.executescript(script)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    with database_before(path, "fallback_from") as conn:
         conn.execute("INSERT INTO sessions(key, created_at, updated_at) VALUES ('s:1', 1, 1)")
         conn.execute(
             "INSERT INTO turns(session_key, epoch, started_at, status, model, usd) VALUES ('s:1', 0, 5, 'ok', 'gpt-4o', 0.5)"
