@@ -81,7 +81,8 @@ def _usd_of(usd: Any, credits: Any) -> float | None:
 current_meter: contextvars.ContextVar[UsageMeter | None] = contextvars.ContextVar("agentbox_meter", default=None)
 
 
-def _record_meta(payload: Any, kind: str = "chat") -> None:
+def record_usage(payload: Any, kind: str = "chat") -> None:
+    """Add a response's `meta.usage` to the running meter (chat, and calls read without `request_json`)."""
     meter = current_meter.get()
     if meter is None or not isinstance(payload, dict):
         return
@@ -129,7 +130,7 @@ class _SseMeterStream:
         for line in lines:
             if line.startswith(b"data:") and b'"meta"' in line:
                 try:
-                    _record_meta(json.loads(line[5:]))
+                    record_usage(json.loads(line[5:]))
                 except ValueError:
                     pass
         if len(self._buffer) > 1_000_000:  # never hold a runaway line
@@ -164,7 +165,7 @@ def _metering_transport(inner: Any, module: Any) -> Any:
                 payload = json.loads(body)
             except ValueError:
                 return module.Response(200, headers=response.headers, content=body, request=request)
-            _record_meta(payload)
+            record_usage(payload)
             if _normalize_chat_json(payload):
                 body = json.dumps(payload).encode()
             headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
@@ -299,7 +300,7 @@ class AimlapiClient:
         """Call an endpoint (absolute URL or path under the root) and return its JSON, or raise AimlapiError."""
         response = await self.request(method, url, **kwargs)
         payload = parse_json(response)
-        _record_meta(payload, call_kind(str(response.request.url)))
+        record_usage(payload, call_kind(str(response.request.url)))
         return payload
 
     async def post_json(self, path: str, body: dict[str, Any]) -> Any:
@@ -333,11 +334,6 @@ def parse_json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         raise AimlapiError(response.status_code, "the API answered with malformed JSON") from None
-
-
-def record_usage(payload: Any, kind: str) -> None:
-    """Add a response's `meta.usage` to the running meter (for calls read without `request_json`)."""
-    _record_meta(payload, kind)
 
 
 def _error_from(response: httpx.Response) -> AimlapiError:

@@ -4,7 +4,6 @@ de-duplication, the per-scope cap, and queries no text can break."""
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from agentbox.memory.service import MemoryService
 from agentbox.store import Store, TurnRecord
 from agentbox.store.db import statements
 from agentbox.store.schema import MIGRATIONS, SCHEMA_VERSION
+from tests.helpers import database_before
 
 ALICE = Scope("sender", "telegram:42")
 BOB = Scope("sender", "telegram:43")
@@ -29,12 +29,7 @@ MINE = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE memories" 
 
 def _previous_release_db(path: Path) -> None:
     """A database as the release before memory left it: three sessions with realistic turns."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:MINE]):
-        for statement in script.split(";"):  # the splitter every earlier release used
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {number + 1}")
+    conn = database_before(path, "CREATE TABLE memories")
     conn.execute("PRAGMA foreign_keys = ON")
     for key in ("telegram:dm:42", "telegram:dm:43", "cli:default"):
         conn.execute(
@@ -52,6 +47,7 @@ def _previous_release_db(path: Path) -> None:
             " VALUES (?, 0, 1000, 'ok', 'gpt-4o-mini', ?, ?)",
             (key, user, reply),
         )
+    conn.commit()
     conn.close()
 
 

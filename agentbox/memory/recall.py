@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 
 from agentbox.store.memory import Memory
-from agentbox.store.transcripts import MARK_END, MARK_START, TranscriptHit
+from agentbox.store.transcripts import MARK_START, TranscriptHit, marked
 
 HEADER = "## Memory"
 INTRO = (
@@ -67,7 +67,7 @@ def without_recall(instructions: str) -> str:
 
 
 def _marked(snippet: str) -> str:
-    return quoted(snippet.replace(MARK_START, "«").replace(MARK_END, "»"))
+    return quoted(marked(snippet))
 
 
 def hit_line(hit: TranscriptHit) -> str:

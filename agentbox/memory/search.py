@@ -7,15 +7,14 @@ ranking: turns sharing more and rarer words first). Snippets mark matched words 
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from agentbox.memory.model import Scope
-from agentbox.memory.query import search_words, selective_match
 from agentbox.memory.scopes import person_of, person_transcripts
+from agentbox.memory.service import search_turns
 from agentbox.memory.transfer import iso
 from agentbox.store import Store
-from agentbox.store.transcripts import MARK_END, MARK_START, TranscriptFilter, TranscriptHit
+from agentbox.store.transcripts import TranscriptFilter, TranscriptHit, marked
 
 
 async def transcript_filter(store: Store, scope: Scope) -> TranscriptFilter:
@@ -47,14 +46,7 @@ async def search_transcripts(
         where = await transcript_filter(store, Scope.parse(scope) if isinstance(scope, str) else scope)
     elif session_key is not None:
         where = TranscriptFilter(session_keys=(session_key,))
-    match = await selective_match(search_words(query), partial(store.transcripts.term_counts, where=where))
-    if not match:
-        return []
-    return await store.transcripts.search(match, where, limit=limit)
-
-
-def marked(snippet: str) -> str:
-    return snippet.replace(MARK_START, "«").replace(MARK_END, "»")
+    return await search_turns(store.transcripts, query, where, limit=limit)
 
 
 def hit_json(hit: TranscriptHit) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from agentbox.memory.recall import recall_block
 from agentbox.memory.scopes import Speaker, TurnScopes, person_of, turn_scopes
 from agentbox.store import Store
 from agentbox.store.memory import Memory, NewMemory
-from agentbox.store.transcripts import TranscriptHit
+from agentbox.store.transcripts import TranscriptFilter, TranscriptHit, TranscriptRepo
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,14 @@ RECALLED = 12  # memories related to the message, at most, before the byte budge
 PINNED = 50
 
 Outcome = Literal["added", "exists", "updated"]
+
+
+async def search_turns(
+    transcripts: TranscriptRepo, query: str, where: TranscriptFilter | None, *, limit: int
+) -> list[TranscriptHit]:
+    """Turns (in `where`'s sessions, or all) sharing words with a typed `query`, best first."""
+    match = await selective_match(search_words(query), partial(transcripts.term_counts, where=where))
+    return await transcripts.search(match, where, limit=limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +198,7 @@ class TurnMemory:
     async def search(self, query: str, *, limit: int = 8) -> tuple[list[Memory], list[TranscriptHit]]:
         """Memories this turn may read, and turns of its own conversations, matching `query`."""
         memories = await self.service.search(query, self.scopes.readable, limit=limit)
-        transcripts = self.service.store.transcripts
-        where = self.scopes.transcripts
-        match = await selective_match(search_words(query), partial(transcripts.term_counts, where=where))
-        hits = await transcripts.search(match, where, limit=limit) if match else []
+        hits = await search_turns(self.service.store.transcripts, query, self.scopes.transcripts, limit=limit)
         return memories, hits
 
     async def recall_block(self, message: str) -> str:

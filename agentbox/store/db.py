@@ -11,7 +11,8 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,23 @@ async def migrate(conn: aiosqlite.Connection, path: Path) -> None:
         )
     if version == SCHEMA_VERSION:
         return
-    await run(conn, "BEGIN IMMEDIATE")
-    try:
+    async with transaction(conn):
         version = await schema_version(conn)  # another process may have migrated meanwhile
         for number in range(version, SCHEMA_VERSION):
             await _run_script(conn, MIGRATIONS[number])
             await run(conn, f"PRAGMA user_version = {number + 1}")
+
+
+@asynccontextmanager
+async def transaction(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """Statements that land together or not at all (write-locked from the start).
+
+    For a connection of its own (migrating on open, a CLI command): the gateway's shared one would
+    sweep other coroutines' statements into the transaction.
+    """
+    await run(conn, "BEGIN IMMEDIATE")
+    try:
+        yield
         await run(conn, "COMMIT")
     except BaseException:
         await run(conn, "ROLLBACK")

@@ -6,14 +6,14 @@ built live in `agentbox.memory`. The `memories_fts` index follows the table thro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
-from agentbox.store.db import now, run
+from agentbox.store.db import now, run, transaction
 
 _COLUMNS = "m.id, m.scope, m.text, m.pinned, m.source, m.origin, m.session_key, m.created_at, m.updated_at"
 
@@ -264,17 +264,7 @@ class MemoryRepo:
     async def remove_link(self, identity: str) -> None:
         await run(self._conn, "DELETE FROM memory_links WHERE identity = ?", (identity,))
 
-    @asynccontextmanager
-    async def atomically(self) -> AsyncIterator[None]:
-        """Several changes that land together or not at all (a link moves memories and links at once).
-
-        For a connection of its own (a CLI command): the gateway's shared one would sweep other
-        coroutines' statements into the transaction.
-        """
-        await run(self._conn, "BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            await run(self._conn, "ROLLBACK")
-            raise
-        await run(self._conn, "COMMIT")
+    def atomically(self) -> AbstractAsyncContextManager[None]:
+        """Several changes that land together or not at all (a link moves memories and links at once);
+        for a connection of its own, see `agentbox.store.db.transaction`."""
+        return transaction(self._conn)

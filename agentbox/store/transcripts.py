@@ -15,6 +15,11 @@ SNIPPET_TOKENS = 16
 _JOINS = " CROSS JOIN turns t ON t.id = turns_fts.rowid LEFT JOIN sessions s ON s.key = t.session_key"
 
 
+def marked(snippet: str) -> str:
+    """A snippet with its matched words marked « » for people to read."""
+    return snippet.replace(MARK_START, "«").replace(MARK_END, "»")
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptFilter:
     """Which sessions a search covers: these keys, keys starting with these prefixes (a group's

@@ -6,9 +6,8 @@ The estimate uses `[limits.prices."<model>"]` from the config, else `[limits.def
 
 from __future__ import annotations
 
+from agentbox.aimlapi import CREDITS_PER_USD
 from agentbox.config import LimitsConfig
-
-CREDITS_PER_USD = 2_000_000  # AI/ML API: $1 = 2,000,000 credits
 
 
 def turn_cost(
