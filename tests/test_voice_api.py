@@ -266,3 +266,13 @@ def test_formats_are_told_apart_by_their_bytes() -> None:
     assert sniff_audio_type(mp3(1.0)) == "audio/mpeg" and sniff_audio_type(wav(1.0)) == "audio/wav"
     assert duration_seconds(wav(2.0)) == pytest.approx(2.0) and duration_seconds(mp3(1.0)) is None
     assert sniff_audio_type(b"\x89PNG\r\n\x1a\n") is None and sniff_audio_type(b"") is None
+
+
+def test_audio_over_the_size_limit_is_refused_saying_both_sizes() -> None:
+    from agentbox.vision import InputError
+    from agentbox.voice.hearing import check_audio
+
+    voice = VoiceConfig(max_audio_bytes=1_048_576)
+    assert check_audio(ogg_opus(2.0), voice, name="memo.ogg", declared_seconds=None)[0] == "audio/ogg"
+    with pytest.raises(InputError, match=r"^memo\.ogg is 1\.5 MB; the limit is 1\.0 MB$"):
+        check_audio(b"OggS" + bytes(1_572_860), voice, name="memo.ogg", declared_seconds=None)
