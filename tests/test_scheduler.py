@@ -320,6 +320,26 @@ async def test_the_person_timezone_wins_over_the_agent_s(rt: Any) -> None:
     assert bobs.timezone != "Asia/Tokyo"
 
 
+async def test_in_a_shared_group_each_person_sees_and_cancels_only_their_own(rt: Any) -> None:
+    now = paris(2026, 12, 1, 8)
+    bob_in_group = Target(
+        "telegram", "-100777", "telegram:group:-100777", sender_id="4242", sender_name="Bob", in_group=True
+    )
+    hers = await add(rt, GROUP, "2h", "Alice's group reminder", now)
+    his = await add(rt, bob_in_group, "3h", "Bob's group reminder", now)
+    group_itself = Target("telegram", "-100777", "telegram:group:-100777", in_group=True)  # `cron add --to` makes it
+    owners = await add(rt, group_itself, "4h", "the owner's, for the whole group", now, created_by="cli")
+    assert [s.id for s in await book.visible(rt.store, bob_in_group)] == [his.id]
+    assert hers.id in [s.id for s in await book.visible(rt.store, GROUP)]
+    assert his.id not in [s.id for s in await book.visible(rt.store, GROUP)]
+    for theirs in (hers.id, owners.id):
+        with pytest.raises(ScheduleError, match=f"you have no active schedule #{theirs}"):
+            await book.mine(rt.store, bob_in_group, theirs)
+    with pytest.raises(ScheduleError, match=f"you have no active schedule #{his.id}"):
+        await book.mine(rt.store, GROUP, his.id)
+    assert (await book.mine(rt.store, bob_in_group, his.id)).message == "Bob's group reminder"
+
+
 def _task_model(answers: list[str]) -> FunctionModels:
     """A model that answers each task turn with the next text (and records what it was asked)."""
 

@@ -216,3 +216,20 @@ def test_prompt_lists_name_and_one_line_only(home: Path) -> None:
     assert "- long: First line of the description." in text
     assert "Second line" not in text and "SECRET BODY TEXT" not in text
     assert "read_skill" in text
+
+
+def test_a_skillkit_submodule_loads_without_the_registry_and_the_turn() -> None:
+    """The log filter reads `gating.env_reference` at every CLI start: that must not load the whole skill system."""
+    import subprocess
+
+    code = (
+        "import sys\nimport agentbox.skillkit.gating\n"
+        "print(sorted(m for m in ('agentbox.skillkit.registry', 'agentbox.turn.deps') if m in sys.modules))\n"
+        "from agentbox.skillkit import SkillRegistry, TurnDeps, skill_env\n"
+        "print(SkillRegistry.__module__, TurnDeps.__module__, skill_env.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines() == [
+        "[]",
+        "agentbox.skillkit.registry agentbox.turn.deps agentbox.skillkit.api",
+    ], done.stderr

@@ -8,6 +8,9 @@ unchanged whatever they are (hypothesis).
 
 from __future__ import annotations
 
+import hashlib
+import random
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,15 +18,21 @@ from hypothesis import strategies as st
 
 from agentbox.aimlapi import AimlapiClient, UsageMeter, current_meter
 from agentbox.config import Config, VoiceConfig
+from agentbox.store import Store
 from agentbox.voice.audio import duration_seconds, is_ogg_opus, sniff_audio_type
+from agentbox.voice.hearing import hear
+from agentbox.voice.spending import Payer
 from agentbox.voice.stt import TranscriptionFailed, transcribe, transcript_text
 from agentbox.voice.tts import SpeechFailed, synthesize
 from tests.fakes.aimlapi import Fail, FakeAimlapi
 from tests.fakes.aimlapi_speech import SttJob
-from tests.fakes.audio import mp3, ogg_opus, wav
+from tests.fakes.audio import audio_for, mp3, ogg_opus, wav
 from tests.helpers import API_KEY
 
 FAST = VoiceConfig(stt_poll_interval=0.01, stt_timeout=5)
+# A phone's voice note of half a minute to a few minutes: hundreds of KB (hypothesis's own binaries stay small).
+REALISTIC_SIZE = st.integers(min_value=100_000, max_value=900_000)
+SEED = st.integers(min_value=0, max_value=2**32 - 1)
 
 
 def client_for(fake: FakeAimlapi) -> AimlapiClient:
@@ -105,6 +114,28 @@ async def test_any_bytes_reach_the_api_unchanged(fake_aimlapi: FakeAimlapi, payl
     assert form["file"]["data"] == b"OggS" + payload
 
 
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=REALISTIC_SIZE, seed=SEED)
+async def test_hundreds_of_kb_of_audio_are_uploaded_and_stored_by_hash_unchanged(
+    fake_aimlapi: FakeAimlapi, store: Store, size: int, seed: int
+) -> None:
+    """Heard audio crosses two boundaries: the multipart upload, and the `media` table it is kept in by hash."""
+    fake_aimlapi.reset()
+    audio = b"OggS" + random.Random(seed).randbytes(size)
+    client = client_for(fake_aimlapi)
+    try:
+        text, digest = await hear(
+            client, store, FAST, audio, media_type="audio/ogg", seconds=None, payer=Payer("cli:x", "cli", None)
+        )
+    finally:
+        await client.aclose()
+    [form] = fake_aimlapi.speech.stt_requests()
+    assert form["file"]["data"] == audio and form["file"]["content_type"] == "audio/ogg"
+    assert text == fake_aimlapi.speech.stt_text
+    assert digest == hashlib.sha256(audio).hexdigest()
+    assert await store.media.get(digest) == (audio, "audio/ogg")
+
+
 async def test_a_failed_job_and_an_outage_are_transient_a_refused_upload_is_not(fake_aimlapi: FakeAimlapi) -> None:
     fake_aimlapi.speech.script_stt(
         SttJob(states=["queued", "error"], error={"name": "UpstreamError", "message": "provider unavailable"}),
@@ -183,6 +214,25 @@ async def test_synthesize_both_answer_shapes_and_checks_what_came_back(fake_aiml
         assert speech.cost.usd is None and speech.cost.credits is None and meter.kinds == {}
 
 
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chars=st.integers(min_value=1_500, max_value=4_096), shape=st.sampled_from(["json", "raw"]))
+async def test_long_speech_of_hundreds_of_kb_comes_back_byte_for_byte(
+    fake_aimlapi: FakeAimlapi, chars: int, shape: str
+) -> None:
+    """A long answer spoken (minutes of OGG/Opus, hundreds of KB), raw or downloaded from the URL, arrives whole."""
+    fake_aimlapi.reset()
+    fake_aimlapi.speech.tts_shape = shape  # type: ignore[assignment]
+    text = ("Lisbon is sunny this weekend. " * 200)[:chars].strip()
+    client = client_for(fake_aimlapi)
+    try:
+        speech = await synthesize(client, text, VoiceConfig(), response_format="opus")
+    finally:
+        await client.aclose()
+    [request] = fake_aimlapi.speech.tts_requests()
+    served, _ = audio_for("opus", seconds=max(1.0, len(request["text"]) / 15), seed=len(request["text"]))
+    assert len(served) > 100_000 and speech.data == served and speech.media_type == "audio/ogg"
+
+
 async def test_tts_failures_are_speech_failed(fake_aimlapi: FakeAimlapi) -> None:
     fake_aimlapi.speech.script_tts(Fail(400, "Body validation error! voice: Invalid enum value"))
     client = client_for(fake_aimlapi)
@@ -216,3 +266,13 @@ def test_formats_are_told_apart_by_their_bytes() -> None:
     assert sniff_audio_type(mp3(1.0)) == "audio/mpeg" and sniff_audio_type(wav(1.0)) == "audio/wav"
     assert duration_seconds(wav(2.0)) == pytest.approx(2.0) and duration_seconds(mp3(1.0)) is None
     assert sniff_audio_type(b"\x89PNG\r\n\x1a\n") is None and sniff_audio_type(b"") is None
+
+
+def test_audio_over_the_size_limit_is_refused_saying_both_sizes() -> None:
+    from agentbox.vision import InputError
+    from agentbox.voice.hearing import check_audio
+
+    voice = VoiceConfig(max_audio_bytes=1_048_576)
+    assert check_audio(ogg_opus(2.0), voice, name="memo.ogg", declared_seconds=None)[0] == "audio/ogg"
+    with pytest.raises(InputError, match=r"^memo\.ogg is 1\.5 MB; the limit is 1\.0 MB$"):
+        check_audio(b"OggS" + bytes(1_572_860), voice, name="memo.ogg", declared_seconds=None)

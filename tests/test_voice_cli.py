@@ -201,6 +201,26 @@ async def test_a_spoken_answer_waiting_in_the_outbox_keeps_its_bytes_and_voice_f
     assert (back.data, back.voice, back.duration, back.kind) == (voice.data, True, seconds, "audio")
 
 
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.integers(min_value=100_000, max_value=900_000), seed=st.integers(min_value=0, max_value=2**32 - 1))
+async def test_minutes_of_spoken_answer_waiting_in_the_outbox_come_back_whole(
+    store: Store, size: int, seed: int
+) -> None:
+    """What a restart replays from the outbox is a real voice note's size (hundreds of KB), not a sample."""
+    import random
+
+    from agentbox.messages import Address, Attachment, Outbound
+    from agentbox.store.outbox import NewEntry
+
+    data = b"OggS" + random.Random(seed).randbytes(size)
+    voice = Attachment("audio", data=data, media_type="audio/ogg", filename="speech.ogg", voice=True)
+    entry_id = await store.outbox.add(NewEntry(Address("telegram", "7"), Outbound(text="hi", attachments=(voice,))))
+    entry = await store.outbox.get(entry_id)
+    assert entry is not None
+    [back] = entry.outbound.attachments
+    assert back.data == data and (back.media_type, back.filename, back.voice) == ("audio/ogg", "speech.ogg", True)
+
+
 async def test_speech_spend_counts_for_its_own_sender_only(store: Store) -> None:
     from agentbox.config import LimitsConfig
     from agentbox.messages import Address

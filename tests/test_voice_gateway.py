@@ -386,3 +386,42 @@ async def test_the_speak_tool_sends_a_voice_note_and_the_answer_is_not_spoken_ag
     [spoken] = [m for m in fake_telegram.sent(FRIEND) if m.method == "sendVoice"]
     assert spoken.media and is_ogg_opus(spoken.media["data"])
     assert fake_telegram.sent_messages(FRIEND)[0].endswith("Here it is, read aloud.")
+
+
+async def test_two_peoples_voice_notes_stay_each_in_their_own_chat_history_and_spend(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path, tmp_path: Path
+) -> None:
+    """Alice's words, audio, spoken answer and cost never reach Bob's chat, history or spend, nor his hers."""
+    bob = 835750363
+    config = f"[channels.telegram]\ndm_policy = 'allowlist'\nallow_from = ['{FRIEND}', '{bob}']\n" + FAST_VOICE
+    hers, his = ogg_opus(3.0, seed=11), ogg_opus(4.0, seed=12)
+    fake_aimlapi.speech.script_stt(SttJob(text="Alice asks about her doctor"), SttJob(text="Bob asks about his bank"))
+    async with telegram_gateway(fake_aimlapi, fake_telegram, home, tmp_path, config) as gateway:
+        fake_telegram.push_voice(FRIEND, hers, duration=3)
+        await finished(gateway.store, 1)
+        await wait_until(lambda: len(fake_telegram.calls_to("sendVoice")) == 1)
+        fake_telegram.push_voice(bob, his, duration=4, from_id=bob, username="bob", first_name="Bob")
+        await finished(gateway.store, 2)
+        await wait_until(lambda: len(fake_telegram.calls_to("sendVoice")) == 2)
+        blobs = {}
+        for person in (FRIEND, bob):
+            async with gateway.store.conn.execute(
+                "SELECT messages FROM turns WHERE session_key = ?", (f"telegram:dm:{person}",)
+            ) as cursor:
+                [(blob,)] = await cursor.fetchall()
+            blobs[person] = bytes(blob)
+        async with gateway.store.conn.execute("SELECT sender_id, kind FROM spend ORDER BY sender_id, kind") as cursor:
+            spend = [tuple(row) for row in await cursor.fetchall()]
+    alice_says, bob_says = "Alice asks about her doctor", "Bob asks about his bank"
+    to_alice, to_bob = fake_telegram.sent(FRIEND), fake_telegram.sent(bob)
+    assert [m.method for m in to_alice] == [m.method for m in to_bob] == ["sendMessage", "sendVoice"]
+    assert alice_says in to_alice[0].text and bob_says not in to_alice[0].text
+    assert bob_says in to_bob[0].text and alice_says not in to_bob[0].text
+    assert [form["file"]["data"] for form in fake_aimlapi.speech.stt_requests()] == [hers, his]
+    assert [tts["text"] for tts in fake_aimlapi.speech.tts_requests()] == [f"echo: {alice_says}", f"echo: {bob_says}"]
+    bobs_model_call = json.dumps(fake_aimlapi.chat_requests()[-1])
+    assert bob_says in bobs_model_call and alice_says not in bobs_model_call  # her turn is not his history
+    her_ref, his_ref = (f"agentbox-media:{hashlib.sha256(a).hexdigest()}".encode() for a in (hers, his))
+    assert her_ref in blobs[FRIEND] and his_ref not in blobs[FRIEND]
+    assert his_ref in blobs[bob] and her_ref not in blobs[bob]
+    assert spend == [(str(FRIEND), "stt"), (str(FRIEND), "tts"), (str(bob), "stt"), (str(bob), "tts")]

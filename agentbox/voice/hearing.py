@@ -6,7 +6,7 @@ from __future__ import annotations
 from agentbox.aimlapi import AimlapiClient
 from agentbox.config import VoiceConfig
 from agentbox.store import Store
-from agentbox.vision import InputError
+from agentbox.vision import InputError, too_large
 from agentbox.voice.audio import duration_seconds, sniff_audio_type
 from agentbox.voice.spending import Payer, record_spend, stt_estimate
 from agentbox.voice.stt import transcribe
@@ -22,7 +22,7 @@ def check_audio(
     if media_type is None:
         raise InputError(f"{name} is not audio I can read ({FORMATS})")
     if len(data) > voice.max_audio_bytes:
-        raise InputError(f"{name} is {_mb(len(data))}; the limit is {_mb(voice.max_audio_bytes)}")
+        raise too_large(name, len(data), voice.max_audio_bytes)
     seconds = declared_seconds if declared_seconds is not None else duration_seconds(data)
     check_duration(seconds, voice, name=name)
     return media_type, seconds
@@ -52,7 +52,3 @@ async def hear(
 
 def _length(seconds: float) -> str:
     return f"{seconds:.0f} seconds" if seconds < 120 else f"{seconds / 60:.1f} minutes"
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1_048_576:.1f} MB"
