@@ -340,6 +340,16 @@ async def test_in_a_shared_group_each_person_sees_and_cancels_only_their_own(rt:
     assert (await book.mine(rt.store, bob_in_group, his.id)).message == "Bob's group reminder"
 
 
+async def test_in_a_group_a_person_sees_only_the_schedules_of_that_group_not_their_private_ones(rt: Any) -> None:
+    now = paris(2026, 12, 1, 8)
+    private = await add(rt, ALICE, "2h", "take my medication", now)  # asked for in her DM
+    in_group = await add(rt, GROUP, "3h", "stand-up notes", now)
+    assert [s.id for s in await book.visible(rt.store, GROUP)] == [in_group.id]  # /reminders posts to the group
+    with pytest.raises(ScheduleError, match=f"you have no active schedule #{private.id}"):
+        await book.mine(rt.store, GROUP, private.id)
+    assert {s.id for s in await book.visible(rt.store, ALICE)} == {private.id, in_group.id}  # her DM: all of hers
+
+
 def _task_model(answers: list[str]) -> FunctionModels:
     """A model that answers each task turn with the next text (and records what it was asked)."""
 

@@ -130,9 +130,12 @@ async def mine(store: Store, target: Target, schedule_id: int) -> Schedule:
 
 
 async def visible(store: Store, target: Target) -> list[Schedule]:
-    """The person's live schedules: asked for by them, or delivered to their direct chat."""
-    dm_session = None if target.in_group else target.session_key
-    return await store.schedules.visible_to(target.channel, target.sender_id, dm_session)
+    """The person's live schedules: in their direct chat, all they asked for and all delivered there; in a
+    group, only theirs for that group (the answer is posted to everyone there)."""
+    if target.in_group:
+        theirs = await store.schedules.visible_to(target.channel, target.sender_id, None)
+        return [schedule for schedule in theirs if schedule.session_key == target.session_key]
+    return await store.schedules.visible_to(target.channel, target.sender_id, target.session_key)
 
 
 async def cancel(store: Store, schedule_id: int) -> Schedule:
