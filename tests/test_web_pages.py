@@ -140,6 +140,9 @@ async def test_chat_streams_the_answer_as_events_and_keeps_the_turn(fake_aimlapi
             page = await answer.text()
         assert "what time is it" in page and "<strong>late</strong>" in page and "used current_time" in page
         assert "/ui/media/sha/" in page  # the photo sent, from the media table
+        [sent_photo] = re.findall(r'src="(/ui/media/sha/[0-9a-f]{64})"', page)
+        async with http.get(panel.base + sent_photo) as answer:
+            assert answer.content_type == "image/png" and await answer.read() == photo  # the very bytes sent
         session = await panel.gateway.store.sessions.get(f"web:{chat_id}")
         assert session is not None and session.channel == "web" and session.turns == 1
 
@@ -288,6 +291,7 @@ async def test_media_routes_serve_only_media(fake_aimlapi: Any, home: Path) -> N
         (media / "escape.png").symlink_to(home / "gateway.token")
         async with http.get(panel.base + "/ui/media/0123456789abcdef.png", headers=panel.bearer) as answer:
             assert answer.status == 200 and answer.content_type == "image/png"
+            assert await answer.read() == png_bytes(3, 3)
             assert "sandbox" in answer.headers["Content-Security-Policy"]
         async with http.get(panel.base + "/ui/media/page.html", headers=panel.bearer) as answer:
             assert answer.content_type == "application/octet-stream"
