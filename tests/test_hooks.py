@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import secrets
 import time
 import uuid
@@ -16,12 +17,12 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentbox.config import ConfigError, parse_config
 from agentbox.hooks.ratelimit import TokenBucket
-from agentbox.hooks.service import gateway_service
+from agentbox.hooks.service import gateway_service, payload_of
 from agentbox.hooks.signature import sign, verify
 from agentbox.hooks.template import render
 from tests.clirun import invoke_cli
@@ -395,3 +396,82 @@ def test_a_hooks_secret_is_masked_in_logs_and_checked_for_the_service() -> None:
     config = parse_config(hook(secret_env="DEPLOY_KEY"), source=Path("c.toml"))  # a name no pattern would catch
     assert "DEPLOY_KEY" in secret_env_names(config)
     assert ("DEPLOY_KEY", "hook github secret") in needed_secrets(config)
+
+
+# -- bodies of a real sender's size ------------------------------------------------------------
+
+LOG_ALPHABET = 'abcxyz 019{}."\\\n\t/é€中🚀' + "\u2028\u00a0"  # JSON escapes, multi-byte UTF-8, a {{ look-alike
+
+
+def big_text(size: int, seed: int) -> str:
+    """A build log's worth of text (`size` characters) drawn from `seed`: cheap to make, varied in bytes."""
+    rng = random.Random(seed)
+    return "".join(rng.choices(LOG_ALPHABET, k=size)) + "{{payload.log}}"
+
+
+big_payloads = st.builds(
+    lambda value, size, seed: {"action": "completed", "data": value, "log": big_text(size, seed)},
+    json_values,
+    st.integers(0, 2000) | st.integers(50_000, 400_000),  # a ping, a CI run with its log
+    st.integers(0, 2**32),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(payload=big_payloads, form=st.booleans(), flip=st.integers(0))
+def test_a_signed_body_of_any_size_is_read_back_as_its_payload_and_a_changed_byte_fails(
+    payload: Any, form: bool, flip: int
+) -> None:
+    text = json.dumps(payload, ensure_ascii=form)  # GitHub's JSON is UTF-8; its form posts escape everything
+    body, content_type = (
+        (urlencode({"payload": text}).encode(), "application/x-www-form-urlencoded")
+        if form
+        else (text.encode(), "application/json")
+    )
+    signature = {"X-Hub-Signature-256": sign(SECRET, body)}
+    assert verify(SECRET, body, signature)
+    assert payload_of(body, content_type) == payload
+    rendered = render("{{payload.log}}|{{payload.data}}", payload=payload_of(body, content_type), headers={}, hook="h")
+    assert rendered.startswith(payload["log"] + "|")  # the log as it is: its {{payload.log}} stays text
+    at = flip % len(body)
+    changed = body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1 :]
+    assert not verify(SECRET, changed, signature)
+
+
+def test_signed_bodies_of_any_size_reach_the_inbox_as_their_rendered_text(
+    fake_aimlapi: FakeAimlapi, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    limit = 20_000
+    config = hook("ci", kind="notify", template="{{payload.action}}: {{payload.log}}", rate_limit_per_minute=10_000)
+    sent: list[tuple[str, str]] = []  # (delivery id, what the text must be)
+
+    async def run() -> None:
+        async with hooks_on(fake_aimlapi, home, monkeypatch, config) as hooks:
+            url = f"http://127.0.0.1:{hooks.gateway.control.port}/hooks/ci"
+
+            @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+            @given(payload=big_payloads)
+            def post(payload: Any) -> None:
+                body = json.dumps(payload, ensure_ascii=False).encode()
+                delivery = uuid.uuid4().hex
+                headers = {"X-Agentbox-Signature": sign(SECRET, body), "Idempotency-Key": delivery}
+                answer = httpx.post(url, content=body, headers={**headers, "Content-Type": "application/json"})
+                assert answer.status_code == 202, answer.text
+                sent.append((delivery, f"completed: {payload['log']}"))
+
+            await asyncio.to_thread(post)  # a sync client in a thread; the gateway serves on this loop
+            await hooks.settled(len(sent))
+            async with hooks.gateway.store.conn.execute(
+                "SELECT message_id, payload FROM inbox WHERE channel = 'hook'"
+            ) as cursor:
+                stored = {row["message_id"]: json.loads(row["payload"])["text"] for row in await cursor.fetchall()}
+        for delivery, text in sent:
+            if len(text) <= limit:
+                assert stored[delivery] == text
+            else:  # cut at the gateway's max_message_chars, saying so
+                assert stored[delivery].startswith(text[:limit] + "\n\n[The webhook's message was cut to its first")
+
+    asyncio.run(run())
+    assert len(sent) >= 10 and any(len(text) > limit for _, text in sent)

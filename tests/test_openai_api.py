@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from agentbox.api.keys import key_hash, key_hint, new_key
@@ -459,3 +459,88 @@ async def test_each_user_of_a_key_has_its_own_memory(fake_aimlapi: FakeAimlapi, 
         assert "4471" not in model_system_text(fake_aimlapi)
         scopes = {m.scope for m in await api.gateway.store.memory.newest()}
     assert scopes == {"sender:api:key:app:sam"}
+
+
+# -- request bodies over many inputs ---------------------------------------------------
+
+IMAGE_HEADS = {
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/jpeg": b"\xff\xd8\xff\xe0",
+    "image/gif": b"GIF89a",
+    "image/webp": b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+}
+part_texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=1000)
+sizes = st.integers(0, 4096) | st.integers(200_000, 1_500_000)  # an icon, a photo
+images = st.tuples(st.sampled_from(sorted(IMAGE_HEADS)), sizes, st.integers(0, 2**32))  # type, size, seed
+content_parts = st.lists(st.one_of(part_texts, images), min_size=1, max_size=5)
+
+
+def _body_of(messages: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"model": "agentbox/main", "messages": messages}).encode()
+
+
+def _parts(drawn: list[Any]) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, bytes]]]:
+    """Content parts as a client sends them, and the texts and (type, bytes) of images they carry."""
+    parts, texts, sent = [], [], []
+    for item in drawn:
+        if isinstance(item, str):
+            parts.append({"type": "text", "text": item})
+            texts.append(item)
+        else:
+            media_type, size, seed = item
+            # random bytes behind the type's magic: a photo's size, every byte value in its base64
+            data = IMAGE_HEADS[media_type] + random.Random(seed).randbytes(size)
+            parts.append(_image_part(data, media_type.removeprefix("image/")))
+            sent.append((media_type, data))
+    return parts, texts, sent
+
+
+@settings(max_examples=30, deadline=None)
+@given(earlier=content_parts, last=content_parts)
+def test_content_parts_of_any_size_cross_into_the_turn_intact(earlier: list[Any], last: list[Any]) -> None:
+    from pydantic_ai.messages import BinaryContent, ModelRequest, UserPromptPart
+
+    from agentbox.api.convert import turn_input
+    from agentbox.api.wire import parse_request
+    from agentbox.config import VisionConfig
+
+    before, before_texts, before_images = _parts(earlier)
+    now, texts, sent = _parts(last)
+    assume("\n".join(texts).strip() or sent)  # an empty last message is refused (test_errors_come_in_openais_shape)
+    messages = [{"role": "user", "content": before}, {"role": "assistant", "content": "ok"}]
+    chat = parse_request(_body_of([*messages, {"role": "user", "content": now}]))
+    turn = turn_input(chat.messages, VisionConfig(), stateless=True)
+    assert turn.text == "\n".join(texts)
+    assert [(image.media_type, image.data) for image in turn.images] == sent
+    [request, _] = turn.history
+    assert isinstance(request, ModelRequest) and isinstance(request.parts[0], UserPromptPart)
+    content = request.parts[0].content
+    if not before_images:
+        assert content == "\n".join(before_texts)
+    else:
+        binaries = [(part.media_type, part.data) for part in content if isinstance(part, BinaryContent)]
+        assert binaries == before_images  # the earlier message's images reach the model too, byte for byte
+
+
+@settings(max_examples=30, deadline=None)
+@given(drawn=images, at=st.integers(0), bad=st.sampled_from("@!*\n.~"))
+def test_a_damaged_or_unknown_image_is_a_400_naming_its_message(drawn: Any, at: int, bad: str) -> None:
+    from agentbox.api.convert import turn_input
+    from agentbox.api.wire import ApiError, parse_request
+    from agentbox.config import VisionConfig
+
+    [part], _, [(_, data)] = _parts([drawn])
+    url = part["image_url"]["url"]
+    head, encoded = url.split(",", 1)
+    at = at % len(encoded)
+    damaged = [
+        head + "," + encoded[:at] + bad + encoded[at + 1 :],  # one character outside base64
+        head + "," + base64.b64encode(b"\0" + data[1:]).decode(),  # valid base64, not an image
+    ]
+    for url in damaged:
+        chat = parse_request(
+            _body_of([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}])
+        )
+        with pytest.raises(ApiError) as refused:
+            turn_input(chat.messages, VisionConfig(), stateless=True)
+        assert refused.value.status == 400 and refused.value.body["error"]["param"] == "messages.0.content"

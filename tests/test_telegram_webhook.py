@@ -211,3 +211,39 @@ def test_webhook_mode_needs_a_public_https_url_and_a_secret(fake_telegram: FakeT
     # Keys of the listener that never was are accepted from older files, and ignored.
     old = parse_config("[channels.telegram]\nwebhook_listen = '127.0.0.1'\nwebhook_port = 8443\n", source=Path("c"))
     assert old.channels.telegram.mode == "polling"
+
+
+def test_updates_of_any_text_are_stored_as_sent(
+    fake_aimlapi: FakeAimlapi, fake_telegram: FakeTelegram, home: Path
+) -> None:
+    import httpx
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=4096).filter(str.strip)
+    sent: list[str] = []  # up to 4096 characters: the most Telegram puts in one message
+
+    async def run() -> None:
+        async with gateway_in("webhook", fake_aimlapi, fake_telegram, home) as gateway:
+            url = f"http://127.0.0.1:{gateway.control.port}/telegram/webhook"
+
+            @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+            @given(text=texts)
+            def post(text: str) -> None:
+                n = len(sent) + 1
+                chat = {"id": ALICE, "type": "private", "first_name": "Alice"}
+                message = {"message_id": n, "date": 1_760_000_000, "chat": chat, "from": {**chat, "is_bot": False}}
+                update = {"update_id": 910_000 + n, "message": {**message, "text": text}}
+                headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+                answer = httpx.post(url, content=json.dumps(update, ensure_ascii=False).encode(), headers=headers)
+                assert answer.status_code == 200, answer.text
+                sent.append(text)
+
+            await asyncio.to_thread(post)  # a sync client in a thread; the gateway serves on this loop
+            assert await settled(gateway) == {"done": len(sent)}
+            async with gateway.store.conn.execute("SELECT payload FROM inbox ORDER BY id") as cursor:
+                stored = [json.loads(row["payload"])["text"] for row in await cursor.fetchall()]
+        assert stored == sent  # each update once, its text as Telegram sent it
+
+    asyncio.run(run())
+    assert len(sent) >= 10

@@ -13,7 +13,7 @@ from agentbox.gateway.control import Principal
 from agentbox.web.auth import LINK_TTL, WebSessions
 from agentbox.web.guard import HostGuard
 from tests.gatewaykit import FakeConnector, inbound, wait_until
-from tests.webkit import HTML, browser_session, logged_in, running_panel
+from tests.webkit import HTML, browser_session, csrf_of, logged_in, running_panel
 
 PAGES = ["/", "/ui/chat", "/ui/access", "/ui/sessions", "/ui/sessions/telegram:dm:42", "/ui/usage", "/ui/ops"]
 ACTIONS = ["/ui/access/approve", "/ui/access/deny", "/ui/access/revoke", "/ui/sessions/reset", "/ui/chat/new"]
@@ -111,6 +111,41 @@ async def test_state_changes_need_the_csrf_token(fake_aimlapi: Any, home: Path) 
         ) as answer:
             assert answer.status == 200 and "Approved telegram sender 42" in await answer.text()
         assert await panel.gateway.store.pairing.is_allowed("telegram", "42")
+
+
+async def test_two_browsers_keep_their_own_csrf_token_notices_and_login(fake_aimlapi: Any, home: Path) -> None:
+    connector = FakeConnector()
+    async with (
+        running_panel(fake_aimlapi, home, connector) as panel,
+        browser_session() as alice,
+        browser_session() as bob,
+    ):
+        await connector.push(inbound("hi", sender="42"))
+        await wait_until(lambda: connector.sent)
+        alice_csrf, bob_csrf = await logged_in(panel, alice), await logged_in(panel, bob)
+        assert alice_csrf != bob_csrf
+        forged = {**HTML, "Cookie": f"agentbox_session_{panel.gateway.control.port}=forged"}
+        async with aiohttp.ClientSession() as stranger, stranger.get(panel.base + "/", headers=forged) as answer:
+            assert answer.status == 401  # two live sessions, and a made-up cookie still opens neither
+        [request] = await panel.gateway.pairing.pending()
+        fields = {"channel": "telegram", "code": request.code}
+        async with alice.post(panel.base + "/ui/access/approve", data={**fields, "csrf_token": bob_csrf}) as answer:
+            assert answer.status == 403 and "the CSRF token is wrong" in await answer.text()  # bob's is not alice's
+        assert not await panel.gateway.store.pairing.is_allowed("telegram", "42")
+        notice = '<p class="notice ok" role="status">✓ Approved telegram sender 42'
+        async with alice.post(
+            panel.base + "/ui/access/approve", data={**fields, "csrf_token": alice_csrf}, headers=HTML
+        ) as answer:
+            assert answer.status == 200 and notice in await answer.text()
+        async with bob.get(panel.base + "/ui/access", headers=HTML) as answer:
+            page = await answer.text()
+            assert answer.status == 200 and "Log out" in page and notice not in page  # alice's notice is hers
+        async with alice.post(panel.base + "/ui/logout", data={"csrf_token": alice_csrf}, headers=HTML) as answer:
+            assert "not logged in" in await answer.text()
+        async with alice.get(panel.base + "/", headers=HTML) as answer:
+            assert answer.status == 401
+        async with bob.get(panel.base + "/", headers=HTML) as answer:
+            assert answer.status == 200 and csrf_of(await answer.text()) == bob_csrf  # bob's login goes on
 
 
 async def test_a_forged_host_is_refused_even_with_valid_credentials(fake_aimlapi: Any, home: Path) -> None:

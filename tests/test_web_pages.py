@@ -140,6 +140,9 @@ async def test_chat_streams_the_answer_as_events_and_keeps_the_turn(fake_aimlapi
             page = await answer.text()
         assert "what time is it" in page and "<strong>late</strong>" in page and "used current_time" in page
         assert "/ui/media/sha/" in page  # the photo sent, from the media table
+        [sent_photo] = re.findall(r'src="(/ui/media/sha/[0-9a-f]{64})"', page)
+        async with http.get(panel.base + sent_photo) as answer:
+            assert answer.content_type == "image/png" and await answer.read() == photo  # the very bytes sent
         session = await panel.gateway.store.sessions.get(f"web:{chat_id}")
         assert session is not None and session.channel == "web" and session.turns == 1
 
@@ -272,6 +275,14 @@ async def test_usage_page_shows_totals_and_caps(fake_aimlapi: Any, home: Path) -
         today, two_days_ago = last_days(now)[-1], last_days(now)[-3]
         assert f"{today} · gpt-4o: 1.2k</title>" in page and f"{two_days_ago} · gpt-4o: 350</title>" in page
         assert f"{today} · telegram:1: 1.2k</title>" in page and f"{two_days_ago} · telegram:1: 350</title>" in page
+        totals = '<td class="num">2</td><td class="num">1.3k / 250</td><td class="num">$1.75</td></tr>'
+        assert f"<tr><td>gpt-4o</td>{totals}" in page and f"<tr><td>telegram:1</td>{totals}" in page
+        by_day = page[page.index('id="by-day"') :]
+        rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>((?:<td class=\"num\">[^<]*</td>)*)</tr>", by_day)
+        assert [day for day, _ in rows] == list(reversed(last_days(now)))  # 30 days, newest first
+        cells = {day: re.findall(r">([^<]*)</td>", row) for day, row in rows}
+        assert cells[today] == ["1", "1,000", "200", "$1.50"] and cells[two_days_ago] == ["1", "300", "50", "$0.25"]
+        assert cells[last_days(now)[-2]] == ["0", "0", "0", "$0.00"]  # a day without turns
         async with http.get(panel.base + "/", headers=panel.bearer) as answer:
             home_page = await answer.text()
         assert '<span class="state ready">ready</span> <b>telegram</b>' in home_page  # the connectors
@@ -288,6 +299,7 @@ async def test_media_routes_serve_only_media(fake_aimlapi: Any, home: Path) -> N
         (media / "escape.png").symlink_to(home / "gateway.token")
         async with http.get(panel.base + "/ui/media/0123456789abcdef.png", headers=panel.bearer) as answer:
             assert answer.status == 200 and answer.content_type == "image/png"
+            assert await answer.read() == png_bytes(3, 3)
             assert "sandbox" in answer.headers["Content-Security-Policy"]
         async with http.get(panel.base + "/ui/media/page.html", headers=panel.bearer) as answer:
             assert answer.content_type == "application/octet-stream"

@@ -121,3 +121,88 @@ def test_the_connectors_card_shows_state_reason_and_restarts_or_the_caller_s_hin
     assert "(3 restarts)" in html and '<span class="state ready">ready</span> <b>slack</b>' in html
     assert "enabled = true" not in html  # the hint only when nothing is enabled
     assert '<p class="empty">Set <code>enabled = true</code></p>' in card.render(connectors=[])
+
+
+class Page(HTMLParser):
+    """Tags (with attributes) and text nodes of a rendered fragment, entities decoded."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+    def fields(self, action: str) -> dict[str, str | None]:
+        """The hidden fields of the form posting to `action` (the first one)."""
+        at = next(i for i, (tag, attrs) in enumerate(self.tags) if tag == "form" and attrs.get("action") == action)
+        fields = {}
+        for tag, attrs in self.tags[at + 1 :]:
+            if tag != "input":
+                break
+            fields[str(attrs["name"])] = attrs["value"]
+        return fields
+
+
+stranger_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300)
+HOSTILE_NAMES = st.sampled_from(
+    ['"><script>alert(1)</script>', "' onmouseover='x", "</td></tr></table><form>", "&amp;"]
+)
+
+
+@settings(max_examples=150)
+@given(
+    sender_id=stranger_text | HOSTILE_NAMES,
+    name=stranger_text | HOSTILE_NAMES,
+    group_id=stranger_text | HOSTILE_NAMES,
+    group_name=stranger_text | HOSTILE_NAMES,
+)
+def test_what_strangers_name_themselves_shows_as_text_and_posts_back_unchanged(
+    sender_id: str, name: str, group_id: str, group_name: str
+) -> None:
+    from types import SimpleNamespace
+
+    from agentbox.web.render import render
+
+    def attention(sender_id: str, name: str, group_id: str, group_name: str) -> Page:
+        pending = SimpleNamespace(
+            channel="telegram", sender_id=sender_id, sender_name=name, code="K7Q2MZ", created_at=0
+        )
+        group = SimpleNamespace(channel="telegram", group_id=group_id, group_name=group_name, code="G4H8")
+        context = {
+            "pending": [pending],
+            "group_requests": [group],
+            "now": 60.0,
+            "csrf": "t",
+            "csrf_field": "csrf_token",
+        }
+        return Page(render("_attention.html", **context))
+
+    page = attention(sender_id, name, group_id, group_name)
+    plain = attention("42", "Alice", "-100555", "Family")
+    assert [tag for tag, _ in page.tags] == [tag for tag, _ in plain.tags]  # no element of the stranger's making
+    assert [sorted(attrs) for _, attrs in page.tags] == [sorted(attrs) for _, attrs in plain.tags]
+    for value in (sender_id, name, group_id, group_name):
+        assert value in page.texts  # shown as it is, one text node
+    assert page.fields("/ui/access/open-group")["code_or_id"] == group_id  # the form sends back what was shown
+
+
+@settings(max_examples=50, deadline=None)
+@given(question=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20_000) | HOSTILE_NAMES)
+def test_a_question_of_any_size_shows_in_the_transcript_as_text(question: str) -> None:
+    from agentbox.web.render import render
+
+    def turn(text: str) -> Page:
+        t = {"id": 7, "status": "ok", "started_at": 0, "user_text": text, "model": "m", "reply": "fine",
+             "links": [], "input_tokens": 1, "output_tokens": 1, "usd": 0}  # fmt: skip
+        return Page(render("_turn.html", t=t, extras={}, highlight=""))
+
+    page, plain = turn(question), turn("What time is it?")
+    assert [tag for tag, _ in page.tags] == [tag for tag, _ in plain.tags]
+    assert question in page.texts

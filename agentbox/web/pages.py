@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,15 +70,28 @@ def fold_series(rows: list[DailyUsage], days: list[str], value: str) -> list[cha
     return series
 
 
-def totals_by_key(rows: list[DailyUsage]) -> list[dict[str, Any]]:
+def _totals(rows: list[DailyUsage], group: Callable[[DailyUsage], str]) -> dict[str, dict[str, Any]]:
+    """Turns, tokens in and out, and cost summed per `group(row)` (a model or sender, or a day)."""
     merged: dict[str, dict[str, Any]] = {}
     for row in rows:
-        entry = merged.setdefault(row.key, {"key": row.key, "turns": 0, "input": 0, "output": 0, "usd": 0.0})
+        entry = merged.setdefault(group(row), {"turns": 0, "input": 0, "output": 0, "usd": 0.0})
         entry["turns"] += row.turns
         entry["input"] += row.input_tokens
         entry["output"] += row.output_tokens
         entry["usd"] += row.usd
-    return sorted(merged.values(), key=lambda e: (-e["usd"], -e["input"] - e["output"], e["key"]))
+    return merged
+
+
+def totals_by_key(rows: list[DailyUsage]) -> list[dict[str, Any]]:
+    merged = [{"key": key, **entry} for key, entry in _totals(rows, lambda row: row.key).items()]
+    return sorted(merged, key=lambda e: (-e["usd"], -e["input"] - e["output"], e["key"]))
+
+
+def totals_by_day(rows: list[DailyUsage], days: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Each of `days`, newest first, with its totals (zero on a day without turns)."""
+    merged = _totals(rows, lambda row: row.day)
+    zero = {"turns": 0, "input": 0, "output": 0, "usd": 0.0}
+    return [(day, merged.get(day, zero)) for day in reversed(days)]
 
 
 class Pages:
@@ -212,7 +226,7 @@ class Pages:
             days=days,
             patterns=charts.pattern_defs(),
             **usage_charts(days, by_model, by_sender),
-            daily=[(day, _day_total(by_model, day)) for day in reversed(days)],
+            daily=totals_by_day(by_model, days),
             models=totals_by_key(by_model),
             senders=totals_by_key(by_sender),
             total_usd=total_usd,
@@ -285,16 +299,6 @@ def _per_day(rows: list[DailyUsage], days: list[str], value: Any) -> list[float]
         if row.day in index:
             out[index[row.day]] += value(row)
     return out
-
-
-def _day_total(rows: list[DailyUsage], day: str) -> dict[str, Any]:
-    picked = [row for row in rows if row.day == day]
-    return {
-        "turns": sum(r.turns for r in picked),
-        "input": sum(r.input_tokens for r in picked),
-        "output": sum(r.output_tokens for r in picked),
-        "usd": sum(r.usd for r in picked),
-    }
 
 
 def _skill_rows(config: Any) -> list[dict[str, Any]]:
