@@ -182,6 +182,20 @@ async def test_the_owners_session_names_never_meet_a_keys_sessions(fake_aimlapi:
         assert {"api:app:sam", "api:app%3Asam"} <= {s.key for s in await api.gateway.store.sessions.all()}
 
 
+async def test_a_one_off_conversation_cannot_be_reached_by_naming_its_session(
+    fake_aimlapi: FakeAimlapi, home: Path
+) -> None:
+    async with api_on(fake_aimlapi, home) as api:
+        await ask(api.client(), "My PIN is 9921.")  # stateless: its own session, this turn only
+        [once] = [s.key for s in await api.gateway.store.sessions.all()]
+        suffix = once.rsplit(":", 1)[1]
+        named = api.client(await api.add_key("once"))  # a key whose sessions are api:once:<user>
+        await ask(named, "What is my PIN?", user=suffix)
+        assert not any("9921" in text for _, text in sent_to_model(fake_aimlapi))
+        await ask(api.client(), "And the PIN?", user=once.removeprefix("api:"))  # the owner, spelling it out
+        assert not any("9921" in text for _, text in sent_to_model(fake_aimlapi))
+
+
 async def test_a_stateless_request_is_its_own_whole_conversation(fake_aimlapi: FakeAimlapi, home: Path) -> None:
     conversation = [
         {"role": "system", "content": "Answer in one word."},

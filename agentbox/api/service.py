@@ -144,7 +144,8 @@ class ChatApi:
         # The chat is the caller (agentbox.memory.scopes): the key, and the user under it when one is named.
         caller = sender if session is None or name is None else f"{sender}:{quote(name.strip(), safe='')}"
         return TurnRequest(
-            session_key=session or f"api:once:{uuid.uuid4().hex[:16]}",  # stateless: a session for this turn only
+            session_key=session
+            or f"api::once:{uuid.uuid4().hex[:16]}",  # this turn only; no key or owner name makes "api::"
             text=given.text,
             images=given.images,
             agent_id=agent_id,
