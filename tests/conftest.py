@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# CI runs each property test on the same examples every time (a red build must be reproducible);
-# locally hypothesis explores new examples on every run.
-settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# No per-example deadline: it is a wall-clock assertion, and this suite runs on shared, noisy machines
+# (a 48 ms example once took 384 ms under load). CI runs each property test on the same examples every
+# time (a red build must be reproducible); locally hypothesis explores new examples on every run.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 
 E2E = Path(__file__).parent / "e2e"
