@@ -156,6 +156,7 @@ class GatewayConfig(Section):
     long_message: Literal["truncate", "refuse"] = "truncate"
     batch_queued: bool = True  # answer messages queued behind a busy session together
     outbox_max_age: Annotated[float, Field(gt=0)] = 86_400.0  # seconds an undelivered reply is retried
+    outbox_retry_initial: Annotated[float, Field(gt=0, le=60)] = 2.0  # first retry after a failed send; doubles to 60 s
 
 
 class ApiConfig(Section):

@@ -217,3 +217,11 @@ async def test_chat_status_shows_the_backlog(fake_aimlapi, home: Path) -> None:
     first, status = tg.texts()
     assert first == "echo: first"
     assert "Replies waiting for delivery: 1 (oldest 0 min)" in status
+
+
+async def test_the_first_retry_waits_what_the_config_says(fake_aimlapi, home: Path) -> None:
+    from agentbox.gateway.lifecycle import Gateway
+    from tests.helpers import runtime_on
+
+    async with runtime_on(fake_aimlapi, home, "[gateway]\noutbox_retry_initial = 0.3\n") as rt:
+        assert Gateway(rt.config, rt.store, rt.runner, connectors={}).delivery.retry_initial == 0.3

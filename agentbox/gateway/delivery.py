@@ -46,8 +46,15 @@ class DeliveryService:
     stop_timeout = 10.0
 
     def __init__(
-        self, store: Store, connector_now: ConnectorNow, *, max_age: float, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        connector_now: ConnectorNow,
+        *,
+        max_age: float,
+        retry_initial: float = retry_initial,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.retry_initial = retry_initial
         self._store = store
         self._connector_now = connector_now
         self.max_age = max_age

@@ -116,7 +116,12 @@ class Gateway:
         self.slots = {name: ConnectorSlot(name, factory) for name, factory in factories.items()}
         self.pairing = PairingService(store.pairing)
         self.notices = ApprovalNotices(store.pairing, self._ready_connector)
-        self.delivery = DeliveryService(store, self.connector_now, max_age=config.gateway.outbox_max_age)
+        self.delivery = DeliveryService(
+            store,
+            self.connector_now,
+            max_age=config.gateway.outbox_max_age,
+            retry_initial=config.gateway.outbox_retry_initial,
+        )
         self.dispatcher = Dispatcher(
             config,
             store,

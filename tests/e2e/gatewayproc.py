@@ -39,6 +39,7 @@ def gateway_config(fake_telegram: Any, extra: str = "") -> str:
         "[gateway]\n"
         "port = 0\n"
         "grace_period = 5\n"
+        "outbox_retry_initial = 0.2\n"  # the outbox tests wait out its backoff
     )
 
 

@@ -20,7 +20,9 @@ from typing import Any
 from tests.e2e.gatewayproc import GatewayProcess, wait_for
 from tests.helpers import cli_env, write_config
 
-GATEWAY_SECTION = "[gateway]\nport = 0\ngrace_period = 5\n"
+GATEWAY_SECTION = (
+    "[gateway]\nport = 0\ngrace_period = 5\noutbox_retry_initial = 0.2\n"  # the outbox tests wait out its backoff
+)
 _CODE = r"agentbox pairing approve {channel} ([A-Z2-9]{{8}})\b"
 
 
